@@ -1,0 +1,30 @@
+/* ce_auth: parser of the Cloud Elements Authorization header.
+ *
+ * Core unit: no httpd headers.
+ * Grammar: "User <secret>, Organization <secret>[, Element <token>]".
+ * The three parts may come in any order; names are case-insensitive; spaces
+ * around commas are optional; each part at most once; User and Organization
+ * are required; a value is one non-empty run of non-space, non-comma bytes
+ * (base64 characters in practice).
+ */
+#ifndef CE_AUTH_H
+#define CE_AUTH_H
+
+#include <apr_pools.h>
+
+/* Longest Authorization header we parse; longer is malformed. */
+#define CE_AUTH_MAX_LEN 1024
+
+typedef struct {
+    const char *user_secret;
+    const char *organization_secret;
+    const char *element_token; /* NULL when the header has no Element part */
+} ce_credentials_t;
+
+/* Parses header (may be NULL) into *creds (strings copied into p).
+ * Returns APR_SUCCESS, or APR_EACCES with *perr set to a message that never
+ * contains any part of the header's values (they are secrets). */
+apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *header,
+                           const char **perr);
+
+#endif

@@ -1,0 +1,91 @@
+/* ce_catalog: the element catalog (conf/elements.json).
+ *
+ * Core unit: no httpd headers. Loaded once at configuration time into a
+ * long-lived pool; read-only afterwards and shared by all threads.
+ *
+ * File format:
+ *   {"elements": [ {
+ *      "id": 16, "key": "amazons3", "name": "Amazon S3",
+ *      "description": "...", "image": "...", "active": true, "deleted": false,
+ *      "typeOauth": false, "trialAccount": false,
+ *      "existingAccountDescription": "...", "configDescription": "...",
+ *      "signupURL": "...", "transformationsEnabled": false, "hub": "documents",
+ *      "elementProvisionType": "API_KEY",
+ *      "configuration": [ {"key": "...", "name": "...", "type": "TEXTFIELD_128",
+ *                          "required": true, "defaultValue": null,
+ *                          "description": "...", "secret": false}, ... ] } ] }
+ *
+ * id (positive integer, unique), key (non-empty [A-Za-z0-9_.-], unique) and
+ * name (non-empty string) are required. The other element fields are
+ * optional: strings default to "", booleans to false except active (true),
+ * elementProvisionType defaults to "" too. Each configuration entry needs a
+ * unique non-empty key, a name (defaults to the key) and a type from
+ * CE_CONFIG_TYPES; required defaults to false; defaultValue, if present, must
+ * be a JSON scalar; description defaults to "". An entry is secret when its
+ * type is PASSWORD or it has "secret": true. Unknown fields are errors (they
+ * are typos in a hand-edited file).
+ */
+#ifndef CE_CATALOG_H
+#define CE_CATALOG_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+/* Configuration entry types accepted in the catalog. */
+#define CE_CONFIG_TYPES                                                                   \
+    "TEXTFIELD_32, TEXTFIELD_64, TEXTFIELD_128, TEXTFIELD_1000, TEXTAREA, PASSWORD, "     \
+    "BOOLEAN, NUMBER, SELECTION"
+
+typedef struct {
+    const char *key;
+    const char *name;
+    const char *type;
+    const char *description;
+    json_t *default_value; /* NULL when the catalog gives none (distinct from JSON null) */
+    int required;
+    int secret;
+} ce_config_spec_t;
+
+typedef struct {
+    long id;
+    const char *key;
+    const char *name;
+    /* The element object exactly as embedded in instance responses:
+     * id, name, key, description, image, active, deleted, typeOauth,
+     * trialAccount, existingAccountDescription, configDescription, signupURL,
+     * transformationsEnabled, hub, elementProvisionType. Shared; never modify. */
+    json_t *json;
+    /* json plus "configuration": [ {key, name, type, required, defaultValue,
+     * description}, ... ] as served by GET /elements/{key}. Shared; never modify. */
+    json_t *detail;
+    apr_array_header_t *config; /* of ce_config_spec_t, in file order */
+} ce_element_t;
+
+typedef struct ce_catalog_t ce_catalog_t;
+
+/* Parses and validates catalog text. Everything (including the json_t
+ * objects, bound with ce_json_bind) lives in p. On error returns APR_EINVAL
+ * with *perr naming the element (by index/key) and the field at fault. */
+apr_status_t ce_catalog_parse(ce_catalog_t **pcat, apr_pool_t *p, const char *text,
+                              apr_size_t len, const char **perr);
+
+/* Reads path and parses it as above; unreadable file → its APR error with
+ * *perr saying so, naming the path. */
+apr_status_t ce_catalog_load(ce_catalog_t **pcat, apr_pool_t *p, const char *path,
+                             const char **perr);
+
+/* Lookups; NULL when absent. */
+const ce_element_t *ce_catalog_by_key(const ce_catalog_t *cat, const char *key);
+const ce_element_t *ce_catalog_by_id(const ce_catalog_t *cat, long id);
+/* key_or_id made only of digits (no sign, no leading zeros, fits a long)
+ * is looked up as an id, otherwise as a key. */
+const ce_element_t *ce_catalog_find(const ce_catalog_t *cat, const char *key_or_id);
+
+/* All elements, as const ce_element_t *, in file order. */
+const apr_array_header_t *ce_catalog_elements(const ce_catalog_t *cat);
+
+/* The spec of configuration entry key for element e, or NULL. */
+const ce_config_spec_t *ce_catalog_config_spec(const ce_element_t *e, const char *key);
+
+#endif

@@ -1,0 +1,129 @@
+/* ce_instance: the element instance model.
+ *
+ * Core unit: no httpd headers. Validates create bodies against the catalog,
+ * merges PUT/PATCH bodies into a stored instance, strips HTML from names and
+ * tags, and builds every JSON shape the API answers with. Storage is
+ * ce_store's business; this unit never touches the database.
+ *
+ * Body rules (POST/PUT/PATCH; the body must be a JSON object, else APR_EINVAL):
+ *   element        {"key": K} and/or {"id": N} (N a positive integer); both
+ *                  given must name the same element. Unknown → APR_EINVAL,
+ *                  message names it ("Element 'foo' not found"). When a scope
+ *                  element is given (route /elements/{key}/instances) the body
+ *                  element is optional and, if present, must be the scope.
+ *   name           string; HTML stripped, trimmed; non-empty; <= 255 chars.
+ *   tags           array of strings (<= 100); each stripped, trimmed, <= 255
+ *                  chars; empties dropped; duplicates dropped (first kept).
+ *   configuration  object of key -> JSON scalar (string, number, boolean,
+ *                  null); keys non-empty, <= 255 chars. Object/array values
+ *                  are rejected, naming the key.
+ *   providerData   object or absent; never stored.
+ *   maxCacheSize, cacheTimeToLive   non-negative integers (<= 2^31-1)
+ *   cachingEnabled, traceLoggingEnabled   booleans
+ *   anything else  ignored (clients PUT back what they GET).
+ *
+ * Create (POST) requires element and name. Missing required configuration
+ * (absent, null or "" after defaults are filled) → APR_EINVAL with a message
+ * listing every missing key in catalog order:
+ *   "Missing required configuration entries: jira.username, jira.password"
+ */
+#ifndef CE_INSTANCE_H
+#define CE_INSTANCE_H
+
+#include <apr_pools.h>
+#include <jansson.h>
+
+#include "ce_catalog.h"
+
+/* What secret configuration values look like in responses. */
+#define CE_MASK "********"
+#define CE_NAME_MAX 255
+#define CE_TAGS_MAX 100
+#define CE_PAGE_SIZE_DEFAULT 200
+#define CE_PAGE_SIZE_MAX 500
+
+typedef struct {
+    apr_int64_t id;
+    apr_int64_t organization_id;
+    const char *email_address;
+    const char *first_name; /* "" when unknown, never NULL */
+    const char *last_name;
+} ce_user_t;
+
+typedef struct {
+    apr_int64_t id;            /* 0 until stored */
+    apr_int64_t organization_id;
+    const ce_user_t *user;     /* owner */
+    long element_id;
+    const ce_element_t *element; /* NULL if element_id left the catalog */
+    const char *name;
+    const char *token;         /* plaintext, base64 of 32 random bytes */
+    json_t *tags;              /* array of strings, bound to a pool */
+    json_t *configuration;     /* object key -> scalar, plaintext, bound to a pool */
+    int disabled;
+    long max_cache_size;
+    long cache_time_to_live;
+    int caching_enabled;
+    int trace_logging_enabled;
+    const char *created_date;  /* ISO 8601, see ce_instance_now() */
+    const char *updated_date;
+} ce_instance_t;
+
+/* Builds a new instance from a POST body. scope may be NULL. Fills catalog
+ * defaults for entries the caller left out (catalog order first, then the
+ * caller's extra keys in their order), generates the token, sets owner,
+ * created/updated dates. Everything allocated in p.
+ * APR_EINVAL with *perr for any rule above. */
+apr_status_t ce_instance_create(ce_instance_t **pinst, apr_pool_t *p, const ce_catalog_t *cat,
+                                const json_t *body, const ce_element_t *scope,
+                                const ce_user_t *owner, const char **perr);
+
+/* Applies a PUT/PATCH body to inst in place (fields given replace stored
+ * ones; configuration entries given replace those entries, others kept;
+ * a secret entry sent as CE_MASK keeps its stored value; a new element
+ * re-fills that element's defaults for entries not present). Re-validates
+ * required configuration. Sets updated_date. On error inst is unchanged. */
+apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_catalog_t *cat,
+                               const json_t *body, const ce_element_t *scope,
+                               const char **perr);
+
+/* The instance as answered by the API: id, name, token, element, tags,
+ * configuration (secrets masked), provisionInteractions ([]), valid,
+ * disabled, maxCacheSize, cacheTimeToLive, cachingEnabled, eventsEnabled,
+ * traceLoggingEnabled, user {id, emailAddress, firstName, lastName},
+ * createdDate, updatedDate. Bound to p. */
+json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst);
+
+/* 1 if every required catalog entry is present, non-null and non-empty. */
+int ce_instance_valid(const ce_instance_t *inst);
+
+/* GET /instances/{id}/configuration: array of entries
+ * {id, key, name, description, type, required, defaultValue, propertyValue}
+ * (secrets masked; keys outside the catalog get name=key, type
+ * "TEXTFIELD_1000", required false, description "", defaultValue null).
+ * id is the entry's 1-based position in inst->configuration. Bound to p. */
+json_t *ce_instance_config_list(apr_pool_t *p, const ce_instance_t *inst);
+
+/* One entry as above, or NULL when config_id is out of range. */
+json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long config_id);
+
+/* PATCH /instances/{id}/configuration/{configId}: body {"propertyValue": v}
+ * with v a scalar. APR_NOTFOUND if config_id is out of range, APR_EINVAL
+ * (with *perr) for a bad body or for clearing a required entry. Sets
+ * updated_date. On error inst is unchanged. */
+apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long config_id,
+                                    const json_t *body, const char **perr);
+
+/* Removes HTML tags (anything from '<' to the next '>', or to the end) and
+ * trims ASCII whitespace: "<a href=\"#\">x</a>" → "x". */
+const char *ce_instance_sanitize(apr_pool_t *p, const char *s);
+
+/* Current time as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). */
+const char *ce_instance_now(apr_pool_t *p);
+
+/* Page tokens for GET /instances: opaque, URL-safe. decode returns
+ * APR_EINVAL for anything encode could not have produced. */
+const char *ce_instance_page_token(apr_pool_t *p, apr_int64_t last_id);
+apr_status_t ce_instance_page_token_parse(apr_int64_t *plast_id, const char *token);
+
+#endif

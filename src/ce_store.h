@@ -1,0 +1,128 @@
+/* ce_store: all SQL, through apr_dbd.
+ *
+ * Core unit: no httpd headers. Used by the module (on a connection acquired
+ * from mod_dbd) and by ceadmin (on a connection it opens itself), so both
+ * share one schema and one set of statements. Driver-specific SQL (DDL,
+ * pragmas) is chosen in one place by apr_dbd_name(); everything else is
+ * portable SQL with apr_dbd placeholders.
+ *
+ * Errors: APR_NOTFOUND when the row does not exist or is not the caller's;
+ * APR_EGENERAL for a database failure, with the driver's message in *perr
+ * where the function takes perr (never containing secrets or values).
+ */
+#ifndef CE_STORE_H
+#define CE_STORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_hash.h>
+#include <apr_dbd.h>
+
+#include "ce_catalog.h"
+#include "ce_instance.h"
+
+/* One open database connection. Field for field what mod_dbd's ap_dbd_t
+ * holds, so the module copies it over; ceadmin fills it from apr_dbd_open. */
+typedef struct {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    apr_hash_t *prepared; /* label -> apr_dbd_prepared_t*, per connection */
+    apr_pool_t *pool;     /* lives as long as the connection */
+} ce_db_t;
+
+typedef struct {
+    apr_int64_t id;
+    const char *name;
+    const char *created_date;
+} ce_organization_t;
+
+/* Idempotent, cheap after the first call on a connection: applies driver
+ * pragmas (SQLite: busy_timeout, WAL, foreign_keys), creates the schema if
+ * missing (CREATE ... IF NOT EXISTS; records schema version 1), and prepares
+ * every statement into db->prepared (allocated in db->pool), then sets the
+ * "ce_ready" marker. Unsupported driver → APR_ENOTIMPL with *perr. */
+apr_status_t ce_store_init(ce_db_t *db, const char **perr);
+
+/* --- organizations and users (ceadmin, authentication) --- */
+
+/* Creates an organization and its first user in one transaction, each with
+ * a fresh secret (ce_crypto_token) of which only the digest is stored. The
+ * plaintext secrets are returned once, in p. */
+apr_status_t ce_store_signup(ce_organization_t **porg, ce_user_t **puser,
+                             const char **porg_secret, const char **puser_secret, ce_db_t *db,
+                             apr_pool_t *p, const char *org_name, const char *email,
+                             const char *first_name, const char *last_name, const char **perr);
+
+/* Adds a user (with a fresh secret) to organization org_id.
+ * APR_NOTFOUND if there is no such organization. */
+apr_status_t ce_store_user_add(ce_user_t **puser, const char **puser_secret, ce_db_t *db,
+                               apr_pool_t *p, apr_int64_t org_id, const char *email,
+                               const char *first_name, const char *last_name,
+                               const char **perr);
+
+/* Replace a user's / an organization's secret digest with that of a fresh
+ * secret, returned in *psecret. The old secret stops working at once.
+ * APR_NOTFOUND if there is no such row. */
+apr_status_t ce_store_user_rotate(const char **psecret, ce_db_t *db, apr_pool_t *p,
+                                  apr_int64_t user_id, const char **perr);
+apr_status_t ce_store_organization_rotate(const char **psecret, ce_db_t *db, apr_pool_t *p,
+                                          apr_int64_t org_id, const char **perr);
+
+/* All organizations (ce_organization_t *), by id. */
+apr_status_t ce_store_organization_list(apr_array_header_t **porgs, ce_db_t *db, apr_pool_t *p,
+                                        const char **perr);
+
+/* The user whose secret digest is digest(user_secret) and whose
+ * organization's secret digest is digest(org_secret), in one query.
+ * APR_NOTFOUND if none (unknown, rotated, or mismatched pair). */
+apr_status_t ce_store_authenticate(ce_user_t **puser, ce_db_t *db, apr_pool_t *p,
+                                   const char *user_secret, const char *org_secret);
+
+/* --- instances --- */
+
+/* Inserts inst (its id must be 0) and its tag rows in one transaction;
+ * sets inst->id. */
+apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t *inst,
+                                      const char **perr);
+
+/* Loads instance id if it belongs to owner (owner is set as inst->user);
+ * element resolved through cat. APR_NOTFOUND otherwise. */
+apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                   const ce_catalog_t *cat, const ce_user_t *owner,
+                                   apr_int64_t id);
+
+/* The id of owner's instance whose token is token (looked up by digest).
+ * APR_NOTFOUND if none (deleted, another tenant's, or never issued). */
+apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p,
+                                        const ce_user_t *owner, const char *token);
+
+/* Rewrites every mutable column of inst (name, element_id, tags,
+ * configuration, disabled, cache/trace settings, updated_date) and replaces
+ * its tag rows, in one transaction. APR_NOTFOUND if the row is gone or not
+ * inst->user's. */
+apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_instance_t *inst,
+                                      const char **perr);
+
+/* Deletes owner's instance id and its tag rows in one transaction.
+ * APR_NOTFOUND if it is not there or not owner's. */
+apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
+                                      apr_int64_t id, const char **perr);
+
+typedef struct {
+    long element_id;                /* 0: any element */
+    const apr_array_header_t *tags; /* of const char *; NULL/empty: no filter; all must match */
+    apr_int64_t before_id;          /* 0: from the newest; else only ids < before_id */
+    int limit;                      /* 1..CE_PAGE_SIZE_MAX */
+} ce_instance_query_t;
+
+/* owner's instances matching q, newest (highest id) first, at most
+ * q->limit of them, as ce_instance_t * in *pinsts; *pmore = 1 when at least
+ * one more matching instance exists after the last returned. The cost of a
+ * call does not grow with the number of instances the owner has beyond
+ * those scanned for the page. */
+apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_db_t *db,
+                                    apr_pool_t *p, const ce_catalog_t *cat,
+                                    const ce_user_t *owner, const ce_instance_query_t *q,
+                                    const char **perr);
+
+#endif
