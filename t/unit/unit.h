@@ -1,0 +1,42 @@
+/* unit.h: shared scaffolding for the Check unit suites of the core.
+ * Each test gets a fresh APR pool (`pool`), created in setup and destroyed
+ * in teardown, so pool-bound jansson values are released after every test. */
+#ifndef CE_UNIT_H
+#define CE_UNIT_H
+
+#include <stdlib.h>
+#include <check.h>
+#include <apr_general.h>
+#include <apr_pools.h>
+
+static apr_pool_t *pool;
+
+static void unit_setup(void)
+{
+    apr_initialize();
+    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+}
+
+static void unit_teardown(void)
+{
+    apr_pool_destroy(pool);
+    apr_terminate();
+}
+
+/* Runs one suite with a fresh pool per test; exit status is the verdict. */
+static int unit_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Adds test function fn to tc with the pool fixture already set on tc. */
+#define UNIT_CASE(name) tcase_create(name)
+#define UNIT_FIXTURE(tc) tcase_add_checked_fixture((tc), unit_setup, unit_teardown)
+
+#endif
