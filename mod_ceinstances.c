@@ -1,0 +1,40 @@
+/* mod_ceinstances: the Cloud Elements Instances API as an httpd module.
+ * Wiring only: the module record and its hooks. See NOTES.md for the map. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "mod_ce_config.h"
+#include "mod_ce_request.h"
+#include "mod_ce_router.h"
+
+/* mod_dbd's optional functions exist only once every module is loaded and
+ * configured, so they are looked up here; without mod_dbd we refuse to start. */
+static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    if (ce_request_dbd_bind() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void ce_register_hooks(apr_pool_t *p)
+{
+    ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(ceinstances) = {
+    STANDARD20_MODULE_STUFF,
+    ce_config_dir_create,
+    ce_config_dir_merge,
+    ce_config_server_create,
+    ce_config_server_merge,
+    ce_config_directives,
+    ce_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

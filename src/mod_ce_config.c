@@ -1,0 +1,110 @@
+/* mod_ce_config: the module's configuration and its httpd directives. */
+#include <httpd.h>
+#include <apr_strings.h>
+#include <http_log.h>
+
+#include "mod_ce_config.h"
+
+void *ce_config_server_create(apr_pool_t *p, server_rec *s)
+{
+    ce_server_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
+
+    cfg->max_body = -1;
+    return cfg;
+}
+
+void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const ce_server_config_t *base = basev, *add = addv;
+    ce_server_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
+
+    cfg->catalog = add->catalog ? add->catalog : base->catalog;
+    cfg->catalog_path = add->catalog ? add->catalog_path : base->catalog_path;
+    cfg->max_body = add->max_body >= 0 ? add->max_body : base->max_body;
+    return cfg;
+}
+
+void *ce_config_dir_create(apr_pool_t *p, char *dir)
+{
+    ce_dir_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
+    apr_size_t len;
+
+    if (dir) {
+        /* "/elements/api-v2/" and "/elements/api-v2" mount the same API. */
+        len = strlen(dir);
+        while (len > 0 && dir[len - 1] == '/') {
+            len--;
+        }
+        cfg->base = apr_pstrndup(p, dir, len);
+    }
+    return cfg;
+}
+
+void *ce_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const ce_dir_config_t *base = basev, *add = addv;
+    ce_dir_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
+
+    cfg->base = add->base ? add->base : base->base;
+    return cfg;
+}
+
+const ce_server_config_t *ce_config_server(const request_rec *r)
+{
+    return ap_get_module_config(r->server->module_config, &ceinstances_module);
+}
+
+const ce_dir_config_t *ce_config_dir(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &ceinstances_module);
+}
+
+apr_off_t ce_config_max_body(const ce_server_config_t *cfg)
+{
+    return cfg->max_body >= 0 ? cfg->max_body : CE_MAX_BODY_DEFAULT;
+}
+
+/* The catalog is loaded and validated here, at configuration time, so a bad
+ * file fails `apache2 -t` and a running server never serves half a catalog. */
+static const char *set_catalog(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg =
+        ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    const char *path = ap_server_root_relative(cmd->temp_pool, arg);
+    const char *err = NULL;
+    ce_catalog_t *cat;
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    if (ce_catalog_load(&cat, cmd->pool, path, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    cfg->catalog = cat;
+    cfg->catalog_path = apr_pstrdup(cmd->pool, path);
+    return NULL;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg =
+        ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    char *end = NULL;
+    apr_int64_t n;
+
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    if (errno || !end || *end || end == arg || n < 1 || n > CE_MAX_BODY_LIMIT) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a byte count between 1 and %d",
+                            cmd->cmd->name, arg, CE_MAX_BODY_LIMIT);
+    }
+    cfg->max_body = (apr_off_t)n;
+    return NULL;
+}
+
+const command_rec ce_config_directives[] = {
+    AP_INIT_TAKE1("CEInstancesCatalog", set_catalog, NULL, RSRC_CONF,
+                  "Path of the element catalog (JSON), e.g. conf/elements.json"),
+    AP_INIT_TAKE1("CEInstancesMaxBodySize", set_max_body, NULL, RSRC_CONF,
+                  "Largest request body accepted, in bytes (default 1048576)"),
+    {NULL}};

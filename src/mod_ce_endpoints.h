@@ -1,0 +1,30 @@
+/* mod_ce_endpoints: the API's endpoints. Each takes a request whose caller
+ * is authenticated (req->user) and whose path parameters are parsed
+ * (req->instance_id, req->config_id, req->scope, req->element_ref), and
+ * answers it (returns OK), success or failure.
+ *
+ * mod_ce_instances.c: /instances... (and /elements/{key}/instances...)
+ * mod_ce_elements.c:  /elements, /elements/{key or id}
+ */
+#ifndef MOD_CE_ENDPOINTS_H
+#define MOD_CE_ENDPOINTS_H
+
+#include "mod_ce_request.h"
+
+typedef int (*ce_endpoint_fn)(ce_request_t *req);
+
+int ce_instances_list(ce_request_t *req);
+int ce_instances_create(ce_request_t *req);
+int ce_instances_get(ce_request_t *req);
+int ce_instances_update(ce_request_t *req);  /* PUT and PATCH */
+int ce_instances_delete(ce_request_t *req);
+int ce_instances_config_list(ce_request_t *req);
+int ce_instances_config_get(ce_request_t *req);
+int ce_instances_config_patch(ce_request_t *req);
+int ce_instances_enable(ce_request_t *req);  /* PUT .../enabled */
+int ce_instances_disable(ce_request_t *req); /* DELETE .../enabled */
+
+int ce_elements_list(ce_request_t *req);
+int ce_elements_get(ce_request_t *req);
+
+#endif

@@ -1,0 +1,310 @@
+/* mod_ce_request: one API request — its database connection, caller,
+ * body, query and response — and the single place where failures become
+ * HTTP statuses and JSON error bodies. */
+#include <httpd.h>
+#include <apr_optional.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+
+#include "ce_auth.h"
+#include "ce_crypto.h"
+#include "ce_json.h"
+#include "mod_ce_request.h"
+
+APLOG_USE_MODULE(ceinstances);
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+
+apr_status_t ce_request_dbd_bind(void)
+{
+    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    return dbd_acquire ? APR_SUCCESS : APR_EGENERAL;
+}
+
+void ce_request_init(ce_request_t *req, request_rec *r)
+{
+    memset(req, 0, sizeof(*req));
+    req->r = r;
+    req->cfg = ce_config_server(r);
+    req->catalog = req->cfg->catalog;
+}
+
+apr_status_t ce_request_db(ce_request_t *req)
+{
+    ap_dbd_t *dbd;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (req->have_db) {
+        return APR_SUCCESS;
+    }
+    dbd = dbd_acquire ? dbd_acquire(req->r) : NULL;
+    if (!dbd) {
+        req->err = "The database is unavailable";
+        return CE_EUNAVAILABLE;
+    }
+    if (!dbd->prepared) {
+        dbd->prepared = apr_hash_make(dbd->pool);
+    }
+    req->db.driver = dbd->driver;
+    req->db.handle = dbd->handle;
+    req->db.prepared = dbd->prepared;
+    req->db.pool = dbd->pool;
+    rv = ce_store_init(&req->db, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
+                      "CE00001: cannot prepare the database: %s", err ? err : "?");
+        req->err = "The database is unavailable";
+        return CE_EUNAVAILABLE;
+    }
+    req->have_db = 1;
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_request_authenticate(ce_request_t *req)
+{
+    request_rec *r = req->r;
+    ce_credentials_t creds;
+    ce_user_t *user = NULL;
+    apr_int64_t id;
+    apr_status_t rv;
+
+    rv = ce_auth_parse(&creds, r->pool, apr_table_get(r->headers_in, "Authorization"),
+                       &req->err);
+    if (rv != APR_SUCCESS) {
+        return APR_EACCES;
+    }
+    if ((rv = ce_request_db(req)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
+                               creds.organization_secret);
+    if (rv != APR_SUCCESS) {
+        req->err = "Invalid Organization or User secret, or not authorized";
+        return rv == APR_NOTFOUND ? APR_EACCES : rv;
+    }
+    if (creds.element_token) {
+        rv = ce_store_instance_by_token(&id, &req->db, r->pool, user, creds.element_token);
+        if (rv != APR_SUCCESS) {
+            req->err = "Invalid Element token";
+            return rv == APR_NOTFOUND ? APR_EACCES : rv;
+        }
+    }
+    req->user = user;
+    /* For the access log: who, by id — never a secret. */
+    r->user = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, user->id);
+    return APR_SUCCESS;
+}
+
+static int is_json_type(const char *ct)
+{
+    const char *semi = strchr(ct, ';');
+    apr_size_t len = semi ? (apr_size_t)(semi - ct) : strlen(ct);
+
+    while (len > 0 && apr_isspace(ct[len - 1])) {
+        len--;
+    }
+    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0) {
+        return 1;
+    }
+    /* application/<anything>+json, e.g. application/merge-patch+json */
+    return len > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + len - 5, "+json", 5) == 0;
+}
+
+/* Reads the body into a pool buffer, at most limit bytes. */
+static apr_status_t read_body(char **pbuf, apr_size_t *plen, request_rec *r, apr_off_t limit)
+{
+    apr_size_t cap = 8192, len = 0;
+    char *buf = apr_palloc(r->pool, cap);
+    long n;
+
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        return APR_EINVAL;
+    }
+    if (r->remaining > limit) {
+        return CE_ETOOLARGE;
+    }
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + len, cap - len)) > 0) {
+            len += (apr_size_t)n;
+            if ((apr_off_t)len > limit) {
+                return CE_ETOOLARGE;
+            }
+            if (len == cap) {
+                char *bigger = apr_palloc(r->pool, cap * 2);
+                memcpy(bigger, buf, len);
+                buf = bigger;
+                cap *= 2;
+            }
+        }
+        if (n < 0) {
+            return APR_EINVAL;
+        }
+    }
+    *pbuf = buf;
+    *plen = len;
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_request_body(json_t **pbody, ce_request_t *req)
+{
+    request_rec *r = req->r;
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    char *buf = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    if (ct && !is_json_type(ct)) {
+        req->err = "Content-Type must be application/json";
+        return CE_EMEDIATYPE;
+    }
+    req->body_consumed = 1;
+    rv = read_body(&buf, &len, r, ce_config_max_body(req->cfg));
+    if (rv == CE_ETOOLARGE) {
+        req->err = apr_psprintf(r->pool, "Request body is larger than %" APR_OFF_T_FMT " bytes",
+                                ce_config_max_body(req->cfg));
+        return rv;
+    }
+    if (rv != APR_SUCCESS || len == 0) {
+        req->err = rv != APR_SUCCESS ? "The request body could not be read"
+                                     : "A JSON object is required as request body";
+        return APR_EINVAL;
+    }
+    if ((rv = ce_json_parse(pbody, r->pool, buf, len, &req->err)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!json_is_object(*pbody)) {
+        req->err = "The request body must be a JSON object";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_table_t *ce_request_query(ce_request_t *req)
+{
+    request_rec *r = req->r;
+    apr_table_t *t = apr_table_make(r->pool, 4);
+    char *args, *pair, *state = NULL, *eq;
+
+    if (!r->args) {
+        return t;
+    }
+    args = apr_pstrdup(r->pool, r->args);
+    for (pair = apr_strtok(args, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        eq = strchr(pair, '=');
+        if (eq) {
+            *eq++ = '\0';
+        }
+        /* A name or value that does not decode is kept out, not guessed at. */
+        if (ap_unescape_urlencoded(pair) == OK && (!eq || ap_unescape_urlencoded(eq) == OK)) {
+            apr_table_add(t, pair, eq ? eq : "");
+        }
+    }
+    return t;
+}
+
+/* A body we did not read must not be taken for the next request on the
+ * connection; a large one is not worth reading just to throw away. */
+static void settle_body(ce_request_t *req)
+{
+    request_rec *r = req->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+
+    if (req->body_consumed && r->remaining <= 0) {
+        return;
+    }
+    if (req->body_consumed || apr_table_get(r->headers_in, "Transfer-Encoding") ||
+        (cl && apr_atoi64(cl) > ce_config_max_body(req->cfg))) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return;
+    }
+    if (ap_discard_request_body(r) != OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+}
+
+static int send_text(ce_request_t *req, int status, const char *body)
+{
+    request_rec *r = req->r;
+    apr_size_t len = body ? strlen(body) : 0;
+
+    settle_body(req);
+    r->status = status;
+    if (body) {
+        ap_set_content_type(r, "application/json");
+    }
+    ap_set_content_length(r, len);
+    if (len && !r->header_only) {
+        ap_rwrite(body, (int)len, r);
+    }
+    return OK;
+}
+
+int ce_request_reply(ce_request_t *req, int status, const json_t *j)
+{
+    const char *body = ce_json_dump(req->r->pool, j);
+
+    if (!body) {
+        return ce_request_fail(req, APR_ENOMEM);
+    }
+    return send_text(req, status, body);
+}
+
+int ce_request_reply_empty(ce_request_t *req)
+{
+    return send_text(req, HTTP_OK, NULL);
+}
+
+static int http_status(apr_status_t rv)
+{
+    switch (rv) {
+        case APR_EINVAL: return HTTP_BAD_REQUEST;
+        case APR_EACCES: return HTTP_UNAUTHORIZED;
+        case APR_NOTFOUND: return HTTP_NOT_FOUND;
+        case APR_EEXIST: return HTTP_CONFLICT;
+        case CE_ETOOLARGE: return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        case CE_EMEDIATYPE: return HTTP_UNSUPPORTED_MEDIA_TYPE;
+        case CE_EUNAVAILABLE: return HTTP_SERVICE_UNAVAILABLE;
+        default: return HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+int ce_request_fail(ce_request_t *req, apr_status_t rv)
+{
+    int status = http_status(rv);
+
+    if (status == HTTP_INTERNAL_SERVER_ERROR) {
+        /* The detail goes to the log, not to the client. */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, "CE00002: %s",
+                      req->err ? req->err : "internal error");
+        req->err = NULL;
+    }
+    return ce_request_fail_status(req, status, req->err, NULL);
+}
+
+int ce_request_fail_status(ce_request_t *req, int status, const char *message,
+                           const char *allow)
+{
+    request_rec *r = req->r;
+    const char *id = ce_crypto_request_id(r->pool);
+    json_t *j;
+
+    if (!message) {
+        message = status == HTTP_INTERNAL_SERVER_ERROR
+                      ? "Internal server error"
+                      : ap_get_status_line(status) + 4; /* "404 Not Found" → "Not Found" */
+    }
+    if (allow) {
+        apr_table_setn(r->headers_out, "Allow", allow);
+    }
+    /* Status and id only: a message may quote the caller's body. */
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d", id, status);
+    j = ce_json_bind(r->pool, json_pack("{s:s, s:s}", "requestId", id, "message", message));
+    return j ? ce_request_reply(req, status, j) : send_text(req, status, NULL);
+}

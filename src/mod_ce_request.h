@@ -1,0 +1,77 @@
+/* mod_ce_request: one API request — its database connection, caller,
+ * body, query and response — and the single place where failures become
+ * HTTP statuses and JSON error bodies.
+ */
+#ifndef MOD_CE_REQUEST_H
+#define MOD_CE_REQUEST_H
+
+#include <httpd.h>
+#include <jansson.h>
+
+#include "ce_catalog.h"
+#include "ce_instance.h"
+#include "ce_store.h"
+#include "mod_ce_config.h"
+
+/* apr_status_t values of our own, mapped to HTTP by ce_request_fail(). */
+#define CE_ETOOLARGE (APR_OS_START_USERERR + 413)
+#define CE_EMEDIATYPE (APR_OS_START_USERERR + 415)
+#define CE_EUNAVAILABLE (APR_OS_START_USERERR + 503)
+
+typedef struct {
+    request_rec *r;
+    const ce_server_config_t *cfg;
+    const ce_catalog_t *catalog;
+    ce_db_t db;
+    int have_db;
+    const ce_user_t *user;       /* set by ce_request_authenticate */
+    const ce_element_t *scope;   /* /elements/{key}/instances... */
+    const char *element_ref;     /* {key or id} as given in the path */
+    apr_int64_t instance_id;     /* {id} in the path, 0 if none */
+    long config_id;              /* {configId} in the path, 0 if none */
+    const char *err;             /* message for the failure being returned */
+    int body_consumed;           /* request body read (or rejected) by us */
+} ce_request_t;
+
+/* Makes the mod_dbd functions available; called once after configuration.
+ * Returns APR_EGENERAL when mod_dbd is not loaded. */
+apr_status_t ce_request_dbd_bind(void);
+
+/* Fills req for r. */
+void ce_request_init(ce_request_t *req, request_rec *r);
+
+/* Acquires the request's database connection (mod_dbd, released with the
+ * request) and readies our schema/statements on it. */
+apr_status_t ce_request_db(ce_request_t *req);
+
+/* Parses Authorization and finds the caller: APR_EACCES (req->err set)
+ * for anything but a live user/organization pair and, when given, one of
+ * that user's instance tokens. Sets req->user and r->user (the user id). */
+apr_status_t ce_request_authenticate(ce_request_t *req);
+
+/* The request body as a JSON object: CE_EMEDIATYPE for a non-JSON
+ * Content-Type, CE_ETOOLARGE past CEInstancesMaxBodySize, APR_EINVAL for
+ * anything but one well-formed JSON object. */
+apr_status_t ce_request_body(json_t **pbody, ce_request_t *req);
+
+/* The query string decoded into a table; repeated names are kept. */
+apr_table_t *ce_request_query(ce_request_t *req);
+
+/* Sends status with j (serialized) as application/json. Returns OK. */
+int ce_request_reply(ce_request_t *req, int status, const json_t *j);
+
+/* Sends 200 with an empty body. Returns OK. */
+int ce_request_reply_empty(ce_request_t *req);
+
+/* Sends {"requestId","message"} with the HTTP status for rv (400 EINVAL,
+ * 401 EACCES, 404 NOTFOUND, 409 EEXIST, 413, 415, 503; anything else 500,
+ * logged with the request id). Message: req->err or one for the status.
+ * Returns OK. */
+int ce_request_fail(ce_request_t *req, apr_status_t rv);
+
+/* Sends an error with an explicit HTTP status and message (405 with allow
+ * set as the Allow header when allow is not NULL). Returns OK. */
+int ce_request_fail_status(ce_request_t *req, int status, const char *message,
+                           const char *allow);
+
+#endif
