@@ -1,0 +1,154 @@
+#!/bin/sh
+# bench.sh: one run of the module's benchmark (make bench).
+#
+# Starts httpd (event MPM) with the module on a fresh SQLite database, loads
+# data through the API, and measures with wrk, each for BENCH_SECONDS:
+#   static   the same httpd serving a static file as large as one instance
+#   get      GET /instances/{id}
+#   post     POST /instances (creates the big account's instances)
+#   list     GET /instances?pageSize=N on a small account and on the big one
+# Prints a Markdown table (also written to build/bench.md): req/s, p99
+# latency, ratio to static. Any non-2xx answer fails the run.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+port=${BENCH_PORT:-8089}
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-16}
+page=${BENCH_PAGE_SIZE:-20}
+small=${BENCH_SMALL_ACCOUNT:-100}
+work=$(mktemp -d /tmp/ce-bench.XXXXXX)
+base="http://127.0.0.1:$port"
+api="$base/elements/api-v2"
+
+cleanup() {
+    [ -f "$work/httpd.pid" ] && kill "$(cat "$work/httpd.pid")" 2>/dev/null || true
+    sleep 1
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+for tool in wrk curl perl; do
+    command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make deps)" >&2; exit 1; }
+done
+
+mods=/usr/lib/apache2/modules
+mkdir -p "$work/htdocs"
+run_as=""
+if [ "$(id -u)" = 0 ]; then
+    run_as="User nobody
+Group nogroup"
+    chown nobody:nogroup "$work"
+fi
+cat > "$work/httpd.conf" <<EOF
+ServerRoot $work
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile $work/httpd.pid
+ErrorLog $work/error.log
+LogLevel warn
+$run_as
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule mime_module $mods/mod_mime.so
+LoadModule dbd_module $mods/mod_dbd.so
+LoadModule ceinstances_module $root/build/mod_ceinstances.so
+TypesConfig /etc/mime.types
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 32
+MaxRequestWorkers 128
+KeepAlive On
+MaxKeepAliveRequests 0
+DocumentRoot $work/htdocs
+DBDriver sqlite3
+DBDParams $work/bench.db
+DBDMin 0
+DBDKeep 32
+DBDMax 32
+CEInstancesCatalog $root/conf/elements.json
+<Location /elements/api-v2>
+    SetHandler ceinstances
+</Location>
+EOF
+
+json_field() { # json_field PERL-EXPR: reads JSON on stdin, prints $j->{...}
+    perl -MJSON::PP -e 'local $/; my $j = JSON::PP::decode_json(<STDIN>); print '"$1"
+}
+
+ceadmin="$root/build/ceadmin --db sqlite3:$work/bench.db"
+signup=$($ceadmin signup --org Bench --email bench@example.com --first Bench --last User)
+[ "$(id -u)" = 0 ] && chown nobody:nogroup "$work"/bench.db*
+org=$(echo "$signup" | json_field '$j->{organization}{secret}')
+org_id=$(echo "$signup" | json_field '$j->{organization}{id}')
+big_auth="User $(echo "$signup" | json_field '$j->{user}{secret}'), Organization $org"
+small_user=$($ceadmin user-add --org-id "$org_id" --email small@example.com)
+[ "$(id -u)" = 0 ] && chown nobody:nogroup "$work"/bench.db*
+small_auth="User $(echo "$small_user" | json_field '$j->{user}{secret}'), Organization $org"
+
+/usr/sbin/apache2 -f "$work/httpd.conf" -k start
+i=0
+until curl -s -o /dev/null "$base/"; do
+    i=$((i + 1)); [ $i -lt 50 ] || { cat "$work/error.log"; exit 1; }; sleep 0.1
+done
+
+body='{"element":{"key":"jira"},"name":"bench instance","tags":["bench","jira"],"configuration":{"jira.username":"bench","jira.password":"bench-password","jira.api.url":"https://jira.example.com"}}'
+post() { # post AUTH: creates one instance, prints its JSON
+    curl -sf -X POST -H "Authorization: $1" -H 'Content-Type: application/json' -d "$body" "$api/instances"
+}
+id=$(post "$big_auth" | json_field '$j->{id}')
+n=0
+while [ $n -lt "$small" ]; do post "$small_auth" >/dev/null; n=$((n + 1)); done
+# The static twin: the very bytes GET /instances/{id} answers.
+curl -sf -H "Authorization: $big_auth" "$api/instances/$id" > "$work/htdocs/instance.json"
+size=$(wc -c < "$work/htdocs/instance.json")
+
+cat > "$work/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = [[$body]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "$big_auth"
+EOF
+
+results="$work/results"
+: > "$results"
+# measure NAME AUTH URL [LUA]: one wrk run, one line "name req/s p99 non2xx"
+measure() {
+    out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency ${4:+-s "$4"} -H "Authorization: $2" "$3")
+    rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    echo "$1 $rps $p99 ${bad:-0}" >> "$results"
+}
+measure static "$big_auth" "$base/instance.json"
+measure get "$big_auth" "$api/instances/$id"
+measure post "$big_auth" "$api/instances" "$work/post.lua"
+big=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM ce_instance WHERE user_id = (SELECT min(id) FROM ce_user)")
+measure list_small "$small_auth" "$api/instances?pageSize=$page"
+measure list_big "$big_auth" "$api/instances?pageSize=$page"
+
+mkdir -p "$root/build"
+perl -e '
+    my ($size, $secs, $conns, $page, $small, $big) = @ARGV;
+    my %r; open my $f, "<", "'"$results"'" or die;
+    while (<$f>) { my ($n, $rps, $p99, $bad) = split; $r{$n} = [$rps, $p99, $bad] }
+    my $s = $r{static}[0];
+    my @rows = (
+        [static => "static file, $size bytes (same httpd)"],
+        [get => "GET /instances/{id}"],
+        [post => "POST /instances"],
+        [list_small => "GET /instances?pageSize=$page, account of $small"],
+        [list_big => "GET /instances?pageSize=$page, account of $big"],
+    );
+    print "wrk -t2 -c$conns -d${secs}s, keep-alive, loopback, 2 cores shared by wrk and httpd\n\n";
+    print "| request | req/s | p99 | vs static | non-2xx |\n|---|---:|---:|---:|---:|\n";
+    for (@rows) {
+        my ($k, $label) = @$_; my ($rps, $p99, $bad) = @{$r{$k}};
+        printf "| %s | %.0f | %s | %.2fx | %d |\n", $label, $rps, $p99, $rps / $s, $bad;
+    }
+    printf "\nlist page time, big account vs small: %.2fx\n", $r{list_small}[0] / $r{list_big}[0];
+' "$size" "$secs" "$conns" "$page" "$small" "$big" | tee "$root/build/bench.md"
+
+if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then
+    echo "bench: some requests failed (non-2xx); see the table" >&2
+    exit 1
+fi
