@@ -1,0 +1,125 @@
+/* ce_auth: parser of the Cloud Elements Authorization header.
+ *
+ * "User <secret>, Organization <secret>[, Element <token>]", parts in any
+ * order. Every message this file produces is a constant: the header carries
+ * secrets, so nothing taken from it is ever echoed back.
+ */
+#include <string.h>
+#include <strings.h>
+#include <apr_strings.h>
+
+#include "ce_auth.h"
+
+enum { PART_USER, PART_ORGANIZATION, PART_ELEMENT, PART_COUNT };
+
+static const char *const part_names[PART_COUNT] = {"User", "Organization", "Element"};
+
+static const char *skip_ows(const char *s)
+{
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    return s;
+}
+
+/* Length of the run of bytes at s that may form a name or a value. */
+static apr_size_t run_len(const char *s)
+{
+    return strcspn(s, " \t,");
+}
+
+/* PART_* for the name of len bytes at s (case-insensitive), or -1. */
+static int part_of(const char *s, apr_size_t len)
+{
+    int i;
+
+    for (i = 0; i < PART_COUNT; i++) {
+        if (strlen(part_names[i]) == len && strncasecmp(part_names[i], s, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Parses one "Name value" part at *ps into values[], advancing *ps past the
+ * value and any trailing spaces. Returns the error message, or NULL. */
+static const char *parse_part(const char **ps, const char **values, apr_pool_t *p)
+{
+    const char *s = skip_ows(*ps);
+    apr_size_t len = run_len(s);
+    int part;
+
+    if (len == 0) {
+        return "Malformed Authorization header: empty part";
+    }
+    part = part_of(s, len);
+    if (part < 0) {
+        return "Malformed Authorization header: unknown part (expected User, Organization "
+               "or Element)";
+    }
+    s = skip_ows(s + len);
+    len = run_len(s);
+    if (len == 0) {
+        return apr_psprintf(p, "Malformed Authorization header: empty %s value",
+                            part_names[part]);
+    }
+    if (values[part]) {
+        return apr_psprintf(p, "Malformed Authorization header: more than one %s part",
+                            part_names[part]);
+    }
+    values[part] = apr_pstrmemdup(p, s, len);
+    *ps = skip_ows(s + len);
+    return NULL;
+}
+
+/* Parses the comma-separated parts of header into values[]. */
+static const char *parse_parts(const char *header, const char **values, apr_pool_t *p)
+{
+    const char *s = header;
+    const char *err;
+
+    for (;;) {
+        err = parse_part(&s, values, p);
+        if (err) {
+            return err;
+        }
+        if (*s == '\0') {
+            return NULL;
+        }
+        if (*s != ',') {
+            return "Malformed Authorization header: parts must be separated by commas";
+        }
+        s++;
+    }
+}
+
+apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *header,
+                           const char **perr)
+{
+    const char *values[PART_COUNT] = {NULL, NULL, NULL};
+    const char *err;
+
+    memset(creds, 0, sizeof(*creds));
+    if (!header) {
+        err = "Missing Authorization header";
+    }
+    else if (strlen(header) > CE_AUTH_MAX_LEN) {
+        err = "Malformed Authorization header: too long";
+    }
+    else if ((err = parse_parts(header, values, p)) == NULL) {
+        if (!values[PART_USER]) {
+            err = "Malformed Authorization header: no User part";
+        }
+        else if (!values[PART_ORGANIZATION]) {
+            err = "Malformed Authorization header: no Organization part";
+        }
+    }
+    if (err) {
+        *perr = err;
+        return APR_EACCES;
+    }
+    creds->user_secret = values[PART_USER];
+    creds->organization_secret = values[PART_ORGANIZATION];
+    creds->element_token = values[PART_ELEMENT];
+    return APR_SUCCESS;
+}
