@@ -166,6 +166,10 @@ apr_status_t ce_request_body(json_t **pbody, ce_request_t *req)
     }
     req->body_consumed = 1;
     rv = read_body(&buf, &len, r, ce_config_max_body(req->cfg));
+    if (rv != APR_SUCCESS) {
+        /* Part of the body may still be on the wire. */
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
     if (rv == CE_ETOOLARGE) {
         req->err = apr_psprintf(r->pool, "Request body is larger than %" APR_OFF_T_FMT " bytes",
                                 ce_config_max_body(req->cfg));
@@ -216,15 +220,12 @@ static void settle_body(ce_request_t *req)
     request_rec *r = req->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
 
-    if (req->body_consumed && r->remaining <= 0) {
+    if (req->body_consumed) {
         return;
     }
-    if (req->body_consumed || apr_table_get(r->headers_in, "Transfer-Encoding") ||
-        (cl && apr_atoi64(cl) > ce_config_max_body(req->cfg))) {
-        r->connection->keepalive = AP_CONN_CLOSE;
-        return;
-    }
-    if (ap_discard_request_body(r) != OK) {
+    if (apr_table_get(r->headers_in, "Transfer-Encoding") ||
+        (cl && apr_atoi64(cl) > ce_config_max_body(req->cfg)) ||
+        ap_discard_request_body(r) != OK) {
         r->connection->keepalive = AP_CONN_CLOSE;
     }
 }
