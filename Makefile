@@ -59,6 +59,26 @@ $(OBJ) $(BUILD)/unit:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
 
+# Missing Debian packages (apt-get update at most once, only if needed).
+deps:
+	scripts/deps.sh
+
+# deps first, in its own step: the compile flags above ask apxs/apr-1-config,
+# which exist only once the packages are installed.
+test: deps
+	$(MAKE) all unit
+	scripts/test.sh
+
+# The Apache::Test suite alone, against what is built (scripts/test.sh runs
+# it as an unprivileged user when invoked as root and fails without
+# "Result: PASS"). Extra t/TEST arguments: make test-apache TEST_ARGS=t/03-create.t
+test-apache: all
+	scripts/test.sh $(TEST_ARGS)
+
+run: deps
+	$(MAKE) all
+	scripts/run.sh
+
 format:
 	clang-format -i mod_ceinstances.c src/*.c src/*.h t/unit/*.c t/unit/*.h
 

@@ -1,0 +1,137 @@
+#!/bin/sh
+# test.sh: run the Apache::Test suite (t/) against build/mod_ceinstances.so.
+#
+# Usage: scripts/test.sh [t/TEST arguments, e.g. t/03-create.t -v]
+#
+# Apache::Test refuses to run as root and then exits 0 having run nothing,
+# so this script never trusts an exit code alone: it passes only when the
+# harness exited 0 AND printed "Result: PASS" AND no httpd child crashed.
+#
+# - As a normal user it runs the suite in place.
+# - As root it creates (once) the system user $CE_TEST_USER (default cetest),
+#   copies the tree (with build/ output, without .git and generated test
+#   files) into a fresh mktemp directory that user owns (the checkout may live
+#   under /root, which that user cannot read), and runs the suite there as
+#   that user.
+# Either way the harness output is kept in build/test-apache.log and the
+# server's error_log in build/test-apache-error_log; on exit (pass, fail or
+# signal) the server is stopped and the temporary copy removed.
+#
+# Hooks for later work: CE_TEST_DBD_DRIVER / CE_TEST_DBD_PARAMS choose the
+# database (see t/TEST.PL); APACHE_TEST_* and CE_TEST_* variables are passed
+# through to the unprivileged run; CE_TEST_KEEP=1 keeps the root run's copy; the error_log scan below is where a
+# sanitizer run adds its own pattern (CE_TEST_FAIL_PATTERN).
+set -eu
+
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+RUN_USER=${CE_TEST_USER:-cetest}
+LOG=$TOP/build/test-apache.log
+ERRLOG_COPY=$TOP/build/test-apache-error_log
+# httpd's own record of a crashed child, plus anything a sanitizer adds.
+FAIL_PATTERN='exit signal|AddressSanitizer|LeakSanitizer|runtime error:'
+[ -n "${CE_TEST_FAIL_PATTERN:-}" ] && FAIL_PATTERN="$FAIL_PATTERN|$CE_TEST_FAIL_PATTERN"
+
+die() { echo "test.sh: $*" >&2; exit 1; }
+
+for f in build/mod_ceinstances.so build/ceadmin conf/elements.json t/TEST.PL; do
+    [ -e "$f" ] || die "$f is missing (run 'make all' first)"
+done
+mkdir -p "$TOP/build"
+
+WORK=""      # the temporary copy (root only)
+SUITE=$TOP   # where t/TEST runs
+AS=""        # command prefix running as the unprivileged user
+
+if [ "$(id -u)" -eq 0 ]; then
+    if ! id -u "$RUN_USER" >/dev/null 2>&1; then
+        useradd --system --user-group --home-dir /nonexistent --no-create-home \
+            --shell /usr/sbin/nologin "$RUN_USER" 2>/dev/null \
+            || id -u "$RUN_USER" >/dev/null 2>&1 \
+            || die "cannot create user $RUN_USER"
+    fi
+    AS="runuser -u $RUN_USER --"
+fi
+
+# Stop whatever the suite left running, then drop the copy. Runs on every
+# exit path, including a failed run and Ctrl-C.
+cleanup() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    if [ -x "$SUITE/t/TEST" ]; then
+        ( cd "$SUITE" && $AS ./t/TEST -stop-httpd ) >/dev/null 2>&1 || true
+        pidfile=$SUITE/t/logs/httpd.pid
+        # Still there? Then end that one httpd (checked by name), nothing else.
+        if [ -s "$pidfile" ]; then
+            pid=$(cat "$pidfile")
+            if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = apache2 ]; then
+                kill "$pid" 2>/dev/null && sleep 2
+                kill -9 "$pid" 2>/dev/null || true
+            fi
+        fi
+    fi
+    [ -f "$SUITE/t/logs/error_log" ] && cp "$SUITE/t/logs/error_log" "$ERRLOG_COPY" 2>/dev/null
+    if [ -n "$WORK" ]; then
+        if [ -n "${CE_TEST_KEEP:-}" ]; then
+            echo "test.sh: kept $WORK (CE_TEST_KEEP)" >&2
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+if [ -n "$AS" ]; then
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ceinstances-test.XXXXXX")
+    SUITE=$WORK/src
+    mkdir "$SUITE"
+    # The tree as committed plus build output; generated test state stays out.
+    tar -C "$TOP" -cf - \
+        --exclude=./.git --exclude=./var --exclude=./t/logs --exclude=./t/var \
+        --exclude=./t/TEST --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
+        --exclude=./t/conf/apache_test_config.pm --exclude=./t/htdocs . \
+        | tar -C "$SUITE" -xf -
+    chown -R "$RUN_USER:" "$WORK"
+    chmod 0755 "$WORK"
+fi
+
+cd "$SUITE"
+install -m 0755 t/TEST.PL t/TEST
+[ -n "$AS" ] && chown "$RUN_USER:" t/TEST
+rm -f "$ERRLOG_COPY"
+
+# -clean first: Apache::Test would otherwise reuse a config cached by an
+# earlier run (another port, another database, an older extra.conf).
+$AS ./t/TEST -clean >/dev/null 2>&1 || true
+
+rcfile=$(mktemp)
+{
+    set +e
+    $AS ./t/TEST "$@" </dev/null 2>&1
+    echo $? >"$rcfile"
+} | tee "$LOG"
+rc=$(cat "$rcfile")
+rm -f "$rcfile"
+
+fail=""
+[ "$rc" = 0 ] || fail="the harness exited $rc"
+grep -q '^Result: PASS' "$LOG" || fail="${fail:+$fail; }no 'Result: PASS' in its output"
+if [ -f t/logs/error_log ] && grep -Eq "$FAIL_PATTERN" t/logs/error_log; then
+    grep -E "$FAIL_PATTERN" t/logs/error_log | head -20 >&2
+    fail="${fail:+$fail; }error_log shows a crash or sanitizer report"
+fi
+
+if [ -n "$fail" ]; then
+    if [ -f t/logs/error_log ]; then
+        echo "---- last lines of t/logs/error_log ----" >&2
+        tail -n 40 t/logs/error_log >&2
+    fi
+    echo "test.sh: FAIL: $fail (log: $LOG, error_log: $ERRLOG_COPY)" >&2
+    exit 1
+fi
+
+total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$LOG" | tail -n 1)
+echo "apache-test: ${total:-0} passed, 0 failed"

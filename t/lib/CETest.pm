@@ -1,0 +1,473 @@
+package CETest;
+# CETest: shared helpers of the mod_ceinstances Apache::Test suite.
+#
+#   tenants    signup/add_user/rotate_* through build/ceadmin on the database
+#              the server under test uses; auth() builds the header.
+#   requests   api(METHOD, PATH, auth => ..., json => ... | body => ...) sends
+#              one request to /elements/api-v2/PATH and returns a CETest::Res
+#              (the HTTP::Response plus its decoded JSON).
+#   assertions expect_ok / expect_error / expect_instance / unchanged — each
+#              one Test::More assertion per aspect (status, headers, body).
+#   database   snapshot() of every table (row count + content digest) to prove
+#              a failed request wrote nothing; db_contains() for what the API
+#              never shows (stored secrets, providerData).
+#
+# The database comes from Apache::Test::vars (set by t/TEST.PL): ce_dbd_driver
+# and ce_dbd_params. Only sqlite3 is wired today; another driver (issue 3)
+# adds an entry to %DRIVERS (connect + list tables) and nothing else here.
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use B ();
+use Carp ();
+use Digest::MD5 ();
+use HTTP::Request ();
+use JSON::PP ();
+use MIME::Base64 ();
+
+use Apache::Test ();
+use Apache::TestRequest ();
+require Test::More;
+
+our @EXPORT = qw(
+    api auth signup add_user rotate_user rotate_org ceadmin
+    expect_ok expect_error expect_instance expect_element unchanged snapshot db_contains
+    create_instance valid_config catalog catalog_element expected_element
+    json_true json_false is_json_true is_json_false is_json_number
+    ids_of allow_set encode_json decode_json uniq_name $BASE
+);
+
+our $BASE = '/elements/api-v2';
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+sub encode_json { $JSON->encode($_[0]) }
+sub decode_json { $JSON->decode($_[0]) }
+sub json_true  { JSON::PP::true() }
+sub json_false { JSON::PP::false() }
+
+sub vars { Apache::Test::vars(@_) }
+
+# A name no other test (or earlier run against the same database) uses.
+my $seq = 0;
+sub uniq_name {
+    my $prefix = shift // 'x';
+    return sprintf '%s-%d-%d-%d', $prefix, $$, time, ++$seq;
+}
+
+# ---------------------------------------------------------------- database
+
+my %DRIVERS = (
+    sqlite3 => {
+        connect => sub {
+            require DBI;
+            my $file = shift;
+            # Read-write open (we only read): a read-only open of a WAL
+            # database fails when no -shm file exists yet.
+            my $dbh = DBI->connect("dbi:SQLite:dbname=$file", '', '',
+                                   { RaiseError => 1, PrintError => 0 });
+            $dbh->sqlite_busy_timeout(5000);
+            return $dbh;
+        },
+        tables => q{SELECT name FROM sqlite_master WHERE type = 'table'
+                    AND name NOT LIKE 'sqlite_%' ORDER BY name},
+    },
+);
+
+sub db_spec { vars('ce_dbd_driver') . ':' . vars('ce_dbd_params') }
+
+sub with_db {
+    my $cb = shift;
+    my $d = $DRIVERS{vars('ce_dbd_driver')}
+        or Carp::croak('CETest: no database helper for driver ' . vars('ce_dbd_driver'));
+    my $dbh = $d->{connect}->(vars('ce_dbd_params'));
+    my @r = eval { $cb->($dbh, $d) };
+    my $err = $@;
+    $dbh->disconnect;
+    die $err if $err;
+    return wantarray ? @r : $r[0];
+}
+
+# { table => "rows:<n> md5:<digest of all rows>" } for every table.
+sub snapshot {
+    return with_db(sub {
+        my($dbh, $d) = @_;
+        my %snap;
+        for my $t (@{ $dbh->selectcol_arrayref($d->{tables}) }) {
+            my $rows = $dbh->selectall_arrayref(qq{SELECT * FROM "$t"});
+            my @lines = sort map { join "\x1f", map { $_ // "\x00NULL" } @$_ } @$rows;
+            my $all = join "\x1e", @lines;
+            utf8::encode($all) if utf8::is_utf8($all);
+            $snap{$t} = sprintf 'rows:%d md5:%s', scalar(@$rows), Digest::MD5::md5_hex($all);
+        }
+        \%snap;
+    });
+}
+
+# Whether any stored value anywhere contains $needle (a plain substring).
+sub db_contains {
+    my $needle = shift;
+    return with_db(sub {
+        my($dbh, $d) = @_;
+        for my $t (@{ $dbh->selectcol_arrayref($d->{tables}) }) {
+            for my $row (@{ $dbh->selectall_arrayref(qq{SELECT * FROM "$t"}) }) {
+                return 1 if grep { defined && index($_, $needle) >= 0 } @$row;
+            }
+        }
+        0;
+    });
+}
+
+# One assertion: the database is exactly as in $before.
+sub unchanged {
+    my($before, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::is_deeply(snapshot(), $before, "$name: nothing written");
+}
+
+# ---------------------------------------------------------------- tenants
+
+# Runs build/ceadmin on the test database; returns its decoded JSON output.
+sub ceadmin {
+    my @args = @_;
+    my @cmd = (vars('ce_ceadmin'), '--db', db_spec(), @args);
+    open my $fh, '-|', @cmd or die "cannot run @cmd: $!";
+    my $out = do { local $/; <$fh> };
+    close $fh;
+    die "ceadmin @args failed (exit " . ($? >> 8) . "): $out\n" if $?;
+    my $j = eval { decode_json($out) } or die "ceadmin @args printed no JSON: $out\n";
+    return $j;
+}
+
+sub tenant_from {
+    my($org, $user) = @_;
+    return {
+        org_id      => $org->{id},
+        org_name    => $org->{name},
+        org_secret  => $org->{secret},
+        user_id     => $user->{id},
+        email       => $user->{emailAddress},
+        first       => $user->{firstName},
+        last        => $user->{lastName},
+        user_secret => $user->{secret},
+    };
+}
+
+# A new organization and its first user: a tenant hash (see tenant_from).
+sub signup {
+    my %o = @_;
+    my $org = $o{org} // uniq_name('Org');
+    my $email = $o{email} // lc(uniq_name('user')) . '@example.com';
+    my $j = ceadmin('signup', '--org', $org, '--email', $email,
+                    '--first', $o{first} // 'Ada', '--last', $o{last} // 'Lovelace');
+    return tenant_from($j->{organization}, $j->{user});
+}
+
+# Another user in $t's organization.
+sub add_user {
+    my($t, %o) = @_;
+    my $email = $o{email} // lc(uniq_name('user')) . '@example.com';
+    my $j = ceadmin('user-add', '--org-id', $t->{org_id}, '--email', $email,
+                    '--first', $o{first} // 'Grace', '--last', $o{last} // 'Hopper');
+    return tenant_from({ id => $t->{org_id}, name => $t->{org_name}, secret => $t->{org_secret} },
+                       $j->{user});
+}
+
+# New secrets; the tenant hash is updated (keep a copy of the old one).
+sub rotate_user {
+    my $t = shift;
+    $t->{user_secret} = ceadmin('rotate-user', '--user-id', $t->{user_id})->{user}{secret};
+    return $t->{user_secret};
+}
+
+sub rotate_org {
+    my $t = shift;
+    $t->{org_secret} = ceadmin('rotate-org', '--org-id', $t->{org_id})->{organization}{secret};
+    return $t->{org_secret};
+}
+
+# "User <u>, Organization <o>[, Element <token>]"
+sub auth {
+    my($t, %o) = @_;
+    my $h = "User $t->{user_secret}, Organization $t->{org_secret}";
+    $h .= ", Element $o{element}" if defined $o{element};
+    return $h;
+}
+
+# ---------------------------------------------------------------- requests
+
+# api(METHOD, PATH, %o): PATH is relative to /elements/api-v2 (a leading '/'
+# makes it absolute). %o: auth => tenant hash or header string; json => data
+# (sent as application/json); body => raw bytes; content_type => header (also
+# overrides the json default; undef with body sends none); headers => {...}.
+sub api {
+    my($method, $path, %o) = @_;
+    my $url = $path =~ m{^/} ? $path : "$BASE/$path";
+    my $req = HTTP::Request->new($method => Apache::TestRequest::resolve_url($url));
+    if (defined $o{auth}) {
+        $req->header(Authorization => ref $o{auth} ? auth($o{auth}) : $o{auth});
+    }
+    my $ct;
+    if (exists $o{json}) {
+        $req->content(encode_json($o{json}));
+        $ct = exists $o{content_type} ? $o{content_type} : 'application/json';
+    }
+    elsif (exists $o{body}) {
+        $req->content($o{body});
+        $ct = $o{content_type};
+    }
+    $req->header('Content-Type' => $ct) if defined $ct;
+    $req->header('Content-Length' => length $req->content) if exists $o{json} or exists $o{body};
+    while (my($k, $v) = each %{ $o{headers} || {} }) {
+        $req->header($k => $v);
+    }
+    my $res = Apache::TestRequest::user_agent()->request($req);
+    return CETest::Res->new($res, "$method $url");
+}
+
+# The Allow header as a sorted list of methods.
+sub allow_set {
+    my $h = shift // '';
+    return [sort grep { length } map { s/^\s+|\s+$//gr } split /,/, $h];
+}
+
+sub ids_of { [map { $_->{id} } @{ $_[0] || [] }] }
+
+# ---------------------------------------------------------------- assertions
+
+sub is_json_true  { JSON::PP::is_bool($_[0]) && $_[0] ? 1 : 0 }
+sub is_json_false { JSON::PP::is_bool($_[0]) && !$_[0] ? 1 : 0 }
+
+# Whether the value at @path (keys / array indexes) of $res's body is a JSON
+# number (decoded afresh: using a value as a string in Perl changes its type).
+sub is_json_number {
+    my($res, @path) = @_;
+    my $v = eval { decode_json($res->content) };
+    for my $k (@path) {
+        return 0 unless ref $v;
+        $v = ref $v eq 'ARRAY' ? $v->[$k] : $v->{$k};
+    }
+    return 0 unless defined $v and !ref $v;
+    my $f = B::svref_2object(\$v)->FLAGS;
+    return ($f & (B::SVp_IOK | B::SVp_NOK)) && !($f & B::SVp_POK) ? 1 : 0;
+}
+
+sub is_json_ct {
+    my $ct = shift // '';
+    return $ct =~ m{^application/json\s*(;.*)?$}i ? 1 : 0;
+}
+
+# 200 with a JSON body (or, with empty => 1, an empty body is fine too).
+sub expect_ok {
+    my($res, $name, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $status = $o{status} // 200;
+    my $ok = Test::More::is($res->code, $status, "$name: status $status")
+        or Test::More::diag($res->describe);
+    unless ($o{empty} and !length $res->content) {
+        $ok &= Test::More::ok(is_json_ct($res->header('Content-Type')),
+                              "$name: Content-Type application/json")
+            or Test::More::diag('Content-Type: ' . ($res->header('Content-Type') // '(none)'));
+        $ok &= Test::More::ok(defined $res->json, "$name: body is JSON")
+            or Test::More::diag($res->describe);
+    }
+    return $ok;
+}
+
+# An error: status, JSON Content-Type, {"requestId","message"} body; options
+# message => qr// or string (exact), allow => [methods] (405).
+sub expect_error {
+    my($res, $status, $name, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $ok = Test::More::is($res->code, $status, "$name: status $status")
+        or Test::More::diag($res->describe);
+    $ok &= Test::More::ok(is_json_ct($res->header('Content-Type')),
+                          "$name: Content-Type application/json")
+        or Test::More::diag('Content-Type: ' . ($res->header('Content-Type') // '(none)'));
+    my $j = $res->json;
+    $ok &= Test::More::ok(ref $j eq 'HASH'
+                          && defined $j->{requestId} && !ref $j->{requestId} && length $j->{requestId}
+                          && defined $j->{message} && !ref $j->{message} && length $j->{message},
+                          "$name: body {requestId, message}")
+        or Test::More::diag($res->describe);
+    if (defined(my $m = $o{message})) {
+        my $got = ref $j eq 'HASH' ? $j->{message} // '' : '';
+        $ok &= ref $m eq 'Regexp'
+            ? Test::More::like($got, $m, "$name: message")
+            : Test::More::is($got, $m, "$name: message");
+    }
+    if (my $allow = $o{allow}) {
+        $ok &= Test::More::is_deeply(allow_set(scalar $res->header('Allow')), [sort @$allow],
+                                     "$name: Allow");
+    }
+    return $ok;
+}
+
+# ---------------------------------------------------------------- catalog
+
+my $CATALOG;
+sub catalog {
+    return $CATALOG //= do {
+        open my $fh, '<:raw', vars('ce_catalog') or die "cannot read catalog: $!";
+        local $/;
+        decode_json(<$fh>);
+    };
+}
+
+sub catalog_element {
+    my $ref = shift;
+    for my $e (@{ catalog()->{elements} }) {
+        return $e if $e->{key} eq $ref or ($ref =~ /^\d+$/ and $e->{id} == $ref);
+    }
+    return undef;
+}
+
+my @ELEMENT_STRINGS = qw(name key description image existingAccountDescription
+                         configDescription signupURL hub elementProvisionType);
+my @ELEMENT_BOOLS   = qw(deleted typeOauth trialAccount transformationsEnabled);
+
+# The element object as embedded in instances (ce_catalog.h: strings default
+# to "", booleans to false, active to true).
+sub expected_element {
+    my $e = catalog_element(shift) or return undef;
+    my %x = (id => $e->{id});
+    $x{$_} = $e->{$_} // '' for @ELEMENT_STRINGS;
+    $x{$_} = $e->{$_} // json_false() for @ELEMENT_BOOLS;
+    $x{active} = $e->{active} // json_true();
+    return \%x;
+}
+
+# One assertion: $got is the catalog's element object for $ref.
+sub expect_element {
+    my($got, $ref, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::is_deeply($got, expected_element($ref), "$name: element is the catalog's $ref");
+}
+
+# Required configuration that satisfies each seed element.
+my %VALID = (
+    amazons3 => {
+        'filemanagement.provider.access_key'  => 'AKIAEXAMPLEKEY',
+        'filemanagement.provider.secret_key'  => 's3-secret-value',
+        'filemanagement.provider.bucket_name' => 'my-bucket',
+        'filemanagement.provider.region_name' => 'us-east-1',
+    },
+    jira => {
+        'jira.username' => 'ada',
+        'jira.password' => 'jira-secret-value',
+        'jira.api.url'  => 'https://acme.atlassian.net',
+    },
+    epages => {
+        'epages.access.token' => 'epages-secret-token',
+        'base.url'            => 'https://devshop.epages.com/rs/shops/acme',
+    },
+    map { $_ => {
+        'oauth.callback.url' => 'https://www.cloud-elements.com',
+        'oauth.api.key'      => "$_-api-key",
+        'oauth.api.secret'   => "$_-api-secret",
+    } } qw(dropbox box sfdc sfdcservicecloud),
+);
+
+sub valid_config { +{ %{ $VALID{$_[0]} || Carp::croak("no valid config for $_[0]") } } }
+
+# POSTs a valid instance of element $key for tenant $t (fields in %body
+# override); asserts 200 and returns the instance JSON (undef on failure).
+sub create_instance {
+    my($t, $key, %body) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $path = delete $body{_path} // 'instances';
+    my %b = (element => { key => $key }, name => uniq_name($key),
+             configuration => valid_config($key), %body);
+    delete $b{element} if exists $body{element} and !defined $body{element};
+    my $res = api(POST => $path, auth => $t, json => \%b);
+    Test::More::is($res->code, 200, "create $key instance ($path)") or Test::More::diag($res->describe);
+    return $res->code == 200 ? $res->json : undef;
+}
+
+my $DATE = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+my @INSTANCE_KEYS = sort qw(id name token element tags configuration provisionInteractions
+    valid disabled maxCacheSize cacheTimeToLive cachingEnabled eventsEnabled
+    traceLoggingEnabled user createdDate updatedDate);
+
+# The shape of an instance (a hashref from $res->json or a list entry), with
+# optional exact expectations: element => key, name, tags, user => tenant,
+# configuration => {subset}, disabled/valid => 0|1. One subtest.
+sub expect_instance {
+    my($i, $name, %x) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::subtest("$name: instance" => sub {
+        unless (ref $i eq 'HASH') {
+            Test::More::fail('is an object');
+            return;
+        }
+        Test::More::is_deeply([sort keys %$i], \@INSTANCE_KEYS, 'exactly the documented fields')
+            or Test::More::diag('keys: ' . join ', ', sort keys %$i);
+        Test::More::like($i->{id} // '', qr/^[1-9]\d*$/, 'id is a positive integer');
+        Test::More::ok(defined $i->{token} && $i->{token} =~ m{^[A-Za-z0-9+/]{43}=$}
+                       && length(MIME::Base64::decode_base64($i->{token})) == 32,
+                       'token: base64 of 32 bytes');
+        Test::More::is(ref $i->{tags}, 'ARRAY', 'tags is an array');
+        Test::More::ok(!grep({ ref } @{ $i->{tags} || [] }), 'tags are strings');
+        Test::More::is(ref $i->{configuration}, 'HASH', 'configuration is an object');
+        Test::More::is_deeply($i->{provisionInteractions}, [], 'provisionInteractions []');
+        for my $b (qw(valid disabled cachingEnabled eventsEnabled traceLoggingEnabled)) {
+            Test::More::ok(JSON::PP::is_bool($i->{$b}), "$b is a boolean");
+        }
+        for my $n (qw(maxCacheSize cacheTimeToLive)) {
+            Test::More::like($i->{$n} // '', qr/^\d+$/, "$n is a non-negative integer");
+        }
+        Test::More::like($i->{createdDate} // '', $DATE, 'createdDate ISO 8601 UTC ms');
+        Test::More::like($i->{updatedDate} // '', $DATE, 'updatedDate ISO 8601 UTC ms');
+        Test::More::ok(($i->{updatedDate} // '') ge ($i->{createdDate} // ''), 'updated >= created');
+        Test::More::is_deeply([sort keys %{ $i->{user} || {} }],
+                              [sort qw(id emailAddress firstName lastName)], 'user fields');
+        Test::More::ok(!exists $i->{providerData}, 'no providerData');
+        expect_element($i->{element}, $x{element}, 'element') if defined $x{element};
+        Test::More::is($i->{name}, $x{name}, 'name') if exists $x{name};
+        Test::More::is_deeply($i->{tags}, $x{tags}, 'tags') if exists $x{tags};
+        if (my $t = $x{user}) {
+            Test::More::is_deeply($i->{user},
+                { id => $t->{user_id}, emailAddress => $t->{email},
+                  firstName => $t->{first}, lastName => $t->{last} }, 'user is the caller');
+        }
+        if (my $c = $x{configuration}) {
+            for my $k (sort keys %$c) {
+                Test::More::is_deeply($i->{configuration}{$k}, $c->{$k}, "configuration $k");
+            }
+        }
+        for my $b (qw(valid disabled)) {
+            next unless exists $x{$b};
+            Test::More::ok($x{$b} ? is_json_true($i->{$b}) : is_json_false($i->{$b}),
+                           "$b is " . ($x{$b} ? 'true' : 'false'));
+        }
+    });
+}
+
+# ---------------------------------------------------------------- response
+
+package CETest::Res;
+
+sub new {
+    my($class, $res, $what) = @_;
+    my $self = bless { res => $res, what => $what }, $class;
+    $self->{json} = eval { CETest::decode_json($res->content) } if length $res->content;
+    return $self;
+}
+
+sub code    { $_[0]{res}->code }
+sub header  { $_[0]{res}->header($_[1]) }
+sub content { $_[0]{res}->content }
+sub json    { $_[0]{json} }
+sub res     { $_[0]{res} }
+
+# "PUT /elements/api-v2/instances/3 -> 400 {...}" for diagnostics.
+sub describe {
+    my $self = shift;
+    my $body = $self->content // '';
+    $body = substr($body, 0, 600) . '...' if length $body > 600;
+    my $h = join ', ', map { "$_: " . ($self->header($_) // '') }
+        grep { defined $self->header($_) } qw(Content-Type Allow Elements-Next-Page-Token);
+    return sprintf '%s -> %s [%s] %s', $self->{what}, $self->{res}->status_line, $h, $body;
+}
+
+1;
