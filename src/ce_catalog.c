@@ -149,7 +149,8 @@ static apr_status_t check_known_fields(ctx_t *c, const json_t *obj, int is_confi
     const char *name;
     json_t *v;
 
-    json_object_foreach((json_t *)obj, name, v) {
+    json_object_foreach((json_t *)obj, name, v)
+    {
         if (is_config ? !in_list(config_fields, name) : !is_element_field(name)) {
             return fail(c, "unknown field '%s'", name);
         }
@@ -171,8 +172,7 @@ static apr_status_t read_identity(ce_element_t *e, ctx_t *c, const json_t *obj)
     const json_t *name = json_object_get(obj, "name");
     const char *s;
 
-    if (!json_is_integer(id) || json_integer_value(id) <= 0 ||
-        json_integer_value(id) > LONG_MAX) {
+    if (!json_is_integer(id) || json_integer_value(id) <= 0 || json_integer_value(id) > LONG_MAX) {
         return fail(c, "field 'id' is required and must be a positive integer");
     }
     if (!json_is_string(key) || json_string_length(key) == 0) {
@@ -213,8 +213,7 @@ static apr_status_t build_element_json(ce_element_t *e, ctx_t *c, const json_t *
         if (element_fields[i].kind == F_STRING) {
             rv = opt_string(&s, c, obj, name, "");
             json_object_set_new(j, name, json_string(s));
-        }
-        else {
+        } else {
             rv = opt_boolean(&b, c, obj, name, element_fields[i].dflt);
             json_object_set_new(j, name, json_boolean(b));
         }
@@ -348,8 +347,8 @@ static apr_status_t add_element(ce_catalog_t *cat, ctx_t *c, ce_element_t *e)
     return APR_SUCCESS;
 }
 
-static apr_status_t read_element(ce_catalog_t *cat, apr_pool_t *p, const json_t *obj,
-                                 apr_size_t i, const char **perr)
+static apr_status_t read_element(ce_catalog_t *cat, apr_pool_t *p, const json_t *obj, apr_size_t i,
+                                 const char **perr)
 {
     ctx_t c = {p, perr, element_where(p, obj, i)};
     ce_element_t *e = apr_pcalloc(p, sizeof(*e));
@@ -377,7 +376,8 @@ static apr_status_t read_root(const json_t **plist, apr_pool_t *p, const json_t 
     if (!json_is_object(root)) {
         return fail(&c, "must be a JSON object {\"elements\": [...]}");
     }
-    json_object_foreach((json_t *)root, name, v) {
+    json_object_foreach((json_t *)root, name, v)
+    {
         if (strcmp(name, "elements") != 0) {
             return fail(&c, "unknown field '%s'", name);
         }
@@ -389,8 +389,8 @@ static apr_status_t read_root(const json_t **plist, apr_pool_t *p, const json_t 
     return APR_SUCCESS;
 }
 
-apr_status_t ce_catalog_parse(ce_catalog_t **pcat, apr_pool_t *p, const char *text,
-                              apr_size_t len, const char **perr)
+apr_status_t ce_catalog_parse(ce_catalog_t **pcat, apr_pool_t *p, const char *text, apr_size_t len,
+                              const char **perr)
 {
     ce_catalog_t *cat;
     json_t *root;

@@ -37,7 +37,8 @@ static const char *keys_of(const json_t *obj)
     const char *key, *out = NULL;
     json_t *v;
 
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         out = out ? apr_pstrcat(pool, out, ",", key, NULL) : key;
     }
     return out ? out : "";
@@ -192,12 +193,13 @@ START_TEST(defaults_of_optional_fields)
                            &err),
                      APR_SUCCESS);
     e = ce_catalog_find(cat, "5");
-    ck_assert_str_eq(ce_json_dump(pool, e->json),
-                     "{\"id\":5,\"name\":\"X\",\"key\":\"x-1.a_b\",\"description\":\"\","
-                     "\"image\":\"\",\"active\":true,\"deleted\":false,\"typeOauth\":false,"
-                     "\"trialAccount\":false,\"existingAccountDescription\":\"\","
-                     "\"configDescription\":\"\",\"signupURL\":\"\","
-                     "\"transformationsEnabled\":false,\"hub\":\"\",\"elementProvisionType\":\"\"}");
+    ck_assert_str_eq(
+        ce_json_dump(pool, e->json),
+        "{\"id\":5,\"name\":\"X\",\"key\":\"x-1.a_b\",\"description\":\"\","
+        "\"image\":\"\",\"active\":true,\"deleted\":false,\"typeOauth\":false,"
+        "\"trialAccount\":false,\"existingAccountDescription\":\"\","
+        "\"configDescription\":\"\",\"signupURL\":\"\","
+        "\"transformationsEnabled\":false,\"hub\":\"\",\"elementProvisionType\":\"\"}");
     spec = ce_catalog_config_spec(e, "k");
     ck_assert_str_eq(spec->name, "k");
     ck_assert_str_eq(spec->description, "");
@@ -263,9 +265,11 @@ static const struct {
     {EL(OK_EL ",\"hub\":null"), "elements[0] ('a'): field 'hub' must be a string"},
     {EL(OK_EL ",\"active\":\"yes\""), "elements[0] ('a'): field 'active' must be true or false"},
     {EL(OK_EL ",\"typeOauth\":1"), "elements[0] ('a'): field 'typeOauth' must be true or false"},
-    {EL(OK_EL ",\"configuration\":{}"), "elements[0] ('a'): field 'configuration' must be an array"},
+    {EL(OK_EL ",\"configuration\":{}"),
+     "elements[0] ('a'): field 'configuration' must be an array"},
     {CFG("1"), "elements[0] ('a'), configuration[0]: must be an object"},
-    {CFG("{\"type\":\"TEXTAREA\"}"), "elements[0] ('a'), configuration[0]: field 'key' is required"},
+    {CFG("{\"type\":\"TEXTAREA\"}"),
+     "elements[0] ('a'), configuration[0]: field 'key' is required"},
     {CFG("{\"key\":\"\",\"type\":\"TEXTAREA\"}"), "configuration[0] (''): field 'key' is required"},
     {CFG("{\"key\":\"k\"}"), "elements[0] ('a'), configuration[0] ('k'): field 'type' is required"},
     {CFG("{\"key\":\"k\",\"type\":\"TEXT\"}"),
@@ -300,8 +304,8 @@ START_TEST(validation_errors)
     ck_assert_int_eq(parse(&cat, bad[_i].text, &err), APR_EINVAL);
     ck_assert_ptr_null(cat);
     ck_assert_ptr_nonnull(err);
-    ck_assert_msg(strstr(err, bad[_i].message) != NULL, "case %d: got \"%s\", want \"%s\"", _i,
-                  err, bad[_i].message);
+    ck_assert_msg(strstr(err, bad[_i].message) != NULL, "case %d: got \"%s\", want \"%s\"", _i, err,
+                  bad[_i].message);
 }
 END_TEST
 
@@ -314,15 +318,15 @@ START_TEST(load_errors_name_the_path)
     apr_size_t n;
     static const char text[] = "{\"elements\":[{\"id\":1}]}";
 
-    ck_assert_int_ne(ce_catalog_load(&cat, pool, "/nonexistent/elements.json", &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(ce_catalog_load(&cat, pool, "/nonexistent/elements.json", &err), APR_SUCCESS);
     ck_assert_ptr_null(cat);
     ck_assert_ptr_nonnull(strstr(err, "/nonexistent/elements.json"));
 
-    ck_assert_int_eq(apr_file_mktemp(&f, tmpl, APR_FOPEN_CREATE | APR_FOPEN_READ |
-                                                   APR_FOPEN_WRITE | APR_FOPEN_DELONCLOSE,
-                                     pool),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        apr_file_mktemp(&f, tmpl,
+                        APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_DELONCLOSE,
+                        pool),
+        APR_SUCCESS);
     n = sizeof(text) - 1;
     ck_assert_int_eq(apr_file_write_full(f, text, n, NULL), APR_SUCCESS);
     apr_file_name_get(&path, f);

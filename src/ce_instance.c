@@ -1,0 +1,911 @@
+/* ce_instance: the element instance model — body validation, PUT/PATCH
+ * merge, HTML stripping, response JSON shapes, configuration entries and
+ * page tokens.
+ *
+ * A body is first read into a changes_t (every type rule checked there);
+ * create and merge then build the new instance state in copies and commit
+ * it only when everything passed, so a failed merge leaves the instance as
+ * it was. Messages never contain configuration values (they may be
+ * secrets); keys and element names are fine. */
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "ce_crypto.h"
+#include "ce_instance.h"
+#include "ce_json.h"
+
+/* Largest value of maxCacheSize and cacheTimeToLive (2^31-1). */
+#define CE_COUNT_MAX 2147483647L
+/* Longest configuration key a body may use. */
+#define CE_CONFIG_KEY_MAX 255
+
+/* An optional integer or boolean body field. */
+typedef struct {
+    int given;
+    long value;
+} opt_t;
+
+/* What a body asks to change; NULL / !given for fields it leaves out. */
+typedef struct {
+    const ce_element_t *element;
+    const char *name;
+    json_t *tags;                /* sanitized, bound */
+    const json_t *configuration; /* the body's object, values checked to be scalars */
+    opt_t max_cache_size, cache_time_to_live, caching_enabled, trace_logging_enabled;
+} changes_t;
+
+static apr_status_t invalid(apr_pool_t *p, const char **perr, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static apr_status_t invalid(apr_pool_t *p, const char **perr, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    *perr = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+    return APR_EINVAL;
+}
+
+/* A JSON string of s, or null when s is NULL or not UTF-8. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = s ? json_string(s) : NULL;
+
+    return j ? j : json_null();
+}
+
+static int is_blank(const json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
+}
+
+static int is_scalar(const json_t *v)
+{
+    return v && !json_is_object(v) && !json_is_array(v);
+}
+
+static int is_mask(const json_t *v)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), CE_MASK) == 0;
+}
+
+/* Secret when the catalog says so; every entry of an element that left the
+ * catalog is treated as secret, since nothing says which ones are not. */
+static int is_secret(const ce_element_t *e, const char *key)
+{
+    const ce_config_spec_t *spec;
+
+    if (!e) {
+        return 1;
+    }
+    spec = ce_catalog_config_spec(e, key);
+    return spec && spec->secret;
+}
+
+/* Number of UTF-8 characters in s. */
+static apr_size_t utf8_length(const char *s)
+{
+    apr_size_t n = 0;
+
+    for (; *s; s++) {
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+/* *pid = s read as a positive long made only of digits; 0 if it is not one. */
+static int parse_digits(long *pid, const char *s)
+{
+    long id = 0;
+
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || id > (LONG_MAX - (*s - '0')) / 10) {
+            return 0;
+        }
+        id = id * 10 + (*s - '0');
+    }
+    *pid = id;
+    return id > 0;
+}
+
+/* ---- reading a body ---------------------------------------------------- */
+
+static apr_status_t element_by_key(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
+                                   const json_t *key, const char **perr)
+{
+    if (!json_is_string(key)) {
+        return invalid(p, perr, "element key must be a string");
+    }
+    if (!(*pe = ce_catalog_by_key(cat, json_string_value(key)))) {
+        return invalid(p, perr, "Element '%s' not found", json_string_value(key));
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t element_by_id(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
+                                  const json_t *id, const char **perr)
+{
+    long n = 0;
+    int ok;
+
+    if (json_is_integer(id)) {
+        ok = json_integer_value(id) > 0 && json_integer_value(id) <= LONG_MAX;
+        n = ok ? (long)json_integer_value(id) : 0;
+    } else {
+        ok = json_is_string(id) && parse_digits(&n, json_string_value(id));
+    }
+    if (!ok) {
+        return invalid(p, perr, "element id must be a positive integer");
+    }
+    if (!(*pe = ce_catalog_by_id(cat, n))) {
+        return invalid(p, perr, "Element id %ld not found", n);
+    }
+    return APR_SUCCESS;
+}
+
+/* body.element: {"key": K} and/or {"id": N}; must agree with each other and
+ * with scope. Other members (a GET response's element details) are ignored. */
+static apr_status_t read_element(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
+                                 const json_t *v, const ce_element_t *scope, const char **perr)
+{
+    const json_t *key = json_object_get(v, "key"), *id = json_object_get(v, "id");
+    const ce_element_t *by_key = NULL, *by_id = NULL;
+    apr_status_t rv;
+
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_object(v)) {
+        return invalid(p, perr, "element must be an object with a key or an id");
+    }
+    if (!key && !id) {
+        return invalid(p, perr, "element must have a key or an id");
+    }
+    if ((key && (rv = element_by_key(&by_key, p, cat, key, perr)) != APR_SUCCESS) ||
+        (id && (rv = element_by_id(&by_id, p, cat, id, perr)) != APR_SUCCESS)) {
+        return rv;
+    }
+    if (by_key && by_id && by_key != by_id) {
+        return invalid(p, perr, "element key '%s' and id %ld name different elements", by_key->key,
+                       by_id->id);
+    }
+    *pe = by_key ? by_key : by_id;
+    if (scope && *pe != scope) {
+        return invalid(p, perr, "Element '%s' in the body differs from element '%s' in the path",
+                       (*pe)->key, scope->key);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_name(const char **pname, apr_pool_t *p, const json_t *v, const char **perr)
+{
+    const char *name;
+
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_string(v)) {
+        return invalid(p, perr, "name must be a string");
+    }
+    name = ce_instance_sanitize(p, json_string_value(v));
+    if (!*name) {
+        return invalid(p, perr, "name must not be empty");
+    }
+    if (utf8_length(name) > CE_NAME_MAX) {
+        return invalid(p, perr, "name must be at most %d characters", CE_NAME_MAX);
+    }
+    *pname = name;
+    return APR_SUCCESS;
+}
+
+static int has_string(const json_t *array, const char *s)
+{
+    apr_size_t i;
+
+    for (i = 0; i < json_array_size(array); i++) {
+        if (strcmp(json_string_value(json_array_get(array, i)), s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* tags: each stripped and trimmed; empties and duplicates (first kept) dropped. */
+static apr_status_t read_tags(json_t **ptags, apr_pool_t *p, const json_t *v, const char **perr)
+{
+    json_t *tags;
+    apr_size_t i;
+
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_array(v)) {
+        return invalid(p, perr, "tags must be an array of strings");
+    }
+    if (json_array_size(v) > CE_TAGS_MAX) {
+        return invalid(p, perr, "tags must have at most %d entries", CE_TAGS_MAX);
+    }
+    tags = ce_json_array(p);
+    for (i = 0; i < json_array_size(v); i++) {
+        const json_t *t = json_array_get(v, i);
+        const char *s;
+
+        if (!json_is_string(t)) {
+            return invalid(p, perr, "tags must be an array of strings");
+        }
+        s = ce_instance_sanitize(p, json_string_value(t));
+        if (utf8_length(s) > CE_NAME_MAX) {
+            return invalid(p, perr, "each tag must be at most %d characters", CE_NAME_MAX);
+        }
+        if (*s && !has_string(tags, s)) {
+            json_array_append_new(tags, json_string(s));
+        }
+    }
+    *ptags = tags;
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_configuration(const json_t **pcfg, apr_pool_t *p, const json_t *v,
+                                       const char **perr)
+{
+    const char *key;
+    json_t *value;
+
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_object(v)) {
+        return invalid(p, perr, "configuration must be an object");
+    }
+    json_object_foreach((json_t *)v, key, value)
+    {
+        if (!*key) {
+            return invalid(p, perr, "configuration keys must not be empty");
+        }
+        if (utf8_length(key) > CE_CONFIG_KEY_MAX) {
+            return invalid(p, perr, "configuration keys must be at most %d characters",
+                           CE_CONFIG_KEY_MAX);
+        }
+        if (!is_scalar(value)) {
+            return invalid(p, perr, "configuration '%s' must be a string, number, boolean or null",
+                           key);
+        }
+    }
+    *pcfg = v;
+    return APR_SUCCESS;
+}
+
+/* A non-negative integer field (maxCacheSize, cacheTimeToLive). */
+static apr_status_t read_count(opt_t *o, apr_pool_t *p, const json_t *body, const char *field,
+                               const char **perr)
+{
+    const json_t *v = json_object_get(body, field);
+
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > CE_COUNT_MAX) {
+        return invalid(p, perr, "%s must be a non-negative integer", field);
+    }
+    o->given = 1;
+    o->value = (long)json_integer_value(v);
+    return APR_SUCCESS;
+}
+
+static apr_status_t read_flag(opt_t *o, apr_pool_t *p, const json_t *body, const char *field,
+                              const char **perr)
+{
+    const json_t *v = json_object_get(body, field);
+
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (!json_is_boolean(v)) {
+        return invalid(p, perr, "%s must be a boolean", field);
+    }
+    o->given = 1;
+    o->value = json_is_true(v);
+    return APR_SUCCESS;
+}
+
+/* Checks every rule of the body that does not depend on the stored instance. */
+static apr_status_t read_body(changes_t *ch, apr_pool_t *p, const ce_catalog_t *cat,
+                              const json_t *body, const ce_element_t *scope, const char **perr)
+{
+    const json_t *provider_data = json_object_get(body, "providerData");
+    apr_status_t rv;
+
+    memset(ch, 0, sizeof(*ch));
+    if (!json_is_object(body)) {
+        return invalid(p, perr, "The request body must be a JSON object");
+    }
+    if (provider_data && !json_is_object(provider_data)) {
+        return invalid(p, perr, "providerData must be an object");
+    }
+    if ((rv = read_element(&ch->element, p, cat, json_object_get(body, "element"), scope, perr)) !=
+            APR_SUCCESS ||
+        (rv = read_name(&ch->name, p, json_object_get(body, "name"), perr)) != APR_SUCCESS ||
+        (rv = read_tags(&ch->tags, p, json_object_get(body, "tags"), perr)) != APR_SUCCESS ||
+        (rv = read_configuration(&ch->configuration, p, json_object_get(body, "configuration"),
+                                 perr)) != APR_SUCCESS ||
+        (rv = read_count(&ch->max_cache_size, p, body, "maxCacheSize", perr)) != APR_SUCCESS ||
+        (rv = read_count(&ch->cache_time_to_live, p, body, "cacheTimeToLive", perr)) !=
+            APR_SUCCESS ||
+        (rv = read_flag(&ch->caching_enabled, p, body, "cachingEnabled", perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    return read_flag(&ch->trace_logging_enabled, p, body, "traceLoggingEnabled", perr);
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+/* "", "-1", "2.5": a decimal number, as NUMBER entries accept in strings. */
+static int is_decimal(const char *s)
+{
+    apr_size_t n;
+
+    s += (*s == '-');
+    if (!(n = strspn(s, "0123456789"))) {
+        return 0;
+    }
+    s += n;
+    if (*s == '.') {
+        s++;
+        if (!(n = strspn(s, "0123456789"))) {
+            return 0;
+        }
+        s += n;
+    }
+    return *s == '\0';
+}
+
+/* Type rules of BOOLEAN and NUMBER entries; null always clears an entry. */
+static apr_status_t check_value(apr_pool_t *p, const ce_config_spec_t *spec, const json_t *v,
+                                const char **perr)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+
+    if (json_is_null(v) || (spec->secret && is_mask(v))) {
+        return APR_SUCCESS;
+    }
+    if (strcmp(spec->type, "BOOLEAN") == 0 && !json_is_boolean(v) &&
+        !(s && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0))) {
+        return invalid(p, perr, "configuration '%s' must be true or false", spec->key);
+    }
+    if (strcmp(spec->type, "NUMBER") == 0 && !json_is_number(v) &&
+        !(s && (*s == '\0' || is_decimal(s)))) {
+        return invalid(p, perr, "configuration '%s' must be a number", spec->key);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t check_values(apr_pool_t *p, const ce_element_t *e, const json_t *given,
+                                 const char **perr)
+{
+    const char *key;
+    json_t *v;
+    apr_status_t rv;
+
+    json_object_foreach((json_t *)given, key, v)
+    {
+        const ce_config_spec_t *spec = ce_catalog_config_spec(e, key);
+
+        if (spec && (rv = check_value(p, spec, v, perr)) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* A copy of cfg (or an empty object) bound to p. */
+static json_t *copy_configuration(apr_pool_t *p, const json_t *cfg)
+{
+    json_t *copy = cfg ? json_deep_copy(cfg) : NULL;
+
+    return ce_json_bind(p, copy ? copy : json_object());
+}
+
+/* The configuration after applying given: old's entries in their order,
+ * then e's catalog entries not yet there (default, else null), then new
+ * keys of given in its order. Given values replace, except a secret entry
+ * sent as CE_MASK, which keeps what it had (clients PUT back what they GET). */
+static apr_status_t build_configuration(json_t **pcfg, apr_pool_t *p, const ce_element_t *e,
+                                        const json_t *old, const json_t *given, const char **perr)
+{
+    json_t *cfg, *v;
+    const char *key;
+    int i;
+    apr_status_t rv;
+
+    if (given && (rv = check_values(p, e, given, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    cfg = copy_configuration(p, old);
+    for (i = 0; e && i < e->config->nelts; i++) {
+        const ce_config_spec_t *spec = &APR_ARRAY_IDX(e->config, i, ce_config_spec_t);
+
+        if (!json_object_get(cfg, spec->key)) {
+            json_object_set_new(cfg, spec->key,
+                                spec->default_value ? json_deep_copy(spec->default_value)
+                                                    : json_null());
+        }
+    }
+    json_object_foreach((json_t *)given, key, v)
+    {
+        if (!(is_mask(v) && is_secret(e, key))) {
+            json_object_set_new(cfg, key, json_deep_copy(v));
+        }
+    }
+    *pcfg = cfg;
+    return APR_SUCCESS;
+}
+
+/* 1 if spec is required and cfg lacks it (absent, null or ""). */
+static int lacks(const ce_config_spec_t *spec, const json_t *cfg)
+{
+    return spec->required && is_blank(json_object_get(cfg, spec->key));
+}
+
+/* APR_EINVAL naming every required entry of e that cfg lacks, in catalog order. */
+static apr_status_t require_entries(apr_pool_t *p, const ce_element_t *e, const json_t *cfg,
+                                    const char **perr)
+{
+    const char *missing = NULL;
+    int i;
+
+    for (i = 0; e && i < e->config->nelts; i++) {
+        const ce_config_spec_t *spec = &APR_ARRAY_IDX(e->config, i, ce_config_spec_t);
+
+        if (lacks(spec, cfg)) {
+            missing = missing ? apr_pstrcat(p, missing, ", ", spec->key, NULL) : spec->key;
+        }
+    }
+    if (missing) {
+        return invalid(p, perr, "Missing required configuration entries: %s", missing);
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- create and merge ---------------------------------------------------- */
+
+static void apply_settings(ce_instance_t *inst, const changes_t *ch)
+{
+    if (ch->max_cache_size.given) {
+        inst->max_cache_size = ch->max_cache_size.value;
+    }
+    if (ch->cache_time_to_live.given) {
+        inst->cache_time_to_live = ch->cache_time_to_live.value;
+    }
+    if (ch->caching_enabled.given) {
+        inst->caching_enabled = (int)ch->caching_enabled.value;
+    }
+    if (ch->trace_logging_enabled.given) {
+        inst->trace_logging_enabled = (int)ch->trace_logging_enabled.value;
+    }
+}
+
+apr_status_t ce_instance_create(ce_instance_t **pinst, apr_pool_t *p, const ce_catalog_t *cat,
+                                const json_t *body, const ce_element_t *scope,
+                                const ce_user_t *owner, const char **perr)
+{
+    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
+    changes_t ch;
+    apr_status_t rv;
+
+    *pinst = NULL;
+    if ((rv = read_body(&ch, p, cat, body, scope, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    inst->element = ch.element ? ch.element : scope;
+    if (!inst->element) {
+        return invalid(p, perr, "element is required (give its key or id)");
+    }
+    if (!ch.name) {
+        return invalid(p, perr, "name is required");
+    }
+    if ((rv = build_configuration(&inst->configuration, p, inst->element, NULL, ch.configuration,
+                                  perr)) != APR_SUCCESS ||
+        (rv = require_entries(p, inst->element, inst->configuration, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = ce_crypto_token(&inst->token, p, CE_TOKEN_BYTES)) != APR_SUCCESS) {
+        *perr = "Cannot generate an instance token";
+        return rv;
+    }
+    inst->element_id = inst->element->id;
+    inst->user = owner;
+    inst->organization_id = owner ? owner->organization_id : 0;
+    inst->name = ch.name;
+    inst->tags = ch.tags ? ch.tags : ce_json_array(p);
+    apply_settings(inst, &ch);
+    inst->created_date = inst->updated_date = ce_instance_now(p);
+    *pinst = inst;
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_catalog_t *cat,
+                               const json_t *body, const ce_element_t *scope, const char **perr)
+{
+    ce_instance_t next = *inst;
+    changes_t ch;
+    apr_status_t rv;
+
+    if ((rv = read_body(&ch, p, cat, body, scope, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (ch.element) {
+        next.element = ch.element;
+        next.element_id = ch.element->id;
+    }
+    if ((rv = build_configuration(&next.configuration, p, next.element, inst->configuration,
+                                  ch.configuration, perr)) != APR_SUCCESS ||
+        (rv = require_entries(p, next.element, next.configuration, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (ch.name) {
+        next.name = ch.name;
+    }
+    if (ch.tags) {
+        next.tags = ch.tags;
+    }
+    apply_settings(&next, &ch);
+    next.updated_date = ce_instance_now(p);
+    *inst = next; /* commit: nothing above touched inst */
+    return APR_SUCCESS;
+}
+
+int ce_instance_valid(const ce_instance_t *inst)
+{
+    int i;
+
+    if (!inst->element) {
+        return 0; /* its element left the catalog: nothing can use it */
+    }
+    for (i = 0; i < inst->element->config->nelts; i++) {
+        if (lacks(&APR_ARRAY_IDX(inst->element->config, i, ce_config_spec_t),
+                  inst->configuration)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- response shapes ---------------------------------------------------- */
+
+/* Secret values that are set show as CE_MASK; unset ones (null, "") as they are. */
+static json_t *shown_value(const ce_element_t *e, const char *key, const json_t *v)
+{
+    if (!is_blank(v) && is_secret(e, key)) {
+        return json_string(CE_MASK);
+    }
+    return v ? json_deep_copy(v) : json_null();
+}
+
+static json_t *masked_configuration(const ce_instance_t *inst)
+{
+    json_t *out = json_object(), *v;
+    const char *key;
+
+    json_object_foreach(inst->configuration, key, v)
+    {
+        json_object_set_new(out, key, shown_value(inst->element, key, v));
+    }
+    return out;
+}
+
+static json_t *user_json(const ce_user_t *u)
+{
+    json_t *j;
+
+    if (!u) {
+        return json_null();
+    }
+    j = json_object();
+    json_object_set_new(j, "id", json_integer(u->id));
+    json_object_set_new(j, "emailAddress", jstr(u->email_address));
+    json_object_set_new(j, "firstName", jstr(u->first_name ? u->first_name : ""));
+    json_object_set_new(j, "lastName", jstr(u->last_name ? u->last_name : ""));
+    return j;
+}
+
+static int events_enabled(const ce_instance_t *inst)
+{
+    const json_t *v = json_object_get(inst->configuration, "event.notification.enabled");
+
+    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
+}
+
+static void set_element(json_t *j, const ce_instance_t *inst)
+{
+    json_t *stub;
+
+    if (inst->element) {
+        /* shared catalog object: referenced, never modified */
+        json_object_set(j, "element", inst->element->json);
+        return;
+    }
+    stub = json_object();
+    json_object_set_new(stub, "id", json_integer(inst->element_id));
+    json_object_set_new(j, "element", stub);
+}
+
+json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst)
+{
+    json_t *j = ce_json_object(p);
+
+    json_object_set_new(j, "id", json_integer(inst->id));
+    json_object_set_new(j, "name", jstr(inst->name));
+    json_object_set_new(j, "token", jstr(inst->token));
+    set_element(j, inst);
+    json_object_set_new(j, "tags", inst->tags ? json_deep_copy(inst->tags) : json_array());
+    json_object_set_new(j, "configuration", masked_configuration(inst));
+    json_object_set_new(j, "provisionInteractions", json_array());
+    json_object_set_new(j, "valid", json_boolean(ce_instance_valid(inst)));
+    json_object_set_new(j, "disabled", json_boolean(inst->disabled));
+    json_object_set_new(j, "maxCacheSize", json_integer(inst->max_cache_size));
+    json_object_set_new(j, "cacheTimeToLive", json_integer(inst->cache_time_to_live));
+    json_object_set_new(j, "cachingEnabled", json_boolean(inst->caching_enabled));
+    json_object_set_new(j, "eventsEnabled", json_boolean(events_enabled(inst)));
+    json_object_set_new(j, "traceLoggingEnabled", json_boolean(inst->trace_logging_enabled));
+    json_object_set_new(j, "user", user_json(inst->user));
+    json_object_set_new(j, "createdDate", jstr(inst->created_date));
+    json_object_set_new(j, "updatedDate", jstr(inst->updated_date));
+    return j;
+}
+
+/* ---- configuration entries ---------------------------------------------- */
+
+static json_t *entry_json(const ce_instance_t *inst, long config_id, const char *key,
+                          const json_t *v)
+{
+    const ce_config_spec_t *spec = ce_catalog_config_spec(inst->element, key);
+    json_t *j = json_object();
+
+    json_object_set_new(j, "id", json_integer(config_id));
+    json_object_set_new(j, "key", json_string(key));
+    json_object_set_new(j, "name", json_string(spec ? spec->name : key));
+    json_object_set_new(j, "description", json_string(spec ? spec->description : ""));
+    json_object_set_new(j, "type", json_string(spec ? spec->type : "TEXTFIELD_1000"));
+    json_object_set_new(j, "required", json_boolean(spec && spec->required));
+    json_object_set_new(j, "defaultValue",
+                        spec && spec->default_value ? json_deep_copy(spec->default_value)
+                                                    : json_null());
+    json_object_set_new(j, "propertyValue", shown_value(inst->element, key, v));
+    return j;
+}
+
+json_t *ce_instance_config_list(apr_pool_t *p, const ce_instance_t *inst)
+{
+    json_t *list = ce_json_array(p), *v;
+    const char *key;
+    long config_id = 0;
+
+    json_object_foreach(inst->configuration, key, v)
+    {
+        json_array_append_new(list, entry_json(inst, ++config_id, key, v));
+    }
+    return list;
+}
+
+/* The key of the config_id-th (1-based) configuration entry, or NULL. */
+static const char *entry_key(const ce_instance_t *inst, long config_id)
+{
+    const char *key;
+    json_t *v;
+    long n = 0;
+
+    json_object_foreach(inst->configuration, key, v)
+    {
+        if (++n == config_id) {
+            return key;
+        }
+    }
+    return NULL;
+}
+
+json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long config_id)
+{
+    const char *key = entry_key(inst, config_id);
+
+    if (!key) {
+        return NULL;
+    }
+    return ce_json_bind(
+        p, entry_json(inst, config_id, key, json_object_get(inst->configuration, key)));
+}
+
+static apr_status_t read_property_value(const json_t **pv, apr_pool_t *p, const json_t *body,
+                                        const char **perr)
+{
+    const json_t *v = json_object_get(body, "propertyValue");
+
+    if (!json_is_object(body)) {
+        return invalid(p, perr, "The request body must be a JSON object");
+    }
+    if (!v) {
+        return invalid(p, perr, "propertyValue is required");
+    }
+    if (!is_scalar(v)) {
+        return invalid(p, perr, "propertyValue must be a string, number, boolean or null");
+    }
+    *pv = v;
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long config_id,
+                                    const json_t *body, const char **perr)
+{
+    const char *key = entry_key(inst, config_id);
+    const ce_config_spec_t *spec;
+    const json_t *v = NULL;
+    json_t *cfg;
+    apr_status_t rv;
+
+    if (!key) {
+        *perr = apr_psprintf(p, "Configuration entry %ld not found", config_id);
+        return APR_NOTFOUND;
+    }
+    if ((rv = read_property_value(&v, p, body, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    spec = ce_catalog_config_spec(inst->element, key);
+    if (spec && (rv = check_value(p, spec, v, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (spec && spec->required && is_blank(v)) {
+        return invalid(p, perr, "Configuration entry '%s' is required and cannot be empty", key);
+    }
+    cfg = copy_configuration(p, inst->configuration);
+    if (!(is_mask(v) && is_secret(inst->element, key))) {
+        json_object_set_new(cfg, key, json_deep_copy(v));
+    }
+    inst->configuration = cfg;
+    inst->updated_date = ce_instance_now(p);
+    return APR_SUCCESS;
+}
+
+/* ---- strings, dates, page tokens ---------------------------------------- */
+
+static const char *trim(char *s)
+{
+    static const char space[] = " \t\r\n\f\v";
+    char *end;
+
+    s += strspn(s, space);
+    end = s + strlen(s);
+    while (end > s && strchr(space, end[-1])) {
+        end--;
+    }
+    *end = '\0';
+    return s;
+}
+
+const char *ce_instance_sanitize(apr_pool_t *p, const char *s)
+{
+    char *out, *o;
+    int in_tag = 0;
+
+    if (!s) {
+        return "";
+    }
+    out = o = apr_palloc(p, strlen(s) + 1);
+    for (; *s; s++) {
+        if (in_tag) {
+            in_tag = *s != '>';
+        } else if (*s == '<') {
+            in_tag = 1;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return trim(out);
+}
+
+const char *ce_instance_now(apr_pool_t *p)
+{
+    apr_time_exp_t t;
+
+    apr_time_exp_gmt(&t, apr_time_now());
+    return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1,
+                        t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, t.tm_usec / 1000);
+}
+
+/* Page tokens are unpadded base64url of "i:<id>"; "i:" + 19 digits needs
+ * 28 characters. */
+#define PAGE_TOKEN_MAX 28
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Writes unpadded base64url of in[0..n) and a NUL to out (4 * n / 3 + 4 bytes). */
+static void b64url_encode(char *out, const unsigned char *in, apr_size_t n)
+{
+    apr_size_t i;
+    unsigned long bits;
+
+    for (i = 0; i < n; i += 3) {
+        bits = (unsigned long)in[i] << 16;
+        bits |= i + 1 < n ? (unsigned long)in[i + 1] << 8 : 0;
+        bits |= i + 2 < n ? in[i + 2] : 0;
+        *out++ = b64url[(bits >> 18) & 63];
+        *out++ = b64url[(bits >> 12) & 63];
+        if (i + 1 < n) {
+            *out++ = b64url[(bits >> 6) & 63];
+        }
+        if (i + 2 < n) {
+            *out++ = b64url[bits & 63];
+        }
+    }
+    *out = '\0';
+}
+
+/* Decodes s (at most PAGE_TOKEN_MAX chars) into out; returns the length or
+ * -1. Non-canonical spellings are caught by the caller re-encoding. */
+static int b64url_decode(unsigned char *out, const char *s)
+{
+    apr_size_t len = strlen(s), i;
+    unsigned long bits = 0;
+    int nbits = 0, n = 0;
+
+    if (len == 0 || len > PAGE_TOKEN_MAX || len % 4 == 1) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        const char *c = strchr(b64url, s[i]);
+
+        if (!c) {
+            return -1;
+        }
+        bits = (bits << 6) | (unsigned long)(c - b64url);
+        nbits += 6;
+        if (nbits >= 8) {
+            nbits -= 8;
+            out[n++] = (unsigned char)((bits >> nbits) & 0xff);
+        }
+    }
+    return n;
+}
+
+const char *ce_instance_page_token(apr_pool_t *p, apr_int64_t last_id)
+{
+    const char *raw = apr_psprintf(p, "i:%" APR_INT64_T_FMT, last_id);
+    char *out = apr_palloc(p, 4 * strlen(raw) / 3 + 4);
+
+    b64url_encode(out, (const unsigned char *)raw, strlen(raw));
+    return out;
+}
+
+apr_status_t ce_instance_page_token_parse(apr_int64_t *plast_id, const char *token)
+{
+    unsigned char raw[PAGE_TOKEN_MAX];
+    char again[PAGE_TOKEN_MAX + 4];
+    apr_int64_t id = 0;
+    int n, i;
+
+    if (!token || (n = b64url_decode(raw, token)) < 3 || raw[0] != 'i' || raw[1] != ':' ||
+        raw[2] == '0') {
+        return APR_EINVAL;
+    }
+    b64url_encode(again, raw, (apr_size_t)n);
+    if (strcmp(again, token) != 0) {
+        return APR_EINVAL; /* stray low bits: not a spelling encode produces */
+    }
+    for (i = 2; i < n; i++) {
+        if (raw[i] < '0' || raw[i] > '9' || id > (APR_INT64_MAX - (raw[i] - '0')) / 10) {
+            return APR_EINVAL;
+        }
+        id = id * 10 + (raw[i] - '0');
+    }
+    if (id <= 0) {
+        return APR_EINVAL;
+    }
+    *plast_id = id;
+    return APR_SUCCESS;
+}
