@@ -60,8 +60,7 @@ static const char *parse_part(const char **ps, const char **values, apr_pool_t *
     s = skip_ows(s + len);
     len = run_len(s);
     if (len == 0) {
-        return apr_psprintf(p, "Malformed Authorization header: empty %s value",
-                            part_names[part]);
+        return apr_psprintf(p, "Malformed Authorization header: empty %s value", part_names[part]);
     }
     if (values[part]) {
         return apr_psprintf(p, "Malformed Authorization header: more than one %s part",
@@ -102,15 +101,12 @@ apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *h
     memset(creds, 0, sizeof(*creds));
     if (!header) {
         err = "Missing Authorization header";
-    }
-    else if (strlen(header) > CE_AUTH_MAX_LEN) {
+    } else if (strlen(header) > CE_AUTH_MAX_LEN) {
         err = "Malformed Authorization header: too long";
-    }
-    else if ((err = parse_parts(header, values, p)) == NULL) {
+    } else if ((err = parse_parts(header, values, p)) == NULL) {
         if (!values[PART_USER]) {
             err = "Malformed Authorization header: no User part";
-        }
-        else if (!values[PART_ORGANIZATION]) {
+        } else if (!values[PART_ORGANIZATION]) {
             err = "Malformed Authorization header: no Organization part";
         }
     }

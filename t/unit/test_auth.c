@@ -37,8 +37,7 @@ static void assert_parsed(const char *header, const char *element)
     ck_assert_str_eq(creds.organization_secret, ORG_SECRET);
     if (element) {
         ck_assert_str_eq(creds.element_token, element);
-    }
-    else {
+    } else {
         ck_assert_ptr_null(creds.element_token);
     }
 }

@@ -1,0 +1,389 @@
+/* ceadmin: administration CLI for mod_ceinstances.
+ *
+ * Creates organizations and users and rotates their secrets, on the same
+ * database (and through the same ce_store schema and statements) as the
+ * module. Each command prints exactly one JSON object on stdout; a secret is
+ * printed once, when it is made, and only its digest is stored.
+ *
+ * Exit status: 0 done, 1 failure (message on stderr), 2 usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+
+#include "ce_store.h"
+#include "ce_json.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "Usage: ceadmin --db DRIVER:PARAMS COMMAND [OPTIONS]\n"
+    "\n"
+    "  DRIVER is sqlite3 or pgsql; PARAMS are the apr_dbd connection parameters\n"
+    "  (sqlite3: a file path; pgsql: \"host=... dbname=... user=...\").\n"
+    "  The schema is created on first use.\n"
+    "\n"
+    "Commands:\n"
+    "  signup --org NAME --email EMAIL [--first FIRST] [--last LAST]\n"
+    "      new organization and its first user, with their secrets\n"
+    "  user-add --org-id N --email EMAIL [--first FIRST] [--last LAST]\n"
+    "      new user (with a secret) in organization N\n"
+    "  rotate-user --user-id N    new secret for user N (the old one stops working)\n"
+    "  rotate-org --org-id N      new secret for organization N\n"
+    "  list-orgs                  all organizations\n"
+    "\n"
+    "Each command prints one JSON object. Secrets are shown once, never stored.\n";
+
+/* Parsed command line: the command and its --name value options. */
+typedef struct {
+    const char *db;
+    const char *command;
+    apr_table_t *opts;
+} cli_t;
+
+typedef struct {
+    const char *name;
+    const char *const *allowed; /* option names, NULL-terminated */
+    int (*run)(ce_db_t *db, apr_pool_t *p, const cli_t *cli);
+} command_t;
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "ceadmin: %s\nRun 'ceadmin --help' for usage.\n", msg);
+    return EXIT_USAGE;
+}
+
+static int failure(const char *what, apr_status_t rv, const char *err)
+{
+    char buf[256];
+
+    fprintf(stderr, "ceadmin: %s: %s\n", what, err ? err : apr_strerror(rv, buf, sizeof(buf)));
+    return EXIT_FAILURE;
+}
+
+/* Prints j as one compact line on stdout. */
+static int print_json(apr_pool_t *p, const json_t *j)
+{
+    const char *text = ce_json_dump(p, j);
+
+    if (!text || printf("%s\n", text) < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "ceadmin: could not write the result\n");
+        return EXIT_FAILURE;
+    }
+    return EXIT_SUCCESS;
+}
+
+/* Option name as a positive integer (at most 18 digits), or 0. The
+ * parser has already rejected anything else for the "*-id" options. */
+static apr_int64_t id_option(const cli_t *cli, const char *name)
+{
+    const char *s = apr_table_get(cli->opts, name);
+    apr_size_t len = s ? strlen(s) : 0;
+
+    if (len == 0 || len > 18 || strspn(s, "0123456789") != len) {
+        return 0;
+    }
+    return apr_atoi64(s);
+}
+
+static json_t *user_json(apr_pool_t *p, const ce_user_t *user, const char *secret)
+{
+    return ce_json_bind(p,
+                        json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)user->id,
+                                  "emailAddress", user->email_address, "firstName",
+                                  user->first_name, "lastName", user->last_name, "secret", secret));
+}
+
+static int cmd_signup(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    ce_organization_t *org;
+    ce_user_t *user;
+    const char *org_secret, *user_secret, *err = NULL;
+    apr_status_t rv;
+
+    rv = ce_store_signup(&org, &user, &org_secret, &user_secret, db, p,
+                         apr_table_get(cli->opts, "org"), apr_table_get(cli->opts, "email"),
+                         apr_table_get(cli->opts, "first"), apr_table_get(cli->opts, "last"), &err);
+    if (rv != APR_SUCCESS) {
+        return failure("signup failed", rv, err);
+    }
+    return print_json(
+        p, ce_json_bind(p, json_pack("{s:{s:I, s:s, s:s}, s:O}", "organization", "id",
+                                     (json_int_t)org->id, "name", org->name, "secret", org_secret,
+                                     "user", user_json(p, user, user_secret))));
+}
+
+static int cmd_user_add(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    apr_int64_t org_id = id_option(cli, "org-id");
+    ce_user_t *user;
+    const char *secret, *err = NULL;
+    apr_status_t rv;
+
+    rv = ce_store_user_add(&user, &secret, db, p, org_id, apr_table_get(cli->opts, "email"),
+                           apr_table_get(cli->opts, "first"), apr_table_get(cli->opts, "last"),
+                           &err);
+    if (rv != APR_SUCCESS) {
+        return failure("user-add failed", rv, err);
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:O}", "user", user_json(p, user, secret))));
+}
+
+/* rotate-user / rotate-org: key is "user" or "organization". */
+static int rotate(ce_db_t *db, apr_pool_t *p, const cli_t *cli, const char *option, const char *key)
+{
+    apr_int64_t id = id_option(cli, option);
+    const char *secret, *err = NULL;
+    apr_status_t rv;
+
+    if (strcmp(key, "user") == 0) {
+        rv = ce_store_user_rotate(&secret, db, p, id, &err);
+    } else {
+        rv = ce_store_organization_rotate(&secret, db, p, id, &err);
+    }
+    if (rv != APR_SUCCESS) {
+        return failure(apr_psprintf(p, "rotating the %s secret failed", key), rv, err);
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:{s:I, s:s}}", key, "id", (json_int_t)id,
+                                                   "secret", secret)));
+}
+
+static int cmd_rotate_user(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    return rotate(db, p, cli, "user-id", "user");
+}
+
+static int cmd_rotate_org(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    return rotate(db, p, cli, "org-id", "organization");
+}
+
+static int cmd_list_orgs(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    apr_array_header_t *orgs;
+    json_t *list = ce_json_array(p);
+    const char *err = NULL;
+    apr_status_t rv = ce_store_organization_list(&orgs, db, p, &err);
+    int i;
+
+    if (rv != APR_SUCCESS) {
+        return failure("list-orgs failed", rv, err);
+    }
+    for (i = 0; i < orgs->nelts; i++) {
+        const ce_organization_t *org = APR_ARRAY_IDX(orgs, i, const ce_organization_t *);
+
+        json_array_append_new(list, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)org->id, "name",
+                                              org->name, "createdDate", org->created_date));
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:O}", "organizations", list)));
+}
+
+static const char *const signup_opts[] = {"org", "email", "first", "last", NULL};
+static const char *const user_add_opts[] = {"org-id", "email", "first", "last", NULL};
+static const char *const user_id_opts[] = {"user-id", NULL};
+static const char *const org_id_opts[] = {"org-id", NULL};
+static const char *const no_opts[] = {NULL};
+
+static const command_t commands[] = {
+    {"signup", signup_opts, cmd_signup},
+    {"user-add", user_add_opts, cmd_user_add},
+    {"rotate-user", user_id_opts, cmd_rotate_user},
+    {"rotate-org", org_id_opts, cmd_rotate_org},
+    {"list-orgs", no_opts, cmd_list_orgs},
+};
+
+/* Options each command cannot do without (all must be non-empty). */
+static const char *const required[][3] = {
+    {"signup", "org", "email"},
+    {"user-add", "org-id", "email"},
+    {"rotate-user", "user-id", NULL},
+    {"rotate-org", "org-id", NULL},
+};
+
+static const command_t *find_command(const char *name)
+{
+    apr_size_t i;
+
+    for (i = 0; name && i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+/* Splits argv into --db, the command and its "--name value" options
+ * ("--name=value" too). Returns NULL or a usage error message. */
+static const char *parse_args(cli_t *cli, apr_pool_t *p, int argc, const char *const *argv)
+{
+    int i;
+
+    cli->opts = apr_table_make(p, 8);
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i], *eq, *name, *value;
+
+        if (strncmp(arg, "--", 2) != 0) {
+            if (cli->command) {
+                return apr_psprintf(p, "unexpected argument '%s'", arg);
+            }
+            cli->command = arg;
+            continue;
+        }
+        eq = strchr(arg, '=');
+        name = eq ? apr_pstrmemdup(p, arg + 2, eq - arg - 2) : arg + 2;
+        if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return apr_psprintf(p, "option --%s needs a value", name);
+        }
+        if (strcmp(name, "db") == 0 ? cli->db != NULL : apr_table_get(cli->opts, name) != NULL) {
+            return apr_psprintf(p, "option --%s given twice", name);
+        }
+        if (strcmp(name, "db") == 0) {
+            cli->db = value;
+        } else {
+            apr_table_setn(cli->opts, name, value);
+        }
+    }
+    return NULL;
+}
+
+static int allowed(const command_t *cmd, const char *name)
+{
+    const char *const *o;
+
+    for (o = cmd->allowed; *o; o++) {
+        if (strcmp(*o, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Checks cli against cmd: known options only, required ones non-empty. */
+static const char *check_options(const cli_t *cli, const command_t *cmd, apr_pool_t *p)
+{
+    const apr_array_header_t *arr = apr_table_elts(cli->opts);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_size_t i;
+    int j;
+
+    for (j = 0; j < arr->nelts; j++) {
+        apr_size_t len = strlen(e[j].key);
+
+        if (!allowed(cmd, e[j].key)) {
+            return apr_psprintf(p, "%s does not take --%s", cmd->name, e[j].key);
+        }
+        if (len > 3 && strcmp(e[j].key + len - 3, "-id") == 0 && !id_option(cli, e[j].key)) {
+            return apr_psprintf(p, "--%s must be a positive integer", e[j].key);
+        }
+    }
+    for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (strcmp(required[i][0], cmd->name) != 0) {
+            continue;
+        }
+        for (j = 1; j < 3 && required[i][j]; j++) {
+            const char *v = apr_table_get(cli->opts, required[i][j]);
+
+            if (!v || !*v) {
+                return apr_psprintf(p, "%s needs --%s", cmd->name, required[i][j]);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Opens spec ("DRIVER:PARAMS") and prepares the store on it. */
+static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec)
+{
+    const char *colon = strchr(spec, ':'), *err = NULL, *name;
+    apr_status_t rv;
+
+    if (!colon || colon == spec) {
+        return usage_error("--db must be DRIVER:PARAMS, e.g. sqlite3:/var/lib/ce/ce.db");
+    }
+    name = apr_pstrmemdup(p, spec, colon - spec);
+    memset(db, 0, sizeof(*db));
+    db->pool = p;
+    db->prepared = apr_hash_make(p);
+    if ((rv = apr_dbd_init(p)) != APR_SUCCESS ||
+        (rv = apr_dbd_get_driver(p, name, &db->driver)) != APR_SUCCESS) {
+        return failure(apr_psprintf(p, "database driver %s unavailable", name), rv, NULL);
+    }
+    if ((rv = apr_dbd_open_ex(db->driver, p, colon + 1, &db->handle, &err)) != APR_SUCCESS) {
+        return failure("cannot open the database", rv, err);
+    }
+    if ((rv = ce_store_init(db, &err)) != APR_SUCCESS) {
+        apr_dbd_close(db->driver, db->handle);
+        db->handle = NULL;
+        return failure("cannot prepare the database", rv, err);
+    }
+    return EXIT_SUCCESS;
+}
+
+static int wants_help(int argc, const char *const *argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Parses, opens, runs one command. */
+static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
+{
+    cli_t cli = {NULL, NULL, NULL};
+    const command_t *cmd;
+    const char *msg;
+    ce_db_t db;
+    int status;
+
+    if ((msg = parse_args(&cli, p, argc, argv)) != NULL) {
+        return usage_error(msg);
+    }
+    if (!(cmd = find_command(cli.command))) {
+        return usage_error(cli.command ? apr_psprintf(p, "unknown command '%s'", cli.command)
+                                       : "no command given");
+    }
+    if ((msg = check_options(&cli, cmd, p)) != NULL) {
+        return usage_error(msg);
+    }
+    if (!cli.db) {
+        return usage_error("--db DRIVER:PARAMS is required");
+    }
+    if ((status = open_db(&db, p, cli.db)) != EXIT_SUCCESS) {
+        return status;
+    }
+    status = cmd->run(&db, p, &cli);
+    apr_dbd_close(db.driver, db.handle);
+    return status;
+}
+
+int main(int argc, const char *const *argv)
+{
+    apr_pool_t *p;
+    int status;
+
+    if (wants_help(argc, argv)) {
+        fputs(usage_text, stdout);
+        return EXIT_SUCCESS;
+    }
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS ||
+        apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        fprintf(stderr, "ceadmin: cannot initialize APR\n");
+        return EXIT_FAILURE;
+    }
+    status = ceadmin(p, argc, argv);
+    apr_pool_destroy(p);
+    apr_terminate();
+    return status;
+}

@@ -1,0 +1,730 @@
+/* Unit tests of ce_store against a real SQLite database: a fresh directory
+ * and connection (opened with apr_dbd, as ceadmin does) for every test.
+ * Instances are built by hand here, so these tests depend on ce_store and
+ * the catalog lookup only, not on ce_instance's validation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <apr_dbd.h>
+#include "unit.h"
+#include "ce_store.h"
+#include "ce_json.h"
+#include "ce_crypto.h"
+
+static char dir[64];
+static ce_db_t db;
+static ce_catalog_t *cat;
+static const char *err;
+
+static const char catalog_text[] =
+    "{\"elements\": [{\"id\": 16, \"key\": \"amazons3\", \"name\": \"Amazon S3\"},"
+    " {\"id\": 42, \"key\": \"jira\", \"name\": \"Jira\"}]}";
+
+/* Opens (and prepares) one more connection to the test database in p. */
+static void open_db(ce_db_t *d, apr_pool_t *p)
+{
+    const char *open_err = NULL;
+
+    memset(d, 0, sizeof(*d));
+    d->pool = p;
+    d->prepared = apr_hash_make(p);
+    ck_assert_int_eq(apr_dbd_get_driver(p, "sqlite3", &d->driver), APR_SUCCESS);
+    ck_assert_int_eq(
+        apr_dbd_open_ex(d->driver, p, apr_pstrcat(p, dir, "/ce.db", NULL), &d->handle, &open_err),
+        APR_SUCCESS);
+    err = NULL;
+    ck_assert_msg(ce_store_init(d, &err) == APR_SUCCESS, "init: %s", err ? err : "?");
+}
+
+static void store_setup(void)
+{
+    unit_setup();
+    strcpy(dir, "/tmp/ce_store_test.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    open_db(&db, pool);
+    ck_assert_int_eq(ce_catalog_parse(&cat, pool, catalog_text, strlen(catalog_text), &err),
+                     APR_SUCCESS);
+}
+
+static void remove_dir(void)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, pool) != APR_SUCCESS) {
+        return;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
+        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0) {
+            apr_file_remove(apr_pstrcat(pool, dir, "/", fi.name, NULL), pool);
+        }
+    }
+    apr_dir_close(d);
+    apr_dir_remove(dir, pool);
+}
+
+static void store_teardown(void)
+{
+    apr_dbd_close(db.driver, db.handle);
+    remove_dir();
+    unit_teardown();
+}
+
+/* The single integer that sql (no parameters) selects on connection d. */
+static long long scalar(const ce_db_t *d, const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    long long v = -1;
+
+    ck_assert_int_eq(apr_dbd_select(d->driver, pool, d->handle, &res, sql, 1), 0);
+    while (apr_dbd_get_row(d->driver, pool, res, &row, -1) == 0) {
+        v = apr_atoi64(apr_dbd_get_entry(d->driver, row, 0));
+    }
+    return v;
+}
+
+/* --- organizations, users, secrets --- */
+
+typedef struct {
+    ce_organization_t *org;
+    ce_user_t *user;
+    const char *org_secret;
+    const char *user_secret;
+} account_t;
+
+static account_t signup(const char *org_name, const char *email)
+{
+    account_t a;
+
+    err = NULL;
+    ck_assert_msg(ce_store_signup(&a.org, &a.user, &a.org_secret, &a.user_secret, &db, pool,
+                                  org_name, email, "First", "Last", &err) == APR_SUCCESS,
+                  "signup: %s", err ? err : "?");
+    return a;
+}
+
+static void assert_authenticates(const char *user_secret, const char *org_secret,
+                                 apr_int64_t user_id)
+{
+    ce_user_t *u = NULL;
+
+    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, user_secret, org_secret), APR_SUCCESS);
+    ck_assert_int_eq(u->id, user_id);
+}
+
+static void assert_rejected(const char *user_secret, const char *org_secret)
+{
+    ce_user_t *u = (ce_user_t *)1;
+
+    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, user_secret, org_secret), APR_NOTFOUND);
+    ck_assert_ptr_null(u);
+}
+
+START_TEST(init_is_idempotent)
+{
+    unsigned int n = apr_hash_count(db.prepared);
+    apr_pool_t *p2;
+    ce_db_t db2;
+
+    ck_assert_uint_gt(n, 10);
+    ck_assert_ptr_nonnull(apr_hash_get(db.prepared, "ce_ready", APR_HASH_KEY_STRING));
+    ck_assert_ptr_nonnull(apr_hash_get(db.prepared, "ce_select_instance", APR_HASH_KEY_STRING));
+    ck_assert_int_eq(ce_store_init(&db, &err), APR_SUCCESS);
+    ck_assert_uint_eq(apr_hash_count(db.prepared), n);
+
+    /* a second connection on the existing schema */
+    apr_pool_create(&p2, pool);
+    open_db(&db2, p2);
+    ck_assert_uint_eq(apr_hash_count(db2.prepared), n);
+    signup("Acme", "a@acme.test");
+    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
+    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 1);
+    ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
+    apr_dbd_close(db2.driver, db2.handle);
+    apr_pool_destroy(p2);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_schema_version"), 1);
+}
+END_TEST
+
+START_TEST(uninitialized_connection_fails_cleanly)
+{
+    /* statements are looked up by label: a connection that was never
+     * initialized fails cleanly instead of crashing */
+    ce_db_t raw = db;
+    ce_user_t *u;
+    const char *secret;
+
+    raw.prepared = apr_hash_make(pool);
+    ck_assert_int_eq(ce_store_user_rotate(&secret, &raw, pool, 1, &err), APR_EGENERAL);
+    ck_assert_ptr_nonnull(strstr(err, "not prepared"));
+    ck_assert_int_eq(ce_store_authenticate(&u, &raw, pool, "a", "b"), APR_EGENERAL);
+}
+END_TEST
+
+START_TEST(signup_and_authenticate)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_user_t *u;
+
+    ck_assert_int_eq(a.org->id, 1);
+    ck_assert_str_eq(a.org->name, "Acme");
+    ck_assert_uint_eq(strlen(a.org->created_date), 24);
+    ck_assert_int_eq(a.user->id, 1);
+    ck_assert_int_eq(a.user->organization_id, 1);
+    ck_assert_uint_eq(strlen(a.org_secret), 44);
+    ck_assert_uint_eq(strlen(a.user_secret), 44);
+    ck_assert_str_ne(a.org_secret, a.user_secret);
+
+    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, a.user_secret, a.org_secret),
+                     APR_SUCCESS);
+    ck_assert_int_eq(u->id, a.user->id);
+    ck_assert_int_eq(u->organization_id, a.org->id);
+    ck_assert_str_eq(u->email_address, "a@acme.test");
+    ck_assert_str_eq(u->first_name, "First");
+    ck_assert_str_eq(u->last_name, "Last");
+}
+END_TEST
+
+START_TEST(only_digests_are_stored)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    const char *sql;
+
+    sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_user WHERE secret_digest = '%s'",
+                       ce_crypto_digest(pool, a.user_secret));
+    ck_assert_int_eq(scalar(&db, sql), 1);
+    sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_organization WHERE secret_digest = '%s'",
+                       ce_crypto_digest(pool, a.org_secret));
+    ck_assert_int_eq(scalar(&db, sql), 1);
+    sql = apr_psprintf(pool,
+                       "SELECT COUNT(*) FROM ce_user u, ce_organization o WHERE "
+                       "instr(u.secret_digest || o.secret_digest || o.name || u.email_address, "
+                       "'%s') > 0 OR instr(u.secret_digest || o.secret_digest, '%s') > 0",
+                       a.user_secret, a.org_secret);
+    ck_assert_int_eq(scalar(&db, sql), 0);
+}
+END_TEST
+
+START_TEST(wrong_and_mismatched_secrets)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    account_t b = signup("Beta", "b@beta.test");
+
+    assert_authenticates(a.user_secret, a.org_secret, a.user->id);
+    assert_authenticates(b.user_secret, b.org_secret, b.user->id);
+    assert_rejected(a.user_secret, b.org_secret); /* user of another organization */
+    assert_rejected(b.user_secret, a.org_secret);
+    assert_rejected(a.org_secret, a.user_secret); /* swapped */
+    assert_rejected(a.user_secret, a.user_secret);
+    assert_rejected("bogus", a.org_secret);
+    assert_rejected(a.user_secret, "bogus");
+    assert_rejected(ce_crypto_digest(pool, a.user_secret), ce_crypto_digest(pool, a.org_secret));
+    assert_rejected(NULL, a.org_secret);
+    assert_rejected(a.user_secret, NULL);
+}
+END_TEST
+
+START_TEST(rotated_secrets)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    const char *user_secret, *org_secret;
+
+    ck_assert_int_eq(ce_store_user_rotate(&user_secret, &db, pool, a.user->id, &err), APR_SUCCESS);
+    ck_assert_str_ne(user_secret, a.user_secret);
+    assert_rejected(a.user_secret, a.org_secret);
+    assert_authenticates(user_secret, a.org_secret, a.user->id);
+
+    ck_assert_int_eq(ce_store_organization_rotate(&org_secret, &db, pool, a.org->id, &err),
+                     APR_SUCCESS);
+    assert_rejected(user_secret, a.org_secret);
+    assert_authenticates(user_secret, org_secret, a.user->id);
+
+    ck_assert_int_eq(ce_store_user_rotate(&user_secret, &db, pool, 99, &err), APR_NOTFOUND);
+    ck_assert_ptr_null(user_secret);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(ce_store_organization_rotate(&org_secret, &db, pool, 99, &err), APR_NOTFOUND);
+}
+END_TEST
+
+START_TEST(user_add)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_user_t *u;
+    const char *secret;
+
+    ck_assert_int_eq(
+        ce_store_user_add(&u, &secret, &db, pool, a.org->id, "c@acme.test", NULL, NULL, &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(u->id, 2);
+    ck_assert_int_eq(u->organization_id, a.org->id);
+    ck_assert_str_eq(u->first_name, "");
+    ck_assert_str_eq(u->last_name, "");
+    assert_authenticates(secret, a.org_secret, 2);
+    assert_authenticates(a.user_secret, a.org_secret, 1);
+
+    u = (ce_user_t *)1;
+    ck_assert_int_eq(ce_store_user_add(&u, &secret, &db, pool, 99, "x@y.test", "X", "Y", &err),
+                     APR_NOTFOUND);
+    ck_assert_ptr_null(u);
+    ck_assert_ptr_nonnull(strstr(err, "99"));
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_user"), 2);
+}
+END_TEST
+
+START_TEST(organization_list)
+{
+    apr_array_header_t *orgs;
+    const ce_organization_t *o;
+
+    ck_assert_int_eq(ce_store_organization_list(&orgs, &db, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(orgs->nelts, 0);
+    signup("Acme", "a@acme.test");
+    signup("Beta", "b@beta.test");
+    ck_assert_int_eq(ce_store_organization_list(&orgs, &db, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(orgs->nelts, 2);
+    o = APR_ARRAY_IDX(orgs, 0, const ce_organization_t *);
+    ck_assert_int_eq(o->id, 1);
+    ck_assert_str_eq(o->name, "Acme");
+    ck_assert_uint_eq(strlen(o->created_date), 24);
+    o = APR_ARRAY_IDX(orgs, 1, const ce_organization_t *);
+    ck_assert_int_eq(o->id, 2);
+    ck_assert_str_eq(o->name, "Beta");
+}
+END_TEST
+
+/* --- instances --- */
+
+/* A new instance of owner, as ce_instance_create would hand it over. tags
+ * is a new reference (or NULL for []). */
+static ce_instance_t *make_instance(const ce_user_t *owner, long element_id, const char *name,
+                                    json_t *tags)
+{
+    ce_instance_t *inst = apr_pcalloc(pool, sizeof(*inst));
+
+    inst->organization_id = owner->organization_id;
+    inst->user = owner;
+    inst->element_id = element_id;
+    inst->name = name;
+    ck_assert_int_eq(ce_crypto_token(&inst->token, pool, CE_TOKEN_BYTES), APR_SUCCESS);
+    inst->tags = ce_json_bind(pool, tags ? tags : json_array());
+    inst->configuration = ce_json_bind(
+        pool, json_pack("{s:s, s:s, s:i, s:b, s:n}", "bucket.name", "photos", "aws.secret",
+                        "s3cr3t-value", "retries", 3, "event.notification.enabled", 1, "optional"));
+    inst->max_cache_size = 100;
+    inst->cache_time_to_live = 60;
+    inst->caching_enabled = 1;
+    inst->created_date = inst->updated_date = "2026-11-23T09:41:07.123Z";
+    return inst;
+}
+
+static ce_instance_t *create(const ce_user_t *owner, long element_id, const char *name,
+                             json_t *tags)
+{
+    ce_instance_t *inst = make_instance(owner, element_id, name, tags);
+
+    err = NULL;
+    ck_assert_msg(ce_store_instance_create(&db, pool, inst, &err) == APR_SUCCESS, "create: %s",
+                  err ? err : "?");
+    ck_assert_int_gt(inst->id, 0);
+    return inst;
+}
+
+static ce_instance_t *get(const ce_user_t *owner, apr_int64_t id)
+{
+    ce_instance_t *inst = NULL;
+
+    ck_assert_int_eq(ce_store_instance_get(&inst, &db, pool, cat, owner, id), APR_SUCCESS);
+    return inst;
+}
+
+static void assert_json_eq(const json_t *a, const json_t *b)
+{
+    ck_assert_str_eq(ce_json_dump(pool, a), ce_json_dump(pool, b));
+}
+
+static void assert_same_instance(const ce_instance_t *a, const ce_instance_t *b)
+{
+    ck_assert_int_eq(a->id, b->id);
+    ck_assert_int_eq(a->organization_id, b->organization_id);
+    ck_assert_int_eq(a->element_id, b->element_id);
+    ck_assert_str_eq(a->name, b->name);
+    ck_assert_str_eq(a->token, b->token);
+    assert_json_eq(a->tags, b->tags);
+    assert_json_eq(a->configuration, b->configuration);
+    ck_assert_int_eq(a->disabled, b->disabled);
+    ck_assert_int_eq(a->max_cache_size, b->max_cache_size);
+    ck_assert_int_eq(a->cache_time_to_live, b->cache_time_to_live);
+    ck_assert_int_eq(a->caching_enabled, b->caching_enabled);
+    ck_assert_int_eq(a->trace_logging_enabled, b->trace_logging_enabled);
+    ck_assert_str_eq(a->created_date, b->created_date);
+    ck_assert_str_eq(a->updated_date, b->updated_date);
+}
+
+START_TEST(instance_create_and_get)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "My S3", json_pack("[s, s]", "prod", "eu"));
+    ce_instance_t *got = get(a.user, inst->id);
+    const char *sql;
+
+    ck_assert_int_eq(inst->id, 1);
+    assert_same_instance(got, inst);
+    ck_assert_ptr_eq(got->user, a.user);
+    ck_assert_ptr_nonnull(got->element);
+    ck_assert_str_eq(got->element->key, "amazons3");
+    /* key order of the configuration object survives the round trip */
+    ck_assert_str_eq(ce_json_dump(pool, got->configuration),
+                     "{\"bucket.name\":\"photos\",\"aws.secret\":\"s3cr3t-value\",\"retries\":3,"
+                     "\"event.notification.enabled\":true,\"optional\":null}");
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE instance_id = 1"), 2);
+    sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_instance WHERE token_digest = '%s'",
+                       ce_crypto_digest(pool, inst->token));
+    ck_assert_int_eq(scalar(&db, sql), 1);
+
+    /* an element that left the catalog, or no catalog at all */
+    inst = create(a.user, 777, "Gone", NULL);
+    ck_assert_ptr_null(get(a.user, inst->id)->element);
+    ck_assert_int_eq(get(a.user, inst->id)->element_id, 777);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, NULL, a.user, 1), APR_SUCCESS);
+    ck_assert_ptr_null(got->element);
+
+    /* an id that is already set is refused */
+    ck_assert_int_eq(ce_store_instance_create(&db, pool, inst, &err), APR_EINVAL);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, 99), APR_NOTFOUND);
+    ck_assert_ptr_null(got);
+}
+END_TEST
+
+START_TEST(instance_update)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "My S3", json_pack("[s, s]", "prod", "eu"));
+    ce_instance_t *got;
+
+    inst->name = "Renamed";
+    inst->element_id = 42;
+    inst->tags = ce_json_bind(pool, json_pack("[s, s]", "eu", "new"));
+    json_object_set_new(inst->configuration, "retries", json_integer(5));
+    json_object_set_new(inst->configuration, "extra", json_string("x"));
+    inst->disabled = 1;
+    inst->max_cache_size = 7;
+    inst->cache_time_to_live = 8;
+    inst->caching_enabled = 0;
+    inst->trace_logging_enabled = 1;
+    inst->updated_date = "2026-11-24T00:00:00.000Z";
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_SUCCESS);
+    got = get(a.user, inst->id);
+    assert_same_instance(got, inst);
+    ck_assert_str_eq(got->element->key, "jira");
+    ck_assert_str_eq(got->created_date, "2026-11-23T09:41:07.123Z");
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'prod'"), 0);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'new'"), 1);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 2);
+
+    inst->id = 99;
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_NOTFOUND);
+}
+END_TEST
+
+START_TEST(instance_delete)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "My S3", json_pack("[s]", "prod"));
+    ce_instance_t *keep = create(a.user, 16, "Other", json_pack("[s]", "prod"));
+    ce_instance_t *got;
+    apr_int64_t id;
+
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, inst->id), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_NOTFOUND);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 1);
+    assert_same_instance(get(a.user, keep->id), keep);
+}
+END_TEST
+
+START_TEST(instance_by_token)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "My S3", NULL);
+    const char *token;
+    apr_int64_t id = -1;
+
+    create(a.user, 16, "Other", NULL);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token), APR_SUCCESS);
+    ck_assert_int_eq(id, inst->id);
+    ck_assert_int_eq(ce_crypto_token(&token, pool, CE_TOKEN_BYTES), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, token), APR_NOTFOUND);
+    ck_assert_int_eq(id, 0);
+    ck_assert_int_eq(
+        ce_store_instance_by_token(&id, &db, pool, a.user, ce_crypto_digest(pool, inst->token)),
+        APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, NULL), APR_NOTFOUND);
+}
+END_TEST
+
+START_TEST(instance_ownership)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    account_t b = signup("Beta", "b@beta.test");
+    ce_instance_t *inst = create(a.user, 16, "Mine", json_pack("[s]", "prod"));
+    ce_instance_t *before = get(a.user, inst->id), *got, theirs = *inst;
+    ce_user_t *colleague;
+    const ce_user_t *others[2];
+    const char *secret;
+    apr_int64_t id;
+    int i;
+
+    ck_assert_int_eq(ce_store_user_add(&colleague, &secret, &db, pool, a.org->id, "c@acme.test",
+                                       NULL, NULL, &err),
+                     APR_SUCCESS);
+    /* another organization's user, and a colleague in the same one */
+    others[0] = b.user;
+    others[1] = colleague;
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, others[i], inst->id),
+                         APR_NOTFOUND);
+        ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, others[i], inst->token),
+                         APR_NOTFOUND);
+        theirs.user = others[i];
+        theirs.name = "Hijacked";
+        ck_assert_int_eq(ce_store_instance_update(&db, pool, &theirs, &err), APR_NOTFOUND);
+        ck_assert_int_eq(ce_store_instance_delete(&db, pool, others[i], inst->id, &err),
+                         APR_NOTFOUND);
+    }
+    assert_same_instance(get(a.user, inst->id), before);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 1);
+}
+END_TEST
+
+START_TEST(ids_not_reused)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *third;
+
+    create(a.user, 16, "one", NULL);
+    create(a.user, 16, "two", NULL);
+    third = create(a.user, 16, "three", NULL);
+    ck_assert_int_eq(third->id, 3);
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, 3, &err), APR_SUCCESS);
+    ck_assert_int_eq(create(a.user, 16, "four", NULL)->id, 4);
+}
+END_TEST
+
+START_TEST(failed_write_leaves_nothing)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *dup_tags, *dup_token, *ok, *got;
+
+    /* the tag rows fail (duplicate tag) after the instance row went in */
+    dup_tags = make_instance(a.user, 16, "Dup tags", json_pack("[s, s]", "x", "x"));
+    err = NULL;
+    ck_assert_int_eq(ce_store_instance_create(&db, pool, dup_tags, &err), APR_EGENERAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_null(strstr(err, dup_tags->token));
+    ck_assert_int_eq(dup_tags->id, 0);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance"), 0);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 0);
+
+    /* the instance row fails (token already issued) */
+    ok = create(a.user, 16, "Ok", json_pack("[s]", "keep"));
+    dup_token = make_instance(a.user, 16, "Dup token", json_pack("[s]", "y"));
+    dup_token->token = ok->token;
+    ck_assert_int_eq(ce_store_instance_create(&db, pool, dup_token, &err), APR_EGENERAL);
+    ck_assert_ptr_null(strstr(err, ok->token));
+    ck_assert_ptr_null(strstr(err, ce_crypto_digest(pool, ok->token)));
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance"), 1);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 1);
+
+    /* a failed update keeps the stored row and tags */
+    got = get(a.user, ok->id);
+    got->name = "Changed";
+    got->tags = ce_json_bind(pool, json_pack("[s, s]", "z", "z"));
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, got, &err), APR_EGENERAL);
+    assert_same_instance(get(a.user, ok->id), ok);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'keep'"), 1);
+
+    /* the connection is usable afterwards (no transaction left open) */
+    ck_assert_int_eq(create(a.user, 16, "After", NULL)->id, ok->id + 1);
+}
+END_TEST
+
+/* --- listing --- */
+
+/* Lists owner's instances and returns their ids as "7,6,5" (+ ",more"). */
+static const char *list_ids(const ce_user_t *owner, long element_id, const char *tags,
+                            apr_int64_t before_id, int limit)
+{
+    ce_instance_query_t q = {element_id, NULL, before_id, limit};
+    apr_array_header_t *insts, *want = apr_array_make(pool, 2, sizeof(const char *));
+    const char *out = "";
+    char *state, *tag;
+    int more = -1, i;
+
+    if (tags) {
+        for (tag = apr_strtok(apr_pstrdup(pool, tags), ",", &state); tag;
+             tag = apr_strtok(NULL, ",", &state)) {
+            APR_ARRAY_PUSH(want, const char *) = tag;
+        }
+        q.tags = want;
+    }
+    err = NULL;
+    ck_assert_msg(ce_store_instance_list(&insts, &more, &db, pool, cat, owner, &q, &err) ==
+                      APR_SUCCESS,
+                  "list: %s", err ? err : "?");
+    ck_assert_int_le(insts->nelts, limit);
+    for (i = 0; i < insts->nelts; i++) {
+        const ce_instance_t *inst = APR_ARRAY_IDX(insts, i, const ce_instance_t *);
+
+        ck_assert_ptr_eq(inst->user, owner);
+        out = apr_psprintf(pool, "%s%s%" APR_INT64_T_FMT, out, i ? "," : "", inst->id);
+    }
+    return more ? apr_pstrcat(pool, out, ",more", NULL) : out;
+}
+
+START_TEST(list_newest_first_and_paging)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    account_t b = signup("Beta", "b@beta.test");
+    apr_array_header_t *insts;
+    ce_instance_query_t q = {0, NULL, 0, 0};
+    int i, more;
+
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 0, 10), "");
+    for (i = 1; i <= 7; i++) {
+        create(a.user, 16, "a", NULL);
+    }
+    create(b.user, 16, "b", NULL); /* id 8, not a's */
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 0, 10), "7,6,5,4,3,2,1");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 0, 7), "7,6,5,4,3,2,1");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 0, 6), "7,6,5,4,3,2,more");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 0, 3), "7,6,5,more");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 5, 3), "4,3,2,more");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 2, 3), "1");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 1, 3), "");
+    ck_assert_str_eq(list_ids(a.user, 0, NULL, 100, 1), "7,more");
+    ck_assert_str_eq(list_ids(b.user, 0, NULL, 0, 10), "8");
+
+    /* full instances come back, and bad page sizes are refused */
+    q.limit = 1;
+    ck_assert_int_eq(ce_store_instance_list(&insts, &more, &db, pool, cat, a.user, &q, &err),
+                     APR_SUCCESS);
+    assert_same_instance(APR_ARRAY_IDX(insts, 0, ce_instance_t *), get(a.user, 7));
+    q.limit = 0;
+    ck_assert_int_eq(ce_store_instance_list(&insts, &more, &db, pool, cat, a.user, &q, &err),
+                     APR_EINVAL);
+    q.limit = CE_PAGE_SIZE_MAX + 1;
+    ck_assert_int_eq(ce_store_instance_list(&insts, &more, &db, pool, cat, a.user, &q, &err),
+                     APR_EINVAL);
+}
+END_TEST
+
+START_TEST(list_by_element)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    int i;
+
+    for (i = 1; i <= 9; i++) {
+        create(a.user, i % 3 == 0 ? 42 : 16, "x", NULL); /* 3, 6, 9 are jira */
+    }
+    ck_assert_str_eq(list_ids(a.user, 42, NULL, 0, 10), "9,6,3");
+    ck_assert_str_eq(list_ids(a.user, 42, NULL, 0, 2), "9,6,more");
+    ck_assert_str_eq(list_ids(a.user, 42, NULL, 6, 2), "3");
+    ck_assert_str_eq(list_ids(a.user, 16, NULL, 0, 4), "8,7,5,4,more");
+    ck_assert_str_eq(list_ids(a.user, 16, NULL, 4, 4), "2,1");
+    ck_assert_str_eq(list_ids(a.user, 777, NULL, 0, 4), "");
+}
+END_TEST
+
+START_TEST(list_by_tags)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    account_t b = signup("Beta", "b@beta.test");
+    int i;
+
+    /* ids 1..24: "even" on even ids, "three" on multiples of 3, "all" on all */
+    for (i = 1; i <= 24; i++) {
+        json_t *tags = json_pack("[s]", "all");
+
+        if (i % 2 == 0) {
+            json_array_append_new(tags, json_string("even"));
+        }
+        if (i % 3 == 0) {
+            json_array_append_new(tags, json_string("three"));
+        }
+        create(a.user, i % 4 == 0 ? 42 : 16, "x", tags);
+    }
+    create(b.user, 16, "theirs", json_pack("[s, s]", "even", "three")); /* id 25 */
+
+    ck_assert_str_eq(list_ids(a.user, 0, "three", 0, 100), "24,21,18,15,12,9,6,3");
+    ck_assert_str_eq(list_ids(a.user, 0, "three", 0, 3), "24,21,18,more");
+    ck_assert_str_eq(list_ids(a.user, 0, "three", 18, 3), "15,12,9,more");
+    ck_assert_str_eq(list_ids(a.user, 0, "three", 9, 3), "6,3");
+    ck_assert_str_eq(list_ids(a.user, 0, "missing", 0, 3), "");
+    ck_assert_str_eq(list_ids(b.user, 0, "three", 0, 3), "25");
+
+    /* two tags: the second is filtered in C, across several batches */
+    ck_assert_str_eq(list_ids(a.user, 0, "even,three", 0, 100), "24,18,12,6");
+    ck_assert_str_eq(list_ids(a.user, 0, "three,even", 0, 100), "24,18,12,6");
+    ck_assert_str_eq(list_ids(a.user, 0, "all,even,three", 0, 1), "24,more");
+    ck_assert_str_eq(list_ids(a.user, 0, "all,three,even", 24, 1), "18,more");
+    ck_assert_str_eq(list_ids(a.user, 0, "all,three,even", 18, 2), "12,6");
+    ck_assert_str_eq(list_ids(a.user, 0, "all,three,even", 6, 2), "");
+    ck_assert_str_eq(list_ids(a.user, 0, "even,missing", 0, 5), "");
+
+    /* tags and element together: element 42 = multiples of 4 */
+    ck_assert_str_eq(list_ids(a.user, 42, "three", 0, 100), "24,12");
+    ck_assert_str_eq(list_ids(a.user, 42, "even", 0, 2), "24,20,more");
+    ck_assert_str_eq(list_ids(a.user, 42, "even", 20, 2), "16,12,more");
+    ck_assert_str_eq(list_ids(a.user, 42, "all,three", 20, 5), "12");
+    ck_assert_str_eq(list_ids(a.user, 16, "three,even", 0, 5), "18,6");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("sqlite3");
+    apr_pool_t *process;
+    int status;
+
+    /* apr_dbd_init() works once per process (apr-util keeps its "done" flag
+     * across apr_terminate), while its driver table lives in APR's global
+     * pool. Holding one apr_initialize() reference for the whole run keeps
+     * that pool alive across the per-test apr_initialize/apr_terminate of
+     * unit.h, also with CK_FORK=no. */
+    apr_initialize();
+    apr_pool_create(&process, NULL);
+    apr_dbd_init(process);
+
+    tcase_add_checked_fixture(tc, store_setup, store_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, init_is_idempotent);
+    tcase_add_test(tc, uninitialized_connection_fails_cleanly);
+    tcase_add_test(tc, signup_and_authenticate);
+    tcase_add_test(tc, only_digests_are_stored);
+    tcase_add_test(tc, wrong_and_mismatched_secrets);
+    tcase_add_test(tc, rotated_secrets);
+    tcase_add_test(tc, user_add);
+    tcase_add_test(tc, organization_list);
+    tcase_add_test(tc, instance_create_and_get);
+    tcase_add_test(tc, instance_update);
+    tcase_add_test(tc, instance_delete);
+    tcase_add_test(tc, instance_by_token);
+    tcase_add_test(tc, instance_ownership);
+    tcase_add_test(tc, ids_not_reused);
+    tcase_add_test(tc, failed_write_leaves_nothing);
+    tcase_add_test(tc, list_newest_first_and_paging);
+    tcase_add_test(tc, list_by_element);
+    tcase_add_test(tc, list_by_tags);
+    suite_add_tcase(s, tc);
+    status = unit_run(s);
+    apr_pool_destroy(process);
+    apr_terminate();
+    return status;
+}
