@@ -16,7 +16,7 @@ package CETest;
 # and ce_dbd_params. Only sqlite3 is wired today; another driver (issue 3)
 # adds an entry to %DRIVERS (connect + list tables) and nothing else here.
 use strict;
-use warnings FATAL => 'all';
+use warnings;
 
 use Exporter 'import';
 use B ();
@@ -231,7 +231,12 @@ sub allow_set {
     return [sort grep { length } map { s/^\s+|\s+$//gr } split /,/, $h];
 }
 
-sub ids_of { [map { $_->{id} } @{ $_[0] || [] }] }
+# The ids of a list answer; something visibly wrong when it is not a list.
+sub ids_of {
+    my $l = shift;
+    return ['(not a list: ' . (defined $l ? encode_json($l) : 'undef') . ')'] unless ref $l eq 'ARRAY';
+    return [map { ref $_ eq 'HASH' ? $_->{id} : $_ } @$l];
+}
 
 # ---------------------------------------------------------------- assertions
 
