@@ -42,6 +42,7 @@ mkdir -p "$TOP/build"
 WORK=""      # the temporary copy (root only)
 SUITE=$TOP   # where t/TEST runs
 AS=""        # command prefix running as the unprivileged user
+STATE=""     # the running harness's process group id and exit code
 
 if [ "$(id -u)" -eq 0 ]; then
     if ! id -u "$RUN_USER" >/dev/null 2>&1; then
@@ -58,6 +59,13 @@ fi
 cleanup() {
     rc=$?
     trap - EXIT INT TERM HUP
+    # Interrupted: end the harness's own process group first.
+    if [ -n "$STATE" ] && [ -s "$STATE/pgid" ]; then
+        kill -TERM -- "-$(cat "$STATE/pgid")" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$(cat "$STATE/pgid")" 2>/dev/null || true
+    fi
+    [ -n "$STATE" ] && rm -rf "$STATE"
     if [ -x "$SUITE/t/TEST" ]; then
         ( cd "$SUITE" && $AS ./t/TEST -stop-httpd ) >/dev/null 2>&1 || true
         pidfile=$SUITE/t/logs/httpd.pid
@@ -107,17 +115,18 @@ rm -f "$ERRLOG_COPY"
 # earlier run (another port, another database, an older extra.conf).
 $AS ./t/TEST -clean >/dev/null 2>&1 || true
 
-rcfile=$(mktemp)
-{
-    set +e
-    $AS ./t/TEST "$@" </dev/null 2>&1
-    echo $? >"$rcfile"
-} | tee "$LOG"
-rc=$(cat "$rcfile")
-rm -f "$rcfile"
+# The harness runs in a session of its own, in the background, so a signal
+# to this script is handled at once (sh defers traps while a foreground job
+# runs) and cleanup can end exactly that process group.
+STATE=$(mktemp -d)
+( setsid sh -c 'echo $$ >"$0/pgid"; "$@" </dev/null 2>&1; { echo $? >"$0/rc"; } 2>/dev/null' \
+      "$STATE" $AS ./t/TEST "$@" ) | tee "$LOG" &
+wait $! || true
+rc=$(cat "$STATE/rc" 2>/dev/null || echo "none")
+rm -rf "$STATE"; STATE=""
 
 fail=""
-[ "$rc" = 0 ] || fail="the harness exited $rc"
+[ "$rc" = 0 ] || fail="the harness exited with status $rc"
 grep -q '^Result: PASS' "$LOG" || fail="${fail:+$fail; }no 'Result: PASS' in its output"
 if [ -f t/logs/error_log ] && grep -Eq "$FAIL_PATTERN" t/logs/error_log; then
     grep -E "$FAIL_PATTERN" t/logs/error_log | head -20 >&2

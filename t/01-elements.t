@@ -18,16 +18,16 @@ my %SEED = (amazons3 => 16, jira => 1, epages => 1595, dropbox => 14, box => 22,
 
 my $res = api(GET => 'elements', auth => $t);
 expect_ok($res, 'GET /elements');
-my $list = $res->json;
-is ref $list, 'ARRAY', 'GET /elements: an array';
-is scalar @{ $list || [] }, scalar @$catalog, 'every catalog element listed';
-is_deeply [map { $_->{key} } @{ $list || [] }], [map { $_->{key} } @$catalog],
+is ref $res->json, 'ARRAY', 'GET /elements: an array';
+my $list = $res->list;
+is scalar @$list, scalar @$catalog, 'every catalog element listed';
+is_deeply [map { $_->{key} } @$list], [map { $_->{key} } @$catalog],
     'in catalog order';
 for my $key (sort keys %SEED) {
-    my($e) = grep { $_->{key} eq $key } @{ $list || [] };
+    my($e) = grep { $_->{key} eq $key } @$list;
     is $e && $e->{id}, $SEED{$key}, "GET /elements: $key has id $SEED{$key}";
 }
-for my $i (0 .. $#{ $list || [] }) {
+for my $i (0 .. $#$list) {
     my $e = $list->[$i];
     my %shown = map { $_ => $e->{$_} } grep { $_ ne 'configuration' } keys %$e;
     is_deeply \%shown, expected_element($e->{key}), "GET /elements: $e->{key} fields";
@@ -39,7 +39,7 @@ for my $key (qw(amazons3 jira epages dropbox box sfdc sfdcservicecloud)) {
     my $cat = catalog_element($key);
     my $by_key = api(GET => "elements/$key", auth => $t);
     expect_ok($by_key, "GET /elements/$key");
-    my $e = $by_key->json || {};
+    my $e = ref $by_key->json eq 'HASH' ? $by_key->json : {};
     my %shown = map { $_ => $e->{$_} } grep { $_ ne 'configuration' } keys %$e;
     is_deeply \%shown, expected_element($key), "GET /elements/$key: element fields";
     my @want = map {
@@ -51,9 +51,9 @@ for my $key (qw(amazons3 jira epages dropbox box sfdc sfdcservicecloud)) {
     } @{ $cat->{configuration} || [] };
     my @got = map { my $s = $_; +{ map { $_ => $s->{$_} }
                     qw(key name type required defaultValue description) } }
-              @{ ref $e->{configuration} eq 'ARRAY' ? $e->{configuration} : [] };
+              @{ specs($e) };
     is_deeply \@got, \@want, "GET /elements/$key: configuration specs, in catalog order";
-    my $bad = grep { !JSON::PP::is_bool($_->{required}) } @{ $e->{configuration} || [] };
+    my $bad = grep { !JSON::PP::is_bool($_->{required}) } @{ specs($e) };
     is $bad, 0, "GET /elements/$key: required is a JSON boolean";
 
     my $by_id = api(GET => "elements/$SEED{$key}", auth => $t);
@@ -63,12 +63,12 @@ for my $key (qw(amazons3 jira epages dropbox box sfdc sfdcservicecloud)) {
 
 # The required entries the seeds document.
 my $jira = api(GET => 'elements/jira', auth => $t)->json || {};
-is_deeply [map { $_->{key} } grep { $_->{required} } @{ $jira->{configuration} || [] }],
+is_deeply [map { $_->{key} } grep { $_->{required} } @{ specs($jira) }],
     [qw(jira.username jira.password jira.api.url)], 'jira: required entries';
-my($pw) = grep { $_->{key} eq 'jira.password' } @{ $jira->{configuration} || [] };
+my($pw) = grep { $_->{key} eq 'jira.password' } @{ specs($jira) };
 is $pw && $pw->{type}, 'PASSWORD', 'jira.password is a PASSWORD entry';
 my $epages = api(GET => 'elements/epages', auth => $t)->json || {};
-my %edef = map { $_->{key} => $_->{defaultValue} } @{ $epages->{configuration} || [] };
+my %edef = map { $_->{key} => $_->{defaultValue} } @{ specs($epages) };
 is $edef{'pagination.max'}, '100', 'epages: pagination.max defaults to "100"';
 is $edef{'event.vendor.type'}, 'webhooks', 'epages: event.vendor.type defaults to "webhooks"';
 
@@ -91,5 +91,8 @@ for my $m (qw(POST PUT PATCH DELETE)) {
                  allow => ['GET']);
 }
 unchanged($before, 'catalog errors');
+
+# The configuration specs of an element answer, or [] when there are none.
+sub specs { my $e = shift; ref $e eq 'HASH' && ref $e->{configuration} eq 'ARRAY' ? $e->{configuration} : [] }
 
 done_testing;

@@ -37,40 +37,40 @@ $res = list('', 'all');
 is_deeply ids_of($res->json), \@newest, 'newest first';
 ok !defined $res->header($TOKEN), 'all fit: no next page token';
 my $i = 0;
-for my $inst (@{ $res->json }) {
+for my $inst (@{ $res->list }) {
     expect_instance($inst, "list entry $i", user => $t);
     my $one = api(GET => "instances/$inst->{id}", auth => $t);
     expect_ok($one, "GET /instances/$inst->{id}");
     is_deeply $one->json, $inst, "GET /instances/$inst->{id} equals its list entry";
     $i++;
 }
-is_deeply [map { $_->{name} } @{ $res->json }], [map { "i$_" } reverse 0 .. 6], 'names, newest first';
+is_deeply [map { $_->{name} } @{ $res->list }], [map { "i$_" } reverse 0 .. 6], 'names, newest first';
 
 # Pages of three: 3 + 3 + 1.
 my(@seen, $page, $next);
 $res = list('pageSize=3', 'page 1 of 3');
 push @seen, @{ ids_of($res->json) };
-is scalar @{ $res->json }, 3, 'page 1: 3 instances';
+is scalar @{ $res->list }, 3, 'page 1: 3 instances';
 $next = $res->header($TOKEN);
 ok defined $next && length $next, 'page 1: next page token';
 like $next // '', qr/^[A-Za-z0-9_=-]+$/, 'page 1: token is URL-safe';
 $res = list("pageSize=3&nextPage=$next", 'page 2 of 3');
 push @seen, @{ ids_of($res->json) };
-is scalar @{ $res->json }, 3, 'page 2: 3 instances';
+is scalar @{ $res->list }, 3, 'page 2: 3 instances';
 $next = $res->header($TOKEN);
 ok defined $next && length $next, 'page 2: next page token';
 $res = list("nextPage=$next&pageSize=3", 'page 3 of 3');
 push @seen, @{ ids_of($res->json) };
-is scalar @{ $res->json }, 1, 'page 3: 1 instance';
+is scalar @{ $res->list }, 1, 'page 3: 1 instance';
 ok !defined $res->header($TOKEN), 'page 3: no next page token';
 is_deeply \@seen, \@newest, 'pages together: every instance once, newest first';
 
 # Exactly one page's worth: no token; one fewer: a token and one more.
 $res = list('pageSize=7', 'pageSize=7');
-is scalar @{ $res->json }, 7, 'pageSize=7: all';
+is scalar @{ $res->list }, 7, 'pageSize=7: all';
 ok !defined $res->header($TOKEN), 'pageSize=7: no next page token';
 $res = list('pageSize=6', 'pageSize=6');
-is scalar @{ $res->json }, 6, 'pageSize=6: six';
+is scalar @{ $res->list }, 6, 'pageSize=6: six';
 $next = $res->header($TOKEN);
 ok defined $next, 'pageSize=6: next page token';
 $res = list("pageSize=6&nextPage=$next", 'pageSize=6 page 2');
@@ -125,9 +125,9 @@ ok !defined $res->header($TOKEN), 'two tags page 2: no next page token (none lef
 
 # pageSize above the maximum is clamped, not refused.
 $res = list('pageSize=501', 'pageSize=501');
-is scalar @{ $res->json }, 7, 'pageSize=501: clamped, all shown';
+is scalar @{ $res->list }, 7, 'pageSize=501: clamped, all shown';
 $res = list('pageSize=100000000000000000000', 'huge pageSize');
-is scalar @{ $res->json }, 7, 'huge pageSize: clamped, all shown';
+is scalar @{ $res->list }, 7, 'huge pageSize: clamped, all shown';
 
 # Bad query parameters.
 my $before = snapshot();
@@ -149,20 +149,20 @@ for my $n (1 .. 501) {
 is $fails, 0, '501 instances created';
 $res = api(GET => 'instances', auth => $big);
 expect_ok($res, 'default page size');
-is scalar @{ $res->json || [] }, 200, 'default pageSize is 200';
+is scalar @{ $res->list }, 200, 'default pageSize is 200';
 ok defined $res->header($TOKEN), 'default page: next page token';
-is $res->json && $res->json->[0]{name}, 'bulk 501', 'default page starts with the newest';
+is $res->list->[0]{name}, 'bulk 501', 'default page starts with the newest';
 $res = api(GET => 'instances?pageSize=1000', auth => $big);
 expect_ok($res, 'pageSize=1000');
-is scalar @{ $res->json || [] }, 500, 'pageSize=1000 is clamped to 500';
+is scalar @{ $res->list }, 500, 'pageSize=1000 is clamped to 500';
 $next = $res->header($TOKEN);
 ok defined $next, 'pageSize=1000: next page token';
 $res = api(GET => "instances?pageSize=1000&nextPage=$next", auth => $big);
 expect_ok($res, 'last page');
-is_deeply [map { $_->{name} } @{ $res->json || [] }], ['bulk 1'], 'last page: the oldest';
+is_deeply [map { $_->{name} } @{ $res->list }], ['bulk 1'], 'last page: the oldest';
 ok !defined $res->header($TOKEN), 'last page: no next page token';
 # The other user in the organization sees none of them.
 $res = list('pageSize=500', 'first user after the bulk');
-is scalar @{ $res->json }, 7, 'first user still sees only their own 7';
+is scalar @{ $res->list }, 7, 'first user still sees only their own 7';
 
 done_testing;

@@ -21,7 +21,7 @@ my $res = api(GET => "instances/$id/configuration", auth => $t);
 expect_ok($res, 'GET configuration');
 my $list = $res->json;
 is ref $list, 'ARRAY', 'an array';
-is scalar @{ $list || [] }, 4, 'catalog entries then the extra one';
+is scalar @{ ref $list eq 'ARRAY' ? $list : [] }, 4, 'catalog entries then the extra one';
 my @want = (
     (map {
         my $s = $spec->[$_];
@@ -70,14 +70,14 @@ $res = api(PATCH => "instances/$id/configuration/4", auth => $t, json => { prope
 expect_ok($res, 'PATCH an optional entry to null');
 ok $res->json && exists $res->json->{propertyValue} && !defined $res->json->{propertyValue}, 'null value';
 $res = api(GET => "instances/$id/configuration", auth => $t);
-is scalar @{ $res->json || [] }, 4, 'a null entry keeps its place (ids stable)';
-is $res->json && $res->json->[3]{key}, 'custom.entry', 'entry 4 is still custom.entry';
+is scalar @{ $res->list }, 4, 'a null entry keeps its place (ids stable)';
+is $res->list->[3]{key}, 'custom.entry', 'entry 4 is still custom.entry';
 
 # Defaults filled by the catalog are entries too (epages).
 my $ep = create_instance($t, 'epages');
 $res = api(GET => "instances/$ep->{id}/configuration", auth => $t);
 expect_ok($res, 'GET epages configuration');
-my %ep = map { $_->{key} => $_ } @{ $res->json || [] };
+my %ep = map { $_->{key} => $_ } @{ $res->list };
 is $ep{'pagination.max'} && $ep{'pagination.max'}{propertyValue}, '100', 'epages: default pagination.max';
 is $ep{'event.vendor.type'} && $ep{'event.vendor.type'}{defaultValue}, 'webhooks', 'epages: defaultValue shown';
 

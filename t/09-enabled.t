@@ -22,7 +22,7 @@ for my $round (1, 2) {
     is_deeply api(GET => "instances/$id", auth => $t)->json, $res->json, "disable ($round): GET agrees";
 }
 my $res = api(GET => 'instances', auth => $t);
-ok is_json_true($res->json && $res->json->[0]{disabled}), 'the list shows it disabled';
+ok is_json_true($res->list->[0]{disabled}), 'the list shows it disabled';
 # A disabled instance is still the caller's: readable, updatable, its token accepted.
 expect_ok(api(GET => 'instances', auth => auth($t, element => $inst->{token})), 'token of a disabled instance');
 $res = api(PATCH => "instances/$id", auth => $t, json => { name => 'switch 2' });

@@ -463,6 +463,8 @@ sub code    { $_[0]{res}->code }
 sub header  { $_[0]{res}->header($_[1]) }
 sub content { $_[0]{res}->content }
 sub json    { $_[0]{json} }
+# The body as a list, or [] when it is not one (so a test never dies on it).
+sub list    { ref $_[0]{json} eq 'ARRAY' ? $_[0]{json} : [] }
 sub res     { $_[0]{res} }
 
 # "PUT /elements/api-v2/instances/3 -> 400 {...}" for diagnostics.
