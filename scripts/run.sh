@@ -76,6 +76,8 @@ LogLevel warn
 $user_lines
 
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
+# httpd 2.4 answers 500 "couldn't check user" without an authz module.
+LoadModule authz_core_module $MODDIR/mod_authz_core.so
 <IfModule !log_config_module>
     LoadModule log_config_module $MODDIR/mod_log_config.so
 </IfModule>
