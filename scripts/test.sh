@@ -93,7 +93,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 if [ -n "$AS" ]; then
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ceinstances-test.XXXXXX")
+    # /tmp, not $TMPDIR: the copy must be reachable by the unprivileged user.
+    WORK=$(mktemp -d /tmp/ceinstances-test.XXXXXX)
     SUITE=$WORK/src
     mkdir "$SUITE"
     # The tree as committed plus build output; generated test state stays out.
