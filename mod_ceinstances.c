@@ -28,8 +28,8 @@ static void ce_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(ceinstances) = {
     STANDARD20_MODULE_STUFF,
-    ce_config_dir_create,
-    ce_config_dir_merge,
+    NULL, /* no per-directory configuration */
+    NULL,
     ce_config_server_create,
     ce_config_server_merge,
     ce_config_directives,

@@ -24,39 +24,9 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     return cfg;
 }
 
-void *ce_config_dir_create(apr_pool_t *p, char *dir)
-{
-    ce_dir_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
-    apr_size_t len;
-
-    if (dir) {
-        /* "/elements/api-v2/" and "/elements/api-v2" mount the same API. */
-        len = strlen(dir);
-        while (len > 0 && dir[len - 1] == '/') {
-            len--;
-        }
-        cfg->base = apr_pstrndup(p, dir, len);
-    }
-    return cfg;
-}
-
-void *ce_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
-{
-    const ce_dir_config_t *base = basev, *add = addv;
-    ce_dir_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
-
-    cfg->base = add->base ? add->base : base->base;
-    return cfg;
-}
-
 const ce_server_config_t *ce_config_server(const request_rec *r)
 {
     return ap_get_module_config(r->server->module_config, &ceinstances_module);
-}
-
-const ce_dir_config_t *ce_config_dir(const request_rec *r)
-{
-    return ap_get_module_config(r->per_dir_config, &ceinstances_module);
 }
 
 apr_off_t ce_config_max_body(const ce_server_config_t *cfg)

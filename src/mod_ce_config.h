@@ -1,8 +1,7 @@
 /* mod_ce_config: the module's configuration and its httpd directives.
  *
- * Server scope: CEInstancesCatalog, CEInstancesMaxBodySize.
- * Directory scope: the <Location> path the handler is mounted under, which
- * the router strips from r->uri (httpd hands it to create_dir_config).
+ * Server scope: CEInstancesCatalog, CEInstancesMaxBodySize. (The
+ * <Location> the handler is mounted at is core's business: see the router.)
  */
 #ifndef MOD_CE_CONFIG_H
 #define MOD_CE_CONFIG_H
@@ -21,22 +20,15 @@ typedef struct {
     apr_off_t max_body;          /* -1: unset (inherit / default) */
 } ce_server_config_t;
 
-typedef struct {
-    const char *base; /* <Location> path, without trailing '/'; NULL outside one */
-} ce_dir_config_t;
-
 extern module AP_MODULE_DECLARE_DATA ceinstances_module;
 
 extern const command_rec ce_config_directives[];
 
 void *ce_config_server_create(apr_pool_t *p, server_rec *s);
 void *ce_config_server_merge(apr_pool_t *p, void *base, void *add);
-void *ce_config_dir_create(apr_pool_t *p, char *dir);
-void *ce_config_dir_merge(apr_pool_t *p, void *base, void *add);
 
 /* The effective configuration for r (never NULL). */
 const ce_server_config_t *ce_config_server(const request_rec *r);
-const ce_dir_config_t *ce_config_dir(const request_rec *r);
 
 /* The effective body limit for a server configuration. */
 apr_off_t ce_config_max_body(const ce_server_config_t *cfg);

@@ -6,6 +6,7 @@
 #include <httpd.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
 
@@ -111,12 +112,19 @@ static int match(const char *pattern, char **segs, int n, ce_request_t *req, apr
     return 1;
 }
 
-/* The path below the <Location>, or NULL when r->uri is not below it. */
+/* The path below the <Location> the handler is mounted at, or NULL when
+ * r->uri is not below it. The section's path is core's: httpd creates our
+ * own per-directory configuration only where one of our directives appears,
+ * and a mount is just "SetHandler ceinstances". */
 static char *relative_path(request_rec *r)
 {
-    const char *base = ce_config_dir(r)->base;
-    apr_size_t len = base ? strlen(base) : 0;
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    const char *base = core && core->d ? core->d : "";
+    apr_size_t len = strlen(base);
 
+    while (len > 0 && base[len - 1] == '/') {
+        len--; /* <Location /elements/api-v2/> mounts the same API */
+    }
     if (len && (strncmp(r->uri, base, len) != 0 || (r->uri[len] && r->uri[len] != '/'))) {
         return NULL;
     }
