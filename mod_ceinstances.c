@@ -3,10 +3,16 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_core.h>
 
 #include "mod_ce_config.h"
 #include "mod_ce_request.h"
 #include "mod_ce_router.h"
+
+static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    return ce_request_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
 
 /* mod_dbd's optional functions exist only once every module is loaded and
  * configured, so they are looked up here; without mod_dbd we refuse to start. */
@@ -17,12 +23,29 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                      "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* httpd reads its configuration twice at startup; the mutex is made on
+     * the pass that goes on to serve. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (ce_request_mutex_create(pconf, s) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
+                     CE_MUTEX_NAME);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
+}
+
+static void ce_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    ce_request_mutex_child_init(pchild, s);
 }
 
 static void ce_register_hooks(apr_pool_t *p)
 {
+    ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ce_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -22,9 +22,13 @@ base="http://127.0.0.1:$port"
 api="$base/elements/api-v2"
 
 cleanup() {
-    [ -f "$work/httpd.pid" ] && kill "$(cat "$work/httpd.pid")" 2>/dev/null || true
-    sleep 1
-    rm -rf "$work"
+    if [ -f "$work/httpd.pid" ]; then
+        pid=$(cat "$work/httpd.pid")
+        kill "$pid" 2>/dev/null || true
+        n=0 # wait for the port to be free for the next run
+        while kill -0 "$pid" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    fi
+    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT INT TERM
 
@@ -49,6 +53,7 @@ ErrorLog $work/error.log
 LogLevel warn
 $run_as
 LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule mime_module $mods/mod_mime.so
 LoadModule dbd_module $mods/mod_dbd.so
 LoadModule ceinstances_module $root/build/mod_ceinstances.so
@@ -85,6 +90,9 @@ small_user=$($ceadmin user-add --org-id "$org_id" --email small@example.com)
 [ "$(id -u)" = 0 ] && chown nobody:nogroup "$work"/bench.db*
 small_auth="User $(echo "$small_user" | json_field '$j->{user}{secret}'), Organization $org"
 
+if curl -s -o /dev/null "$base/"; then
+    echo "bench: something already listens on port $port (BENCH_PORT)" >&2; exit 1
+fi
 /usr/sbin/apache2 -f "$work/httpd.conf" -k start
 i=0
 until curl -s -o /dev/null "$base/"; do

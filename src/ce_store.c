@@ -321,32 +321,51 @@ static apr_status_t exec_all(ce_db_t *db, apr_pool_t *p, const char *const *sql,
 
 /* Ends transaction tx: commits when status is APR_SUCCESS, else rolls back.
  * Returns status, or the commit's failure. */
+static apr_status_t serialize(ce_db_t *db, int acquire, const char **perr)
+{
+    apr_status_t rv = db->serialize ? db->serialize(db->serialize_baton, acquire) : APR_SUCCESS;
+
+    if (rv != APR_SUCCESS && perr) {
+        *perr = "cannot take the database write lock";
+    }
+    return rv;
+}
+
+/* Ends transaction tx (may be NULL): commits when status is APR_SUCCESS,
+ * else rolls back; then lets the next writer in. Returns status, or the
+ * commit's failure. */
 static apr_status_t tx_end(apr_dbd_transaction_t *tx, ce_db_t *db, apr_pool_t *p,
                            apr_status_t status, const char **perr)
 {
-    int rc;
+    int rc = 0;
 
-    if (!tx) {
-        return status;
-    }
-    if (status != APR_SUCCESS) {
+    if (tx && status != APR_SUCCESS) {
         apr_dbd_transaction_mode_set(db->driver, tx, APR_DBD_TRANSACTION_ROLLBACK);
     }
-    rc = apr_dbd_transaction_end(db->driver, p, tx);
+    if (tx) {
+        rc = apr_dbd_transaction_end(db->driver, p, tx);
+    }
+    serialize(db, 0, NULL);
     if (rc != 0 && status == APR_SUCCESS) {
         return db_error(perr, db, p, rc, "commit");
     }
     return status;
 }
 
+/* Begins a write transaction, queued behind other writers (db->serialize).
+ * Every successful call is paired with one tx_end. */
 static apr_status_t tx_start(apr_dbd_transaction_t **ptx, ce_db_t *db, apr_pool_t *p,
                              const char **perr)
 {
     apr_dbd_transaction_t *tx = NULL;
     apr_status_t rv;
-    int rc = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
+    int rc;
 
     *ptx = NULL;
+    if ((rv = serialize(db, 1, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    rc = apr_dbd_transaction_start(db->driver, p, db->handle, &tx);
     if (rc != 0) {
         rv = db_error(perr, db, p, rc, "begin");
         /* The sqlite3 driver attaches the transaction even when BEGIN fails. */
@@ -415,7 +434,11 @@ apr_status_t ce_store_init(ce_db_t *db, const char **perr)
         return APR_ENOTIMPL;
     }
     apr_pool_create(&scratch, db->pool);
-    rv = exec_all(db, scratch, d->setup, perr);
+    /* Switching the journal to WAL needs the database to itself. */
+    if ((rv = serialize(db, 1, perr)) == APR_SUCCESS) {
+        rv = exec_all(db, scratch, d->setup, perr);
+        serialize(db, 0, NULL);
+    }
     if (rv == APR_SUCCESS) {
         rv = create_schema(db, scratch, d, perr);
     }

@@ -28,6 +28,12 @@ typedef struct {
     apr_dbd_t *handle;
     apr_hash_t *prepared; /* label -> apr_dbd_prepared_t*, per connection */
     apr_pool_t *pool;     /* lives as long as the connection */
+    /* Optional: called with acquire=1 before and acquire=0 after every write
+     * transaction (and the one-time journal setup), so that writers queue
+     * for the database instead of meeting "database is locked". The module
+     * sets it for sqlite3 (see mod_ce_request.c); NULL: no queueing. */
+    apr_status_t (*serialize)(void *baton, int acquire);
+    void *serialize_baton;
 } ce_db_t;
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <util_mutex.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
@@ -19,6 +20,37 @@
 APLOG_USE_MODULE(ceinstances);
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static apr_global_mutex_t *write_mutex;
+
+apr_status_t ce_request_mutex_register(apr_pool_t *pconf)
+{
+    return ap_mutex_register(pconf, CE_MUTEX_NAME, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s)
+{
+    return ap_global_mutex_create(&write_mutex, NULL, CE_MUTEX_NAME, NULL, s, pconf, 0);
+}
+
+void ce_request_mutex_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!write_mutex) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&write_mutex, apr_global_mutex_lockfile(write_mutex),
+                                     pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CE00004: cannot attach the %s mutex",
+                     CE_MUTEX_NAME);
+    }
+}
+
+static apr_status_t serialize_writes(void *baton, int acquire)
+{
+    return acquire ? apr_global_mutex_lock(write_mutex) : apr_global_mutex_unlock(write_mutex);
+}
 
 apr_status_t ce_request_dbd_bind(void)
 {
@@ -55,6 +87,9 @@ apr_status_t ce_request_db(ce_request_t *req)
     req->db.handle = dbd->handle;
     req->db.prepared = dbd->prepared;
     req->db.pool = dbd->pool;
+    if (write_mutex && strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
+        req->db.serialize = serialize_writes;
+    }
     rv = ce_store_init(&req->db, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,

@@ -37,6 +37,19 @@ typedef struct {
  * Returns APR_EGENERAL when mod_dbd is not loaded. */
 apr_status_t ce_request_dbd_bind(void);
 
+/* The cross-process lock that queues SQLite writers (apr-util's sqlite3
+ * driver holds a process-wide mutex while SQLite waits on a busy database,
+ * so writers must not meet inside SQLite). Named for httpd's Mutex
+ * directive: "Mutex <mechanism> ceinstances-db". */
+#define CE_MUTEX_NAME "ceinstances-db"
+
+/* pre_config: registers the mutex type. */
+apr_status_t ce_request_mutex_register(apr_pool_t *pconf);
+/* post_config: creates it (in the parent). */
+apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s);
+/* child_init: re-attaches it in a child. */
+void ce_request_mutex_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* Fills req for r. */
 void ce_request_init(ce_request_t *req, request_rec *r);
 
