@@ -58,18 +58,18 @@ LoadModule mime_module $mods/mod_mime.so
 LoadModule dbd_module $mods/mod_dbd.so
 LoadModule ceinstances_module $root/build/mod_ceinstances.so
 TypesConfig /etc/mime.types
-StartServers 2
-ServerLimit 4
-ThreadsPerChild 32
-MaxRequestWorkers 128
+StartServers 8
+ServerLimit 8
+ThreadsPerChild 8
+MaxRequestWorkers 64
 KeepAlive On
 MaxKeepAliveRequests 0
 DocumentRoot $work/htdocs
 DBDriver sqlite3
 DBDParams $work/bench.db
 DBDMin 0
-DBDKeep 32
-DBDMax 32
+DBDKeep 2
+DBDMax 2
 CEInstancesCatalog $root/conf/elements.json
 <Location /elements/api-v2>
     SetHandler ceinstances
