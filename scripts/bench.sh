@@ -68,8 +68,8 @@ DocumentRoot $work/htdocs
 DBDriver sqlite3
 DBDParams $work/bench.db
 DBDMin 0
-DBDKeep 2
-DBDMax 2
+DBDKeep 8
+DBDMax 8
 CEInstancesCatalog $root/conf/elements.json
 <Location /elements/api-v2>
     SetHandler ceinstances
