@@ -79,6 +79,11 @@ run: deps
 	$(MAKE) all
 	scripts/run.sh
 
+# One benchmark run (wrk): module vs a same-size static file; table in build/bench.md.
+bench: deps
+	$(MAKE) all
+	scripts/bench.sh
+
 format:
 	clang-format -i mod_ceinstances.c src/*.c src/*.h t/unit/*.c t/unit/*.h
 
