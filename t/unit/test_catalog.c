@@ -32,18 +32,6 @@ static apr_status_t parse(ce_catalog_t **pcat, const char *text, const char **pe
     return ce_catalog_parse(pcat, pool, text, strlen(text), perr);
 }
 
-static const char *keys_of(const json_t *obj)
-{
-    const char *key, *out = NULL;
-    json_t *v;
-
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        out = out ? apr_pstrcat(pool, out, ",", key, NULL) : key;
-    }
-    return out ? out : "";
-}
-
 START_TEST(shipped_catalog_loads)
 {
     static const struct {
@@ -87,14 +75,14 @@ START_TEST(shipped_element_json_shape)
     const ce_element_t *e = ce_catalog_by_key(cat, "amazons3");
     json_t *entry;
 
-    ck_assert_str_eq(keys_of(e->json),
+    ck_assert_str_eq(unit_keys_of(e->json),
                      "id,name,key,description,image,active,deleted,typeOauth,trialAccount,"
                      "existingAccountDescription,configDescription,signupURL,"
                      "transformationsEnabled,hub,elementProvisionType");
     ck_assert_str_eq(json_string_value(json_object_get(e->json, "hub")), "documents");
     ck_assert_str_eq(json_string_value(json_object_get(e->json, "image")),
                      "elements/provider_amazon_aws.png");
-    ck_assert_str_eq(keys_of(e->detail),
+    ck_assert_str_eq(unit_keys_of(e->detail),
                      "id,name,key,description,image,active,deleted,typeOauth,trialAccount,"
                      "existingAccountDescription,configDescription,signupURL,"
                      "transformationsEnabled,hub,elementProvisionType,configuration");

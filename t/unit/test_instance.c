@@ -34,18 +34,6 @@ static const char *dump(const json_t *j)
     return ce_json_dump(pool, j);
 }
 
-static const char *keys_of(const json_t *obj)
-{
-    const char *key, *out = NULL;
-    json_t *v;
-
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        out = out ? apr_pstrcat(pool, out, ",", key, NULL) : key;
-    }
-    return out ? out : "";
-}
-
 static const char *cfg_str(const ce_instance_t *inst, const char *key)
 {
     return json_string_value(json_object_get(inst->configuration, key));
@@ -108,7 +96,7 @@ START_TEST(create_amazons3_seed)
     ck_assert_int_eq(inst->organization_id, 3);
     ck_assert_uint_eq(strlen(inst->token), 44);
     ck_assert_str_eq(dump(inst->tags), "[\"docs\"]");
-    ck_assert_str_eq(keys_of(inst->configuration),
+    ck_assert_str_eq(unit_keys_of(inst->configuration),
                      "document.tagging,filemanagement.provider.access_key,"
                      "filemanagement.provider.secret_key,filemanagement.provider.bucket_name,"
                      "filemanagement.provider.region_name");
@@ -189,7 +177,7 @@ START_TEST(create_dropbox_with_provider_data)
     json_t *j = ce_instance_to_json(pool, inst);
 
     ck_assert_int_eq(inst->element_id, 14);
-    ck_assert_str_eq(keys_of(inst->configuration),
+    ck_assert_str_eq(unit_keys_of(inst->configuration),
                      "oauth.callback.url,oauth.api.key,oauth.api.secret,document.tagging");
     ck_assert_ptr_null(json_object_get(j, "providerData"));
     ck_assert_ptr_null(strstr(dump(j), "Code on the Return URL"));
@@ -529,7 +517,7 @@ START_TEST(merge_configuration_entries)
                      "{\"jira.username\":\"ann\",\"jira.password\":\"s3cr3t\","
                      "\"jira.api.url\":\"https://new\",\"extra\":\"e\"}");
     ck_assert_int_eq(merge(inst, "{\"configuration\":{\"extra\":null}}", NULL, &err), APR_SUCCESS);
-    ck_assert_str_eq(keys_of(inst->configuration),
+    ck_assert_str_eq(unit_keys_of(inst->configuration),
                      "jira.username,jira.password,jira.api.url,extra");
     ck_assert(json_is_null(json_object_get(inst->configuration, "extra")));
 }
@@ -591,7 +579,7 @@ START_TEST(merge_element_change_revalidates)
     ck_assert_int_eq(inst->element_id, 16);
     ck_assert_ptr_eq(inst->element, ce_catalog_by_id(cat, 16));
     /* keys are never removed; the new element's entries follow in catalog order */
-    ck_assert_str_eq(keys_of(inst->configuration),
+    ck_assert_str_eq(unit_keys_of(inst->configuration),
                      "jira.username,jira.password,jira.api.url,document.tagging,"
                      "filemanagement.provider.access_key,filemanagement.provider.secret_key,"
                      "filemanagement.provider.bucket_name,filemanagement.provider.region_name");
@@ -706,7 +694,7 @@ START_TEST(to_json_shape)
 
     inst->id = 4014;
     j = ce_instance_to_json(pool, inst);
-    ck_assert_str_eq(keys_of(j), "id,name,token,element,tags,configuration,provisionInteractions,"
+    ck_assert_str_eq(unit_keys_of(j), "id,name,token,element,tags,configuration,provisionInteractions,"
                                  "valid,disabled,maxCacheSize,cacheTimeToLive,cachingEnabled,"
                                  "eventsEnabled,traceLoggingEnabled,user,createdDate,updatedDate");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "id")), 4014);
@@ -875,7 +863,7 @@ START_TEST(config_set)
     ck_assert_int_eq(set(inst, 3, "{\"propertyValue\":\"https://x\",\"id\":3}", &err), APR_SUCCESS);
     ck_assert_str_eq(cfg_str(inst, "jira.api.url"), "https://x");
     ck_assert_str_ne(inst->updated_date, "before");
-    ck_assert_str_eq(keys_of(inst->configuration), "jira.username,jira.password,jira.api.url");
+    ck_assert_str_eq(unit_keys_of(inst->configuration), "jira.username,jira.password,jira.api.url");
     ck_assert_int_eq(set(inst, 2, "{\"propertyValue\":\"" CE_MASK "\"}", &err), APR_SUCCESS);
     ck_assert_str_eq(cfg_str(inst, "jira.password"), "s3cr3t");
     ck_assert_int_eq(set(inst, 2, "{\"propertyValue\":\"p2\"}", &err), APR_SUCCESS);

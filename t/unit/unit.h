@@ -8,6 +8,8 @@
 #include <check.h>
 #include <apr_general.h>
 #include <apr_pools.h>
+#include <apr_strings.h>
+#include <jansson.h>
 
 static apr_pool_t *pool;
 
@@ -33,6 +35,19 @@ static int unit_run(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* "k1,k2,..." — the keys of a JSON object in order ("" for none), in pool. */
+static inline const char *unit_keys_of(const json_t *obj)
+{
+    const char *key, *out = NULL;
+    json_t *v;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        out = out ? apr_pstrcat(pool, out, ",", key, NULL) : key;
+    }
+    return out ? out : "";
 }
 
 /* Adds test function fn to tc with the pool fixture already set on tc. */
