@@ -14,15 +14,30 @@ static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return ce_request_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* mod_dbd's optional functions exist only once every module is loaded and
- * configured, so they are looked up here; without mod_dbd we refuse to start. */
-static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+/* Runs under `apache2 -t` too, so a configuration test catches what would
+ * otherwise fail only at start or on the first request. mod_dbd registers
+ * its optional functions when it is loaded, so they are there by now. */
+static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
+    server_rec *vs;
+
     if (ce_request_dbd_bind() != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                      "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    for (vs = s; vs; vs = vs->next) {
+        if (ce_config_server_of(vs)->catalog) {
+            return OK;
+        }
+    }
+    ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                 "CE00023: CEInstancesCatalog is not set in the server or any virtual host");
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
     /* httpd reads its configuration twice at startup; the mutex is made on
      * the pass that goes on to serve. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -44,6 +59,7 @@ static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 static void ce_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ce_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);

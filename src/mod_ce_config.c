@@ -24,9 +24,14 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     return cfg;
 }
 
+const ce_server_config_t *ce_config_server_of(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &ceinstances_module);
+}
+
 const ce_server_config_t *ce_config_server(const request_rec *r)
 {
-    return ap_get_module_config(r->server->module_config, &ceinstances_module);
+    return ce_config_server_of(r->server);
 }
 
 apr_off_t ce_config_max_body(const ce_server_config_t *cfg)

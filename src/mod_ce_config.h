@@ -27,6 +27,9 @@ extern const command_rec ce_config_directives[];
 void *ce_config_server_create(apr_pool_t *p, server_rec *s);
 void *ce_config_server_merge(apr_pool_t *p, void *base, void *add);
 
+/* The configuration of server s (never NULL). */
+const ce_server_config_t *ce_config_server_of(const server_rec *s);
+
 /* The effective configuration for r (never NULL). */
 const ce_server_config_t *ce_config_server(const request_rec *r);
 

@@ -436,13 +436,12 @@ SKIP: {
                  qr/^CEInstancesCatalog: Cannot read element catalog \Q$path\E: Permission denied$/);
 }
 
-# README: CEInstancesCatalog has no default, it is required. Today a server
-# without it passes `apache2 -t` and starts; every request is then a 500
-# (CE00010 in the error log).
-TODO: {
-    local $TODO = 'a missing CEInstancesCatalog is found only at request time (CE00010)';
+# README: CEInstancesCatalog has no default, it is required: a configuration
+# with no catalog in any server fails `apache2 -t` (check_config, CE00023).
+{
     my($rc, $out) = configtest(write_conf('cat-none'));
-    ok $rc > 0 && $out =~ /CEInstancesCatalog/, 'no CEInstancesCatalog at all: apache2 -t fails naming it';
+    ok $rc > 0, 'no CEInstancesCatalog at all: apache2 -t fails' or diag($out);
+    like $out, qr/CE00023: CEInstancesCatalog is not set/, 'no CEInstancesCatalog: the message names it';
 }
 
 # ================================================================ 3. CEInstancesMaxBodySize
@@ -466,7 +465,9 @@ for my $v (1, 1048576, $MAX_BODY_LIMIT) {
 
 {
     my $name = 'no-dbd';
-    write_conf($name, dbd => 0, catalog => $SEED);
+    my($trc, $tout) = configtest(write_conf($name, dbd => 0, catalog => $SEED));
+    ok $trc > 0, 'without mod_dbd: apache2 -t fails' or diag($tout);
+    like $tout, qr/CE00020: mod_ceinstances needs mod_dbd/, 'without mod_dbd: apache2 -t says why';
     my($pid, $rc, $out) = start_server($name);
     my $log = slurp("$TMP/logs/$name.error_log");
     ok !$pid, 'without mod_dbd: the server does not start' or diag("master $pid is running");
