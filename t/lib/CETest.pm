@@ -10,7 +10,8 @@ package CETest;
 #              one Test::More assertion per aspect (status, headers, body).
 #   database   snapshot() of every table (row count + content digest) to prove
 #              a failed request wrote nothing; db_contains() for what the API
-#              never shows (stored secrets, providerData).
+#              never shows (stored secrets, providerData); db_instances() for
+#              a tenant's stored instance ids and tag rows.
 #
 # The database comes from Apache::Test::vars (set by t/TEST.PL): ce_dbd_driver
 # and ce_dbd_params. Only sqlite3 is wired today; another driver (issue 3)
@@ -33,6 +34,7 @@ require Test::More;
 our @EXPORT = qw(
     api auth signup add_user rotate_user rotate_org ceadmin
     expect_ok expect_error expect_instance expect_element unchanged snapshot db_contains
+    db_instances
     create_instance valid_config catalog catalog_element expected_element
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
@@ -115,6 +117,24 @@ sub db_contains {
             }
         }
         0;
+    });
+}
+
+# What the database holds for tenant $t's user: { instance id => [its tag
+# rows, sorted] } (compared with what the API answered, e.g. after a
+# concurrent run).
+sub db_instances {
+    my $t = shift;
+    return with_db(sub {
+        my($dbh) = @_;
+        my %got = map { $_ => [] } @{ $dbh->selectcol_arrayref(
+            'SELECT id FROM ce_instance WHERE user_id = ?', undef, $t->{user_id}) };
+        my $tags = $dbh->selectall_arrayref(
+            'SELECT g.instance_id, g.tag FROM ce_instance_tag g JOIN ce_instance i '
+            . 'ON i.id = g.instance_id WHERE i.user_id = ? ORDER BY g.instance_id, g.tag',
+            undef, $t->{user_id});
+        push @{ $got{$_->[0]} }, $_->[1] for @$tags;
+        \%got;
     });
 }
 
