@@ -84,17 +84,22 @@ static int split(char **segs, int max, char *path)
     return n;
 }
 
-static int match(const char *pattern, char **segs, int n, ce_request_t *req, apr_pool_t *p)
+/* Walks pattern in place, segment by segment (no per-request copy). */
+static int match(const char *pattern, char **segs, int n, ce_request_t *req)
 {
-    char *pat[MAX_SEGMENTS];
+    const char *pat = pattern, *end;
+    apr_size_t len;
     apr_int64_t id;
-    int i, ids = 0, np = split(pat, MAX_SEGMENTS, apr_pstrdup(p, pattern));
+    int i, ids = 0;
 
-    if (np != n) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        if (strcmp(pat[i], "#") == 0) {
+    for (i = 0; i < n; i++, pat = *end ? end + 1 : end) {
+        if (!*pat) {
+            return 0; /* the path is longer than the pattern */
+        }
+        end = strchr(pat, '/');
+        end = end ? end : pat + strlen(pat);
+        len = (apr_size_t)(end - pat);
+        if (len == 1 && *pat == '#') {
             if (!parse_id(&id, segs[i])) {
                 return 0;
             }
@@ -103,13 +108,13 @@ static int match(const char *pattern, char **segs, int n, ce_request_t *req, apr
             } else {
                 req->config_id = (long)id;
             }
-        } else if (strcmp(pat[i], "*") == 0) {
+        } else if (len == 1 && *pat == '*') {
             req->element_ref = segs[i];
-        } else if (strcmp(pat[i], segs[i]) != 0) {
+        } else if (strlen(segs[i]) != len || strncmp(pat, segs[i], len) != 0) {
             return 0;
         }
     }
-    return 1;
+    return *pat == '\0'; /* and not shorter */
 }
 
 /* The path below the <Location> the handler is mounted at, or NULL when
@@ -144,7 +149,7 @@ static const ce_route_t *route(ce_request_t *req)
         n -= 2;
     }
     for (i = 0; n > 0 && i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (match(routes[i].pattern, segs, n, req, req->r->pool)) {
+        if (match(routes[i].pattern, segs, n, req)) {
             return &routes[i];
         }
     }
