@@ -4,6 +4,7 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <http_core.h>
+#include <http_request.h>
 
 #include "mod_ce_config.h"
 #include "mod_ce_request.h"
@@ -62,6 +63,8 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ce_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(ce_router_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(ce_router_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -19,7 +19,8 @@
 
 APLOG_USE_MODULE(ceinstances);
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 static apr_global_mutex_t *write_mutex;
 
 apr_status_t ce_request_mutex_register(apr_pool_t *pconf)
@@ -54,8 +55,9 @@ static apr_status_t serialize_writes(void *baton, int acquire)
 
 apr_status_t ce_request_dbd_bind(void)
 {
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    return dbd_acquire ? APR_SUCCESS : APR_EGENERAL;
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    return dbd_open && dbd_close ? APR_SUCCESS : APR_EGENERAL;
 }
 
 void ce_request_init(ce_request_t *req, request_rec *r)
@@ -66,20 +68,41 @@ void ce_request_init(ce_request_t *req, request_rec *r)
     req->catalog = req->cfg->catalog;
 }
 
+/* Hands the connection back to mod_dbd's pool; idempotent. */
+static apr_status_t release_db(void *data)
+{
+    ce_request_t *req = data;
+
+    if (req->dbd) {
+        dbd_close(req->r->server, req->dbd);
+        req->dbd = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+void ce_request_db_release(ce_request_t *req)
+{
+    if (req->dbd) {
+        apr_pool_cleanup_run(req->r->pool, req, release_db);
+    }
+}
+
 apr_status_t ce_request_db(ce_request_t *req)
 {
     ap_dbd_t *dbd;
     const char *err = NULL;
     apr_status_t rv;
 
-    if (req->have_db) {
+    if (req->dbd) {
         return APR_SUCCESS;
     }
-    dbd = dbd_acquire ? dbd_acquire(req->r) : NULL;
+    dbd = dbd_open ? dbd_open(req->r->pool, req->r->server) : NULL;
     if (!dbd) {
         req->err = "The database is unavailable";
         return CE_EUNAVAILABLE;
     }
+    req->dbd = dbd;
+    apr_pool_cleanup_register(req->r->pool, req, release_db, apr_pool_cleanup_null);
     if (!dbd->prepared) {
         dbd->prepared = apr_hash_make(dbd->pool);
     }
@@ -95,9 +118,9 @@ apr_status_t ce_request_db(ce_request_t *req)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
                       "CE00001: cannot prepare the database: %s", err ? err : "?");
         req->err = "The database is unavailable";
+        ce_request_db_release(req);
         return CE_EUNAVAILABLE;
     }
-    req->have_db = 1;
     return APR_SUCCESS;
 }
 
@@ -270,6 +293,7 @@ static int send_text(ce_request_t *req, int status, const char *body)
     request_rec *r = req->r;
     apr_size_t len = body ? strlen(body) : 0;
 
+    ce_request_db_release(req); /* the answer is made: let the next request have it */
     settle_body(req);
     r->status = status;
     if (body) {

@@ -7,6 +7,8 @@
 
 #include <httpd.h>
 #include <jansson.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
 
 #include "ce_catalog.h"
 #include "ce_instance.h"
@@ -22,8 +24,8 @@ typedef struct {
     request_rec *r;
     const ce_server_config_t *cfg;
     const ce_catalog_t *catalog;
-    ce_db_t db;
-    int have_db;
+    ce_db_t db;                  /* valid while dbd is set */
+    ap_dbd_t *dbd;               /* mod_dbd connection held, or NULL */
     const ce_user_t *user;       /* set by ce_request_authenticate */
     const ce_element_t *scope;   /* /elements/{key}/instances... */
     const char *element_ref;     /* {key or id} as given in the path */
@@ -53,9 +55,13 @@ void ce_request_mutex_child_init(apr_pool_t *pchild, server_rec *s);
 /* Fills req for r. */
 void ce_request_init(ce_request_t *req, request_rec *r);
 
-/* Acquires the request's database connection (mod_dbd, released with the
- * request) and readies our schema/statements on it. */
+/* Takes a database connection from mod_dbd's pool (once per request) and
+ * readies our schema/statements on it. It goes back to the pool as soon as
+ * the answer is made (ce_request_db_release, called by every reply), not
+ * when the request ends: with SQLite, fewer connections each used briefly
+ * keep their page caches warm. */
 apr_status_t ce_request_db(ce_request_t *req);
+void ce_request_db_release(ce_request_t *req);
 
 /* Parses Authorization and finds the caller: APR_EACCES (req->err set)
  * for anything but a live user/organization pair and, when given, one of

@@ -10,6 +10,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 
+#include "mod_ce_config.h"
 #include "mod_ce_endpoints.h"
 #include "mod_ce_router.h"
 
@@ -195,11 +196,35 @@ static int dispatch(ce_request_t *req)
     return fn(req);
 }
 
+/* The API maps to no file, so a request for it skips httpd's walk of the
+ * document root (a stat per path segment and an .htaccess probe per
+ * directory). At translate_name the configuration is that of the request's
+ * <Location>, where SetHandler is; map_to_storage then reports the request
+ * mapped, the way mod_proxy does. */
+int ce_router_translate(request_rec *r)
+{
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL, *handler;
+
+    if (core && core->expr_handler) {
+        handler = ap_expr_str_exec(r, core->expr_handler, &err);
+        if (!err && handler && strcmp(handler, CE_HANDLER_NAME) == 0) {
+            ap_set_module_config(r->request_config, &ceinstances_module, (void *)CE_HANDLER_NAME);
+        }
+    }
+    return DECLINED;
+}
+
+int ce_router_map_to_storage(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &ceinstances_module) ? OK : DECLINED;
+}
+
 int ce_router_handler(request_rec *r)
 {
     ce_request_t req;
 
-    if (!r->handler || strcmp(r->handler, "ceinstances") != 0) {
+    if (!r->handler || strcmp(r->handler, CE_HANDLER_NAME) != 0) {
         return DECLINED;
     }
     ce_request_init(&req, r);

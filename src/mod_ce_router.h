@@ -5,7 +5,14 @@
 
 #include <httpd.h>
 
-/* The "ceinstances" handler hook. */
+#define CE_HANDLER_NAME "ceinstances"
+
+/* The handler hook. */
 int ce_router_handler(request_rec *r);
+
+/* translate_name and map_to_storage hooks: requests for the handler map to
+ * no file (no document root walk). */
+int ce_router_translate(request_rec *r);
+int ce_router_map_to_storage(request_rec *r);
 
 #endif
