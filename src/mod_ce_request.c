@@ -68,22 +68,28 @@ void ce_request_init(ce_request_t *req, request_rec *r)
     req->catalog = req->cfg->catalog;
 }
 
-/* Hands the connection back to mod_dbd's pool; idempotent. */
-static apr_status_t release_db(void *data)
-{
-    ce_request_t *req = data;
+/* A held connection, as a pool cleanup sees it (not the ce_request_t,
+ * which lives on the handler's stack). */
+struct held_db_t {
+    server_rec *s;
+    ap_dbd_t *dbd;
+};
+typedef struct held_db_t held_db_t;
 
-    if (req->dbd) {
-        dbd_close(req->r->server, req->dbd);
-        req->dbd = NULL;
-    }
+/* Pool cleanup: hands the connection back to mod_dbd's pool. */
+static apr_status_t close_db(void *data)
+{
+    held_db_t *held = data;
+
+    dbd_close(held->s, held->dbd);
     return APR_SUCCESS;
 }
 
 void ce_request_db_release(ce_request_t *req)
 {
-    if (req->dbd) {
-        apr_pool_cleanup_run(req->r->pool, req, release_db);
+    if (req->held) {
+        apr_pool_cleanup_run(req->r->pool, req->held, close_db);
+        req->held = NULL;
     }
 }
 
@@ -93,7 +99,7 @@ apr_status_t ce_request_db(ce_request_t *req)
     const char *err = NULL;
     apr_status_t rv;
 
-    if (req->dbd) {
+    if (req->held) {
         return APR_SUCCESS;
     }
     dbd = dbd_open ? dbd_open(req->r->pool, req->r->server) : NULL;
@@ -101,8 +107,10 @@ apr_status_t ce_request_db(ce_request_t *req)
         req->err = "The database is unavailable";
         return CE_EUNAVAILABLE;
     }
-    req->dbd = dbd;
-    apr_pool_cleanup_register(req->r->pool, req, release_db, apr_pool_cleanup_null);
+    req->held = apr_palloc(req->r->pool, sizeof(*req->held));
+    req->held->s = req->r->server;
+    req->held->dbd = dbd;
+    apr_pool_cleanup_register(req->r->pool, req->held, close_db, apr_pool_cleanup_null);
     if (!dbd->prepared) {
         dbd->prepared = apr_hash_make(dbd->pool);
     }

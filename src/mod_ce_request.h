@@ -7,8 +7,6 @@
 
 #include <httpd.h>
 #include <jansson.h>
-#include <apr_dbd.h>
-#include <mod_dbd.h>
 
 #include "ce_catalog.h"
 #include "ce_instance.h"
@@ -24,8 +22,8 @@ typedef struct {
     request_rec *r;
     const ce_server_config_t *cfg;
     const ce_catalog_t *catalog;
-    ce_db_t db;                  /* valid while dbd is set */
-    ap_dbd_t *dbd;               /* mod_dbd connection held, or NULL */
+    ce_db_t db;                  /* valid while held is set */
+    struct held_db_t *held;      /* mod_dbd connection held, or NULL */
     const ce_user_t *user;       /* set by ce_request_authenticate */
     const ce_element_t *scope;   /* /elements/{key}/instances... */
     const char *element_ref;     /* {key or id} as given in the path */
@@ -58,8 +56,8 @@ void ce_request_init(ce_request_t *req, request_rec *r);
 /* Takes a database connection from mod_dbd's pool (once per request) and
  * readies our schema/statements on it. It goes back to the pool as soon as
  * the answer is made (ce_request_db_release, called by every reply), not
- * when the request ends: with SQLite, fewer connections each used briefly
- * keep their page caches warm. */
+ * when the request ends, so it serves other requests while this one is
+ * written out. */
 apr_status_t ce_request_db(ce_request_t *req);
 void ce_request_db_release(ce_request_t *req);
 
