@@ -9,7 +9,7 @@
 #   list     GET /instances?pageSize=N on a small account and on the big one
 # Prints a Markdown table (also written to build/bench.md): req/s, p99
 # latency, ratio to static. Any non-2xx answer fails the run.
-# BENCH_ONLY="get post" measures only those (static always);
+# BENCH_ONLY="get post list_small list_big" measures only those (static always);
 # BENCH_HOOK="cmd" runs cmd in the background as each measurement starts
 # with the measurement name as $1 (e.g. perf record -a -g -o /tmp/$1.data -- sleep 5).
 set -eu
