@@ -54,7 +54,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 
 static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    ce_request_mutex_child_init(pchild, s);
+    ce_request_child_init(pchild, s);
 }
 
 static void ce_register_hooks(apr_pool_t *p)

@@ -21,6 +21,9 @@
 #include "ce_catalog.h"
 #include "ce_instance.h"
 
+/* Group commit of creates within one process (see ce_store_batch_create). */
+typedef struct ce_store_batch_t ce_store_batch_t;
+
 /* One open database connection. Field for field what mod_dbd's ap_dbd_t
  * holds, so the module copies it over; ceadmin fills it from apr_dbd_open. */
 typedef struct {
@@ -34,6 +37,11 @@ typedef struct {
      * sets it for sqlite3 (see mod_ce_request.c); NULL: no queueing. */
     apr_status_t (*serialize)(void *baton, int acquire);
     void *serialize_baton;
+    /* Optional, shared by the threads of one process: creates arriving while
+     * another thread commits are written together in its next transaction
+     * (one commit for many; each still answered only after its commit).
+     * For SQLite, where writers queue anyway. NULL: one transaction each. */
+    ce_store_batch_t *batch;
 } ce_db_t;
 
 typedef struct {
@@ -41,6 +49,12 @@ typedef struct {
     const char *name;
     const char *created_date;
 } ce_organization_t;
+
+/* A group-commit queue for the threads of one process, in p (which must
+ * outlive every ce_db_t using it). Batches are written on a connection of
+ * the queue's own, opened to the same database as the first connection
+ * that writes one (SQLite), else on the writing thread's connection. */
+apr_status_t ce_store_batch_create(ce_store_batch_t **pbatch, apr_pool_t *p);
 
 /* Idempotent, cheap after the first call on a connection: applies driver
  * pragmas (SQLite: busy_timeout, WAL, foreign_keys), creates the schema if
@@ -54,17 +68,16 @@ apr_status_t ce_store_init(ce_db_t *db, const char **perr);
 /* Creates an organization and its first user in one transaction, each with
  * a fresh secret (ce_crypto_token) of which only the digest is stored. The
  * plaintext secrets are returned once, in p. */
-apr_status_t ce_store_signup(ce_organization_t **porg, ce_user_t **puser,
-                             const char **porg_secret, const char **puser_secret, ce_db_t *db,
-                             apr_pool_t *p, const char *org_name, const char *email,
-                             const char *first_name, const char *last_name, const char **perr);
+apr_status_t ce_store_signup(ce_organization_t **porg, ce_user_t **puser, const char **porg_secret,
+                             const char **puser_secret, ce_db_t *db, apr_pool_t *p,
+                             const char *org_name, const char *email, const char *first_name,
+                             const char *last_name, const char **perr);
 
 /* Adds a user (with a fresh secret) to organization org_id.
  * APR_NOTFOUND if there is no such organization. */
 apr_status_t ce_store_user_add(ce_user_t **puser, const char **puser_secret, ce_db_t *db,
                                apr_pool_t *p, apr_int64_t org_id, const char *email,
-                               const char *first_name, const char *last_name,
-                               const char **perr);
+                               const char *first_name, const char *last_name, const char **perr);
 
 /* Replace a user's / an organization's secret digest with that of a fresh
  * secret, returned in *psecret. The old secret stops working at once.
@@ -94,8 +107,7 @@ apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t 
 /* Loads instance id if it belongs to owner (owner is set as inst->user);
  * element resolved through cat. APR_NOTFOUND otherwise. */
 apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                   const ce_catalog_t *cat, const ce_user_t *owner,
-                                   apr_int64_t id);
+                                   const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id);
 
 /* The id of owner's instance whose token is token (looked up by digest).
  * APR_NOTFOUND if none (deleted, another tenant's, or never issued). */
@@ -127,8 +139,7 @@ typedef struct {
  * call does not grow with the number of instances the owner has beyond
  * those scanned for the page. */
 apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_db_t *db,
-                                    apr_pool_t *p, const ce_catalog_t *cat,
-                                    const ce_user_t *owner, const ce_instance_query_t *q,
-                                    const char **perr);
+                                    apr_pool_t *p, const ce_catalog_t *cat, const ce_user_t *owner,
+                                    const ce_instance_query_t *q, const char **perr);
 
 #endif

@@ -23,6 +23,10 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 static apr_global_mutex_t *write_mutex;
 
+/* Group commit (see ce_store_batch_create): this child's queue per
+ * server_rec, since each may name its own database. */
+static apr_hash_t *batches; /* server_rec * -> ce_store_batch_t * */
+
 apr_status_t ce_request_mutex_register(apr_pool_t *pconf)
 {
     return ap_mutex_register(pconf, CE_MUTEX_NAME, NULL, APR_LOCK_DEFAULT, 0);
@@ -33,24 +37,37 @@ apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s)
     return ap_global_mutex_create(&write_mutex, NULL, CE_MUTEX_NAME, NULL, s, pconf, 0);
 }
 
-void ce_request_mutex_child_init(apr_pool_t *pchild, server_rec *s)
+static apr_status_t serialize_writes(void *baton, int acquire)
+{
+    return acquire ? apr_global_mutex_lock(write_mutex) : apr_global_mutex_unlock(write_mutex);
+}
+
+void ce_request_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
+    server_rec *sv;
 
     if (!write_mutex) {
         return;
     }
-    rv = apr_global_mutex_child_init(&write_mutex, apr_global_mutex_lockfile(write_mutex),
-                                     pchild);
+    rv = apr_global_mutex_child_init(&write_mutex, apr_global_mutex_lockfile(write_mutex), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CE00004: cannot attach the %s mutex",
                      CE_MUTEX_NAME);
+        return;
     }
-}
+    batches = apr_hash_make(pchild);
+    for (sv = s; sv; sv = sv->next) {
+        server_rec **key = apr_palloc(pchild, sizeof(*key));
+        ce_store_batch_t *batch;
 
-static apr_status_t serialize_writes(void *baton, int acquire)
-{
-    return acquire ? apr_global_mutex_lock(write_mutex) : apr_global_mutex_unlock(write_mutex);
+        if ((rv = ce_store_batch_create(&batch, pchild)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CE00005: cannot create the commit queue");
+            continue;
+        }
+        *key = sv;
+        apr_hash_set(batches, key, sizeof(*key), batch);
+    }
 }
 
 apr_status_t ce_request_dbd_bind(void)
@@ -120,11 +137,13 @@ apr_status_t ce_request_db(ce_request_t *req)
     req->db.pool = dbd->pool;
     if (write_mutex && strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
         req->db.serialize = serialize_writes;
+        req->db.batch =
+            batches ? apr_hash_get(batches, &req->r->server, sizeof(server_rec *)) : NULL;
     }
     rv = ce_store_init(&req->db, &err);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r,
-                      "CE00001: cannot prepare the database: %s", err ? err : "?");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, "CE00001: cannot prepare the database: %s",
+                      err ? err : "?");
         req->err = "The database is unavailable";
         ce_request_db_release(req);
         return CE_EUNAVAILABLE;
@@ -140,8 +159,7 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
     apr_int64_t id;
     apr_status_t rv;
 
-    rv = ce_auth_parse(&creds, r->pool, apr_table_get(r->headers_in, "Authorization"),
-                       &req->err);
+    rv = ce_auth_parse(&creds, r->pool, apr_table_get(r->headers_in, "Authorization"), &req->err);
     if (rv != APR_SUCCESS) {
         return APR_EACCES;
     }
@@ -290,8 +308,7 @@ static void settle_body(ce_request_t *req)
         return;
     }
     if (apr_table_get(r->headers_in, "Transfer-Encoding") ||
-        (cl && apr_atoi64(cl) > ce_config_max_body(req->cfg)) ||
-        ap_discard_request_body(r) != OK) {
+        (cl && apr_atoi64(cl) > ce_config_max_body(req->cfg)) || ap_discard_request_body(r) != OK) {
         r->connection->keepalive = AP_CONN_CLOSE;
     }
 }
@@ -332,14 +349,22 @@ int ce_request_reply_empty(ce_request_t *req)
 static int http_status(apr_status_t rv)
 {
     switch (rv) {
-        case APR_EINVAL: return HTTP_BAD_REQUEST;
-        case APR_EACCES: return HTTP_UNAUTHORIZED;
-        case APR_NOTFOUND: return HTTP_NOT_FOUND;
-        case APR_EEXIST: return HTTP_CONFLICT;
-        case CE_ETOOLARGE: return HTTP_REQUEST_ENTITY_TOO_LARGE;
-        case CE_EMEDIATYPE: return HTTP_UNSUPPORTED_MEDIA_TYPE;
-        case CE_EUNAVAILABLE: return HTTP_SERVICE_UNAVAILABLE;
-        default: return HTTP_INTERNAL_SERVER_ERROR;
+        case APR_EINVAL:
+            return HTTP_BAD_REQUEST;
+        case APR_EACCES:
+            return HTTP_UNAUTHORIZED;
+        case APR_NOTFOUND:
+            return HTTP_NOT_FOUND;
+        case APR_EEXIST:
+            return HTTP_CONFLICT;
+        case CE_ETOOLARGE:
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        case CE_EMEDIATYPE:
+            return HTTP_UNSUPPORTED_MEDIA_TYPE;
+        case CE_EUNAVAILABLE:
+            return HTTP_SERVICE_UNAVAILABLE;
+        default:
+            return HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 
@@ -356,8 +381,7 @@ int ce_request_fail(ce_request_t *req, apr_status_t rv)
     return ce_request_fail_status(req, status, req->err, NULL);
 }
 
-int ce_request_fail_status(ce_request_t *req, int status, const char *message,
-                           const char *allow)
+int ce_request_fail_status(ce_request_t *req, int status, const char *message, const char *allow)
 {
     request_rec *r = req->r;
     const char *id = ce_crypto_request_id(r->pool);

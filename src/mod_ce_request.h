@@ -22,15 +22,15 @@ typedef struct {
     request_rec *r;
     const ce_server_config_t *cfg;
     const ce_catalog_t *catalog;
-    ce_db_t db;                  /* valid while held is set */
-    struct held_db_t *held;      /* mod_dbd connection held, or NULL */
-    const ce_user_t *user;       /* set by ce_request_authenticate */
-    const ce_element_t *scope;   /* /elements/{key}/instances... */
-    const char *element_ref;     /* {key or id} as given in the path */
-    apr_int64_t instance_id;     /* {id} in the path, 0 if none */
-    long config_id;              /* {configId} in the path, 0 if none */
-    const char *err;             /* message for the failure being returned */
-    int body_consumed;           /* request body read (or rejected) by us */
+    ce_db_t db;                /* valid while held is set */
+    struct held_db_t *held;    /* mod_dbd connection held, or NULL */
+    const ce_user_t *user;     /* set by ce_request_authenticate */
+    const ce_element_t *scope; /* /elements/{key}/instances... */
+    const char *element_ref;   /* {key or id} as given in the path */
+    apr_int64_t instance_id;   /* {id} in the path, 0 if none */
+    long config_id;            /* {configId} in the path, 0 if none */
+    const char *err;           /* message for the failure being returned */
+    int body_consumed;         /* request body read (or rejected) by us */
 } ce_request_t;
 
 /* Makes the mod_dbd functions available; called once after configuration.
@@ -47,8 +47,9 @@ apr_status_t ce_request_dbd_bind(void);
 apr_status_t ce_request_mutex_register(apr_pool_t *pconf);
 /* post_config: creates it (in the parent). */
 apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s);
-/* child_init: re-attaches it in a child. */
-void ce_request_mutex_child_init(apr_pool_t *pchild, server_rec *s);
+/* child_init: re-attaches it in a child, and sets up the child's group
+ * commit of creates (a queue and one held connection per server_rec). */
+void ce_request_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* Fills req for r. */
 void ce_request_init(ce_request_t *req, request_rec *r);
@@ -88,7 +89,6 @@ int ce_request_fail(ce_request_t *req, apr_status_t rv);
 
 /* Sends an error with an explicit HTTP status and message (405 with allow
  * set as the Allow header when allow is not NULL). Returns OK. */
-int ce_request_fail_status(ce_request_t *req, int status, const char *message,
-                           const char *allow);
+int ce_request_fail_status(ce_request_t *req, int status, const char *message, const char *allow);
 
 #endif

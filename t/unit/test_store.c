@@ -8,6 +8,9 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <apr_dbd.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 #include "unit.h"
 #include "ce_store.h"
 #include "ce_json.h"
@@ -554,6 +557,169 @@ START_TEST(failed_write_leaves_nothing)
 }
 END_TEST
 
+/* --- group commit --- */
+
+#define GC_THREADS 8
+
+/* What the threads of a group-commit round share: the batch, and a gate
+ * that holds the first batch's write lock until every thread has queued
+ * its create. */
+static struct {
+    ce_store_batch_t *batch;
+    apr_thread_mutex_t *lock; /* stands for httpd's cross-process write lock */
+    int transactions;         /* write transactions begun */
+    apr_thread_mutex_t *gate_mutex;
+    apr_thread_cond_t *gate_cond;
+    int gate_open, started;
+} gc;
+
+typedef struct {
+    ce_db_t db;
+    apr_pool_t *p;
+    ce_instance_t *inst;
+    apr_status_t rv;
+    const char *err;
+} gc_job_t;
+
+static apr_status_t gc_serialize(void *baton, int acquire)
+{
+    if (!acquire) {
+        return apr_thread_mutex_unlock(gc.lock);
+    }
+    apr_thread_mutex_lock(gc.gate_mutex);
+    while (!gc.gate_open) {
+        apr_thread_cond_wait(gc.gate_cond, gc.gate_mutex);
+    }
+    apr_thread_mutex_unlock(gc.gate_mutex);
+    apr_thread_mutex_lock(gc.lock);
+    gc.transactions++;
+    return APR_SUCCESS;
+}
+
+static void *APR_THREAD_FUNC gc_run(apr_thread_t *t, void *data)
+{
+    gc_job_t *job = data;
+
+    apr_thread_mutex_lock(gc.gate_mutex);
+    gc.started++;
+    apr_thread_cond_broadcast(gc.gate_cond);
+    apr_thread_mutex_unlock(gc.gate_mutex);
+    job->rv = ce_store_instance_create(&job->db, job->p, job->inst, &job->err);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* After one warm-up create, GC_THREADS threads, each on its own connection,
+ * create at once through one batch; the create of thread dup (if >= 0)
+ * reuses taken's token. */
+static void gc_round(gc_job_t *jobs, const ce_user_t *owner, const ce_instance_t *taken, int dup)
+{
+    apr_thread_t *threads[GC_THREADS];
+    ce_instance_t *warm;
+    apr_status_t trv;
+    int i;
+
+    memset(&gc, 0, sizeof(gc));
+    ck_assert_int_eq(apr_thread_mutex_create(&gc.lock, APR_THREAD_MUTEX_DEFAULT, pool), 0);
+    ck_assert_int_eq(apr_thread_mutex_create(&gc.gate_mutex, APR_THREAD_MUTEX_DEFAULT, pool), 0);
+    ck_assert_int_eq(apr_thread_cond_create(&gc.gate_cond, pool), 0);
+    ck_assert_int_eq(ce_store_batch_create(&gc.batch, pool), APR_SUCCESS);
+    for (i = 0; i < GC_THREADS; i++) {
+        jobs[i].inst = make_instance(owner, 16, apr_psprintf(pool, "gc%d", i),
+                                     json_pack("[s, s]", "batch", i % 2 ? "odd" : "even"));
+        if (i == dup) {
+            jobs[i].inst->token = taken->token;
+        }
+        ck_assert_int_eq(apr_pool_create(&jobs[i].p, pool), APR_SUCCESS);
+        open_db(&jobs[i].db, jobs[i].p);
+        jobs[i].db.serialize = gc_serialize;
+        jobs[i].db.batch = gc.batch;
+        jobs[i].err = NULL;
+    }
+    /* a first create through the batch opens its own connection */
+    gc.gate_open = 1;
+    warm = make_instance(owner, 16, "warm-up", NULL);
+    ck_assert_int_eq(ce_store_instance_create(&jobs[0].db, pool, warm, &err), APR_SUCCESS);
+    gc.gate_open = 0;
+    gc.transactions = 0;
+    for (i = 0; i < GC_THREADS; i++) {
+        ck_assert_int_eq(apr_thread_create(&threads[i], NULL, gc_run, &jobs[i], pool), 0);
+    }
+    /* every thread is in (or about to enter) its create: let the queue form */
+    apr_thread_mutex_lock(gc.gate_mutex);
+    while (gc.started < GC_THREADS) {
+        apr_thread_cond_wait(gc.gate_cond, gc.gate_mutex);
+    }
+    apr_thread_mutex_unlock(gc.gate_mutex);
+    apr_sleep(apr_time_from_msec(200));
+    apr_thread_mutex_lock(gc.gate_mutex);
+    gc.gate_open = 1;
+    apr_thread_cond_broadcast(gc.gate_cond);
+    apr_thread_mutex_unlock(gc.gate_mutex);
+    for (i = 0; i < GC_THREADS; i++) {
+        apr_thread_join(&trv, threads[i]);
+    }
+    for (i = 0; i < GC_THREADS; i++) {
+        apr_dbd_close(jobs[i].db.driver, jobs[i].db.handle);
+    }
+}
+
+/* The creates that queue while the first is written share one transaction
+ * (on the batch's own connection), and every one is stored under its own
+ * id, tags included. */
+START_TEST(group_commit)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    gc_job_t jobs[GC_THREADS];
+    int i;
+
+    gc_round(jobs, a.user, NULL, -1);
+    /* one for the first create, one (on a slow machine, two) for the seven
+     * queued behind it */
+    ck_assert_int_ge(gc.transactions, 2);
+    ck_assert_int_le(gc.transactions, 3);
+    for (i = 0; i < GC_THREADS; i++) {
+        ck_assert_msg(jobs[i].rv == APR_SUCCESS, "create %d: %s", i,
+                      jobs[i].err ? jobs[i].err : "?");
+        ck_assert_int_gt(jobs[i].inst->id, 0);
+        ck_assert_str_eq(get(a.user, jobs[i].inst->id)->name, jobs[i].inst->name);
+    }
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(DISTINCT id) FROM ce_instance"), GC_THREADS + 1);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'batch'"),
+                     GC_THREADS);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'odd'"),
+                     GC_THREADS / 2);
+}
+END_TEST
+
+/* A create that fails inside a batch (its token is taken) fails alone:
+ * the others are written, each in its own transaction. */
+START_TEST(group_commit_failure_is_isolated)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *taken = create(a.user, 16, "Taken", NULL);
+    gc_job_t jobs[GC_THREADS];
+    int i, dup = 5;
+
+    gc_round(jobs, a.user, taken, dup);
+    for (i = 0; i < GC_THREADS; i++) {
+        if (i == dup) {
+            ck_assert_int_eq(jobs[i].rv, APR_EGENERAL);
+            ck_assert_ptr_nonnull(jobs[i].err);
+            ck_assert_ptr_null(strstr(jobs[i].err, taken->token));
+            ck_assert_int_eq(jobs[i].inst->id, 0);
+            continue;
+        }
+        ck_assert_msg(jobs[i].rv == APR_SUCCESS, "create %d: %s", i,
+                      jobs[i].err ? jobs[i].err : "?");
+        ck_assert_str_eq(get(a.user, jobs[i].inst->id)->name, jobs[i].inst->name);
+    }
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance"), GC_THREADS + 1);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'batch'"),
+                     GC_THREADS - 1);
+}
+END_TEST
+
 /* --- listing --- */
 
 /* Lists owner's instances and returns their ids as "7,6,5" (+ ",more"). */
@@ -719,6 +885,8 @@ int main(void)
     tcase_add_test(tc, instance_ownership);
     tcase_add_test(tc, ids_not_reused);
     tcase_add_test(tc, failed_write_leaves_nothing);
+    tcase_add_test(tc, group_commit);
+    tcase_add_test(tc, group_commit_failure_is_isolated);
     tcase_add_test(tc, list_newest_first_and_paging);
     tcase_add_test(tc, list_by_element);
     tcase_add_test(tc, list_by_tags);
