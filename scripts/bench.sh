@@ -3,7 +3,8 @@
 #
 # Starts httpd (event MPM) with the module on a fresh SQLite database, loads
 # data through the API, and measures with wrk, each for BENCH_SECONDS:
-#   static   the same httpd serving a static file as large as one instance
+#   static   the same httpd serving a static file as large as one instance,
+#            measured first and again last; ratios are to the mean of the two
 #   get      GET /instances/{id}
 #   post     POST /instances (creates the big account's instances)
 #   list     GET /instances?pageSize=N on a small account and on the big one
@@ -12,6 +13,9 @@
 # BENCH_ONLY="get post list_small list_big" measures only those (static always);
 # BENCH_HOOK="cmd" runs cmd in the background as each measurement starts
 # with the measurement name as $1 (e.g. perf record -a -g -o /tmp/$1.data -- sleep 5).
+# httpd runs BENCH_PROCS children of BENCH_THREADS threads (default 2 x 25,
+# the shape of Debian's mpm_event.conf) with DBDMax BENCH_DBDMAX (default:
+# one connection per thread); BENCH_MUTEX sets the ceinstances-db Mutex.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,11 +65,11 @@ LoadModule mime_module $mods/mod_mime.so
 LoadModule dbd_module $mods/mod_dbd.so
 LoadModule ceinstances_module $root/build/mod_ceinstances.so
 TypesConfig /etc/mime.types
-StartServers ${BENCH_PROCS:-8}
-ServerLimit ${BENCH_PROCS:-8}
-ThreadsPerChild ${BENCH_THREADS:-8}
-ThreadLimit ${BENCH_THREADS:-8}
-MaxRequestWorkers $(( ${BENCH_PROCS:-8} * ${BENCH_THREADS:-8} ))
+StartServers ${BENCH_PROCS:-2}
+ServerLimit ${BENCH_PROCS:-2}
+ThreadsPerChild ${BENCH_THREADS:-25}
+ThreadLimit ${BENCH_THREADS:-25}
+MaxRequestWorkers $(( ${BENCH_PROCS:-2} * ${BENCH_THREADS:-25} ))
 KeepAlive On
 MaxKeepAliveRequests 0
 DocumentRoot $work/htdocs
@@ -73,8 +77,8 @@ DBDriver sqlite3
 ${BENCH_MUTEX:+Mutex $BENCH_MUTEX ceinstances-db}
 DBDParams $work/bench.db
 DBDMin 0
-DBDKeep ${BENCH_DBDMAX:-8}
-DBDMax ${BENCH_DBDMAX:-8}
+DBDKeep ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
+DBDMax ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
 CEInstancesCatalog $root/conf/elements.json
 <Location /elements/api-v2>
     SetHandler ceinstances
@@ -126,7 +130,7 @@ results="$work/results"
 : > "$results"
 # measure NAME AUTH URL [LUA]: one wrk run, one line "name req/s p99 non2xx"
 measure() {
-    case " static ${BENCH_ONLY:-$1} " in *" $1 "*) ;; *) echo "$1 0 - 0" >> "$results"; return ;; esac
+    case " static static_end ${BENCH_ONLY:-$1} " in *" $1 "*) ;; *) echo "$1 0 - 0" >> "$results"; return ;; esac
     if [ -n "${BENCH_HOOK:-}" ]; then sh -c "$BENCH_HOOK" hook "$1" & fi
     out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency ${4:+-s "$4"} -H "Authorization: $2" "$3")
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
@@ -140,15 +144,18 @@ measure post "$big_auth" "$api/instances" "$work/post.lua"
 big=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM ce_instance WHERE user_id = (SELECT min(id) FROM ce_user)")
 measure list_small "$small_auth" "$api/instances?pageSize=$page"
 measure list_big "$big_auth" "$api/instances?pageSize=$page"
+measure static_end "$big_auth" "$base/instance.json"
 
 mkdir -p "$root/build"
 perl -e '
     my ($size, $secs, $conns, $page, $small, $big) = @ARGV;
     my %r; open my $f, "<", "'"$results"'" or die;
     while (<$f>) { my ($n, $rps, $p99, $bad) = split; $r{$n} = [$rps, $p99, $bad] }
-    my $s = $r{static}[0];
+    $r{static_first} = $r{static}[0];
+    my $s = ($r{static}[0] + $r{static_end}[0]) / 2;
+    $r{static}[0] = $s;
     my @rows = (
-        [static => "static file, $size bytes (same httpd)"],
+        [static => "static file, $size bytes (same httpd; mean of first and last run)"],
         [get => "GET /instances/{id}"],
         [post => "POST /instances"],
         [list_small => "GET /instances?pageSize=$page, account of $small"],
@@ -161,7 +168,8 @@ perl -e '
         next unless $rps > 0;
         printf "| %s | %.0f | %s | %.2fx | %d |\n", $label, $rps, $p99, $rps / $s, $bad;
     }
-    printf "\nlist page time, big account vs small: %.2fx\n", $r{list_small}[0] / $r{list_big}[0]
+    printf "\nstatic file runs: %.0f req/s first, %.0f req/s last\n", $r{static_first}, $r{static_end}[0];
+    printf "list page time, big account vs small: %.2fx\n", $r{list_small}[0] / $r{list_big}[0]
         if $r{list_big}[0] > 0;
 ' "$size" "$secs" "$conns" "$page" "$small" "$big" | tee "$root/build/bench.md"
 
