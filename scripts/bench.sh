@@ -2,15 +2,17 @@
 # bench.sh: one run of the module's benchmark (make bench).
 #
 # Starts httpd (event MPM) with the module on a fresh SQLite database, loads
-# data through the API, and measures with wrk, each for BENCH_SECONDS:
-#   static   the same httpd serving a static file as large as one instance,
-#            measured first and again last; ratios are to the mean of the two
+# data through the API, and measures with wrk, each for BENCH_SECONDS, in
+# BENCH_ROUNDS rounds; in every round each measurement runs right after a
+# run of the static file, and the table shows medians over the rounds (the
+# ratio is the median of the per-round ratios):
+#   static   the same httpd serving a static file as large as one instance
 #   get      GET /instances/{id}
 #   post     POST /instances (creates the big account's instances)
 #   list     GET /instances?pageSize=N on a small account and on the big one
 # Prints a Markdown table (also written to build/bench.md): req/s, p99
 # latency, ratio to static. Any non-2xx answer fails the run.
-# BENCH_ONLY="get post list_small list_big" measures only those (static always);
+# BENCH_ONLY="get post list_small list_big" measures only those;
 # BENCH_HOOK="cmd" runs cmd in the background as each measurement starts
 # with the measurement name as $1 (e.g. perf record -a -g -o /tmp/$1.data -- sleep 5).
 # httpd runs BENCH_PROCS children of BENCH_THREADS threads (default 2 x 25,
@@ -20,7 +22,8 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${BENCH_PORT:-8089}
-secs=${BENCH_SECONDS:-10}
+secs=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-16}
 page=${BENCH_PAGE_SIZE:-20}
 small=${BENCH_SMALL_ACCOUNT:-100}
@@ -130,7 +133,6 @@ results="$work/results"
 : > "$results"
 # measure NAME AUTH URL [LUA]: one wrk run, one line "name req/s p99 non2xx"
 measure() {
-    case " static static_end ${BENCH_ONLY:-$1} " in *" $1 "*) ;; *) echo "$1 0 - 0" >> "$results"; return ;; esac
     if [ -n "${BENCH_HOOK:-}" ]; then sh -c "$BENCH_HOOK" hook "$1" & fi
     out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency ${4:+-s "$4"} -H "Authorization: $2" "$3")
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
@@ -138,40 +140,61 @@ measure() {
     bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     echo "$1 $rps $p99 ${bad:-0}" >> "$results"
 }
-measure static "$big_auth" "$base/instance.json"
-measure get "$big_auth" "$api/instances/$id"
-measure post "$big_auth" "$api/instances" "$work/post.lua"
+# pair NAME AUTH URL [LUA]: the static file, then NAME right after it, so
+# that each ratio compares runs made under the same machine conditions.
+pair() {
+    case " ${BENCH_ONLY:-$1} " in *" $1 "*) ;; *) return ;; esac
+    measure "static_$1" "$big_auth" "$base/instance.json"
+    measure "$@"
+}
+round=0
+while [ $round -lt "$rounds" ]; do
+    pair get "$big_auth" "$api/instances/$id"
+    pair post "$big_auth" "$api/instances" "$work/post.lua"
+    pair list_small "$small_auth" "$api/instances?pageSize=$page"
+    pair list_big "$big_auth" "$api/instances?pageSize=$page"
+    round=$((round + 1))
+done
 big=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM ce_instance WHERE user_id = (SELECT min(id) FROM ce_user)")
-measure list_small "$small_auth" "$api/instances?pageSize=$page"
-measure list_big "$big_auth" "$api/instances?pageSize=$page"
-measure static_end "$big_auth" "$base/instance.json"
 
 mkdir -p "$root/build"
 perl -e '
-    my ($size, $secs, $conns, $page, $small, $big) = @ARGV;
+    my ($size, $secs, $conns, $page, $small, $big, $rounds) = @ARGV;
     my %r; open my $f, "<", "'"$results"'" or die;
-    while (<$f>) { my ($n, $rps, $p99, $bad) = split; $r{$n} = [$rps, $p99, $bad] }
-    $r{static_first} = $r{static}[0];
-    my $s = ($r{static}[0] + $r{static_end}[0]) / 2;
-    $r{static}[0] = $s;
+    while (<$f>) { my ($n, $rps, $p99, $bad) = split; push @{$r{$n}}, [$rps, $p99, $bad] }
+    sub median { my @v = sort { $a <=> $b } @_; return $v[$#v / 2] }
+    sub ms { my $t = shift; $t =~ /^([\d.]+)(us|ms|s)$/ or return 0;
+             return $1 * {us => 0.001, ms => 1, s => 1000}->{$2} }
     my @rows = (
-        [static => "static file, $size bytes (same httpd; mean of first and last run)"],
         [get => "GET /instances/{id}"],
         [post => "POST /instances"],
         [list_small => "GET /instances?pageSize=$page, account of $small"],
-        [list_big => "GET /instances?pageSize=$page, account of $big"],
+        [list_big => "GET /instances?pageSize=$page, account of $big (at the end)"],
     );
-    print "wrk -t2 -c$conns -d${secs}s, keep-alive, loopback, 2 cores shared by wrk and httpd\n\n";
-    print "| request | req/s | p99 | vs static | non-2xx |\n|---|---:|---:|---:|---:|\n";
+    my (@static, %med);
     for (@rows) {
-        my ($k, $label) = @$_; my ($rps, $p99, $bad) = @{$r{$k}};
-        next unless $rps > 0;
-        printf "| %s | %.0f | %s | %.2fx | %d |\n", $label, $rps, $p99, $rps / $s, $bad;
+        my ($k) = @$_; next unless $r{$k};
+        push @static, map { $_->[0] } @{$r{"static_$k"}};
+        $med{$k} = {
+            rps => median(map { $_->[0] } @{$r{$k}}),
+            p99 => median(map { ms($_->[1]) } @{$r{$k}}),
+            ratio => median(map { $r{$k}[$_][0] / $r{"static_$k"}[$_][0] } 0 .. $#{$r{$k}}),
+            bad => eval { my $n = 0; $n += $_->[2] for @{$r{$k}}, @{$r{"static_$k"}}; $n },
+        };
     }
-    printf "\nstatic file runs: %.0f req/s first, %.0f req/s last\n", $r{static_first}, $r{static_end}[0];
-    printf "list page time, big account vs small: %.2fx\n", $r{list_small}[0] / $r{list_big}[0]
-        if $r{list_big}[0] > 0;
-' "$size" "$secs" "$conns" "$page" "$small" "$big" | tee "$root/build/bench.md"
+    print "wrk -t2 -c$conns -d${secs}s, keep-alive, loopback, 2 cores shared by wrk and httpd; ",
+          "$rounds rounds, each run right after a run of the static file; medians\n\n";
+    print "| request | req/s | p99 | vs static | non-2xx |\n|---|---:|---:|---:|---:|\n";
+    printf "| static file, %d bytes (same httpd) | %.0f | %.2fms | 1.00x | 0 |\n",
+        $size, median(@static), median(map { ms($_->[1]) } map { @{$r{"static_$_->[0]"} || []} } @rows);
+    for (@rows) {
+        my ($k, $label) = @$_; my $m = $med{$k} or next;
+        printf "| %s | %.0f | %.2fms | %.2fx | %d |\n", $label, $m->{rps}, $m->{p99}, $m->{ratio}, $m->{bad};
+    }
+    printf "\nstatic file runs: %s req/s\n", join(", ", map { sprintf "%.0f", $_ } @static);
+    printf "list page time, big account vs small: %.2fx\n", $med{list_small}{rps} / $med{list_big}{rps}
+        if $med{list_big} && $med{list_small};
+' "$size" "$secs" "$conns" "$page" "$small" "$big" "$rounds" | tee "$root/build/bench.md"
 
 if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then
     echo "bench: some requests failed (non-2xx); see the table" >&2
