@@ -76,14 +76,13 @@ LogLevel warn
 $user_lines
 
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
-# apr-util's sqlite3 driver runs one SQLite call at a time per process, so
-# more processes with fewer threads each serve best (see README, Performance).
-StartServers 4
-ServerLimit 8
-ThreadsPerChild 8
-MaxRequestWorkers 64
-DBDKeep 8
-DBDMax 8
+# Debian's mpm_event shape, with a database connection per thread (see
+# README, "Processes, threads and SQLite").
+StartServers 2
+ThreadsPerChild 25
+MaxRequestWorkers 150
+DBDKeep 25
+DBDMax 25
 # httpd 2.4 answers 500 "couldn't check user" without an authz module.
 LoadModule authz_core_module $MODDIR/mod_authz_core.so
 <IfModule !log_config_module>
