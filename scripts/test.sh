@@ -17,10 +17,15 @@
 # server's error_log in build/test-apache-error_log; on exit (pass, fail or
 # signal) the server is stopped and the temporary copy removed.
 #
-# Hooks for later work: CE_TEST_DBD_DRIVER / CE_TEST_DBD_PARAMS choose the
-# database (see t/TEST.PL); APACHE_TEST_* and CE_TEST_* variables are passed
-# through to the unprivileged run; CE_TEST_KEEP=1 keeps the root run's copy; the error_log scan below is where a
-# sanitizer run adds its own pattern (CE_TEST_FAIL_PATTERN).
+# The suite runs once per database driver: CE_TEST_DRIVERS (default
+# "sqlite3 pgsql"). For pgsql a throwaway PostgreSQL cluster is started as
+# the unprivileged user (scripts/pg.sh: initdb in a temp dir, loopback, a
+# free port) and stopped on every exit path. Each run keeps its log in
+# build/test-apache-<driver>.log and its error_log in
+# build/test-apache-error_log-<driver>. APACHE_TEST_* and CE_TEST_*
+# variables are passed through to the unprivileged run; CE_TEST_KEEP=1
+# keeps the root run's copy; CE_TEST_FAIL_PATTERN adds to the error_log scan
+# (a sanitizer run adds its own pattern there).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -43,6 +48,7 @@ WORK=""      # the temporary copy (root only)
 SUITE=$TOP   # where t/TEST runs
 AS=""        # command prefix running as the unprivileged user
 STATE=""     # the running harness's process group id and exit code
+PGDIR=""     # the throwaway PostgreSQL cluster, if one was started
 
 if [ "$(id -u)" -eq 0 ]; then
     if ! id -u "$RUN_USER" >/dev/null 2>&1; then
@@ -79,6 +85,10 @@ cleanup() {
         fi
     fi
     [ -f "$SUITE/t/logs/error_log" ] && cp "$SUITE/t/logs/error_log" "$ERRLOG_COPY" 2>/dev/null
+    if [ -n "$PGDIR" ]; then
+        $AS "$SUITE/scripts/pg.sh" stop "$PGDIR" || true
+        rm -rf "$PGDIR"
+    fi
     if [ -n "$WORK" ]; then
         if [ -n "${CE_TEST_KEEP:-}" ]; then
             echo "test.sh: kept $WORK (CE_TEST_KEEP)" >&2
@@ -110,38 +120,77 @@ fi
 cd "$SUITE"
 install -m 0755 t/TEST.PL t/TEST
 [ -n "$AS" ] && chown "$RUN_USER:" t/TEST
-rm -f "$ERRLOG_COPY"
 
-# -clean first: Apache::Test would otherwise reuse a config cached by an
-# earlier run (another port, another database, an older extra.conf).
-$AS ./t/TEST -clean >/dev/null 2>&1 || true
+# run_suite DRIVER PARAMS [t/TEST ARGS]: one whole run of the suite against
+# that database. Sets $fail (empty when it passed), adds to $total.
+run_suite() {
+    drv=$1 prm=$2
+    shift 2
+    log=$TOP/build/test-apache-$drv.log
+    echo "==== Apache::Test suite on $drv"
+    rm -f "$ERRLOG_COPY"
+    # -clean first: Apache::Test would otherwise reuse a config cached by an
+    # earlier run (another port, another database, an older extra.conf).
+    $AS ./t/TEST -clean >/dev/null 2>&1 || true
+    # The harness runs in a session of its own, in the background, so a
+    # signal to this script is handled at once (sh defers traps while a
+    # foreground job runs) and cleanup can end exactly that process group.
+    STATE=$(mktemp -d)
+    ( CE_TEST_DBD_DRIVER=$drv CE_TEST_DBD_PARAMS=$prm \
+      setsid sh -c 'echo $$ >"$0/pgid"; "$@" </dev/null 2>&1; { echo $? >"$0/rc"; } 2>/dev/null' \
+          "$STATE" $AS ./t/TEST "$@" ) | tee "$log" &
+    wait $! || true
+    rc=$(cat "$STATE/rc" 2>/dev/null || echo "none")
+    rm -rf "$STATE"; STATE=""
+    cp "$log" "$LOG"
 
-# The harness runs in a session of its own, in the background, so a signal
-# to this script is handled at once (sh defers traps while a foreground job
-# runs) and cleanup can end exactly that process group.
-STATE=$(mktemp -d)
-( setsid sh -c 'echo $$ >"$0/pgid"; "$@" </dev/null 2>&1; { echo $? >"$0/rc"; } 2>/dev/null' \
-      "$STATE" $AS ./t/TEST "$@" ) | tee "$LOG" &
-wait $! || true
-rc=$(cat "$STATE/rc" 2>/dev/null || echo "none")
-rm -rf "$STATE"; STATE=""
-
-fail=""
-[ "$rc" = 0 ] || fail="the harness exited with status $rc"
-grep -q '^Result: PASS' "$LOG" || fail="${fail:+$fail; }no 'Result: PASS' in its output"
-if [ -f t/logs/error_log ] && grep -Eq "$FAIL_PATTERN" t/logs/error_log; then
-    grep -E "$FAIL_PATTERN" t/logs/error_log | head -20 >&2
-    fail="${fail:+$fail; }error_log shows a crash or sanitizer report"
-fi
-
-if [ -n "$fail" ]; then
-    if [ -f t/logs/error_log ]; then
-        echo "---- last lines of t/logs/error_log ----" >&2
-        tail -n 40 t/logs/error_log >&2
+    fail=""
+    [ "$rc" = 0 ] || fail="the harness exited with status $rc"
+    grep -q '^Result: PASS' "$log" || fail="${fail:+$fail; }no 'Result: PASS' in its output"
+    if [ -f t/logs/error_log ] && grep -Eq "$FAIL_PATTERN" t/logs/error_log; then
+        grep -E "$FAIL_PATTERN" t/logs/error_log | head -20 >&2
+        fail="${fail:+$fail; }error_log shows a crash or sanitizer report"
     fi
-    echo "test.sh: FAIL: $fail (log: $LOG, error_log: $ERRLOG_COPY)" >&2
+    [ -f t/logs/error_log ] && cp t/logs/error_log "$TOP/build/test-apache-error_log-$drv"
+    if [ -n "$fail" ]; then
+        if [ -f t/logs/error_log ]; then
+            echo "---- last lines of t/logs/error_log ----" >&2
+            tail -n 40 t/logs/error_log >&2
+        fi
+        fail="$drv: $fail (log: $log, error_log: $TOP/build/test-apache-error_log-$drv)"
+        return
+    fi
+    n=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n 1)
+    echo "apache-test ($drv): ${n:-0} passed, 0 failed"
+    total=$((total + ${n:-0}))
+}
+
+total=0
+failed=""
+for driver in ${CE_TEST_DRIVERS:-sqlite3 pgsql}; do
+    case "$driver" in
+    sqlite3)
+        # t/TEST.PL's default: a fresh t/var/test.db
+        run_suite sqlite3 "${CE_TEST_SQLITE_PARAMS:-}" "$@"
+        ;;
+    pgsql)
+        # A throwaway cluster of the unprivileged user, stopped in cleanup.
+        PGDIR=$(mktemp -d /tmp/ceinstances-pg.XXXXXX)
+        [ -n "$AS" ] && chown "$RUN_USER:" "$PGDIR"
+        $AS "$SUITE/scripts/pg.sh" start "$PGDIR" >/dev/null || die "cannot start PostgreSQL"
+        params=$($AS "$SUITE/scripts/pg.sh" createdb "$PGDIR" ce_test) \
+            || die "cannot create the test database"
+        run_suite pgsql "$params" "$@"
+        ;;
+    *) die "unknown driver $driver in CE_TEST_DRIVERS" ;;
+    esac
+    [ -n "$fail" ] && failed="${failed:+$failed; }$fail"
+    # Stop this run's server before the next run configures another.
+    $AS ./t/TEST -stop-httpd >/dev/null 2>&1 || true
+done
+
+if [ -n "$failed" ]; then
+    echo "test.sh: FAIL: $failed" >&2
     exit 1
 fi
-
-total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$LOG" | tail -n 1)
-echo "apache-test: ${total:-0} passed, 0 failed"
+echo "apache-test: $total passed, 0 failed (drivers: ${CE_TEST_DRIVERS:-sqlite3 pgsql})"

@@ -14,8 +14,8 @@ package CETest;
 #              a tenant's stored instance ids and tag rows.
 #
 # The database comes from Apache::Test::vars (set by t/TEST.PL): ce_dbd_driver
-# and ce_dbd_params. Only sqlite3 is wired today; another driver (issue 3)
-# adds an entry to %DRIVERS (connect + list tables) and nothing else here.
+# and ce_dbd_params; %DRIVERS says how to reach each driver's database
+# (connect + list tables).
 use strict;
 use warnings;
 
@@ -73,6 +73,21 @@ my %DRIVERS = (
         },
         tables => q{SELECT name FROM sqlite_master WHERE type = 'table'
                     AND name NOT LIKE 'sqlite_%' ORDER BY name},
+    },
+    pgsql => {
+        connect => sub {
+            require DBI;
+            # DBDParams "host=... port=... dbname=... user=..." -> a DBI dsn
+            my %p = map { split /=/, $_, 2 } split ' ', shift;
+            my $user = delete $p{user} // '';
+            my $pass = delete $p{password} // '';
+            my $dsn = 'dbi:Pg:' . join ';', map { "$_=$p{$_}" } sort keys %p;
+            return DBI->connect($dsn, $user, $pass,
+                                { RaiseError => 1, PrintError => 0, pg_enable_utf8 => 1 });
+        },
+        tables => q{SELECT table_name FROM information_schema.tables
+                    WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                    ORDER BY table_name},
     },
 );
 
