@@ -3,8 +3,9 @@
 # this (never root: initdb refuses it), listening on loopback only.
 #
 #   scripts/pg.sh start DIR     initdb in DIR/data (if not there yet), start
-#                               on 127.0.0.1 and a free port, socket in DIR;
-#                               prints the port
+#                               on 127.0.0.1 and a free port (a restart
+#                               keeps the first one), socket in DIR; prints
+#                               the port
 #   scripts/pg.sh createdb DIR NAME
 #                               (re)creates database NAME, empty; prints the
 #                               DBDParams that reach it
@@ -47,7 +48,8 @@ start)
         "$bin/initdb" -D "$data" -U "$user" --auth=trust --no-sync -E UTF8 --locale=C \
             >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     fi
-    port=$(free_port)
+    # A restart keeps the port: clients (httpd) reconnect to the same place.
+    if [ -s "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
     echo "$port" >"$dir/port"
     # fsync stays on: the crash tests rely on PostgreSQL's durability.
     "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \

@@ -180,6 +180,7 @@ for driver in ${CE_TEST_DRIVERS:-sqlite3 pgsql}; do
         $AS "$SUITE/scripts/pg.sh" start "$PGDIR" >/dev/null || die "cannot start PostgreSQL"
         params=$($AS "$SUITE/scripts/pg.sh" createdb "$PGDIR" ce_test) \
             || die "cannot create the test database"
+        export CE_TEST_PG_DIR="$PGDIR"
         run_suite pgsql "$params" "$@"
         ;;
     *) die "unknown driver $driver in CE_TEST_DRIVERS" ;;

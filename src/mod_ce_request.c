@@ -19,6 +19,9 @@
 
 APLOG_USE_MODULE(ceinstances);
 
+/* Connections tried per request before answering 503. */
+#define CE_DB_ATTEMPTS 3
+
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 static apr_global_mutex_t *write_mutex;
@@ -110,16 +113,29 @@ void ce_request_db_release(ce_request_t *req)
     }
 }
 
+/* Whether the held connection is known dead (the database went away). */
+static int db_lost(const ce_request_t *req)
+{
+    return req->held &&
+           apr_dbd_check_conn(req->db.driver, req->r->pool, req->db.handle) != APR_SUCCESS;
+}
+
 apr_status_t ce_request_db(ce_request_t *req)
 {
-    ap_dbd_t *dbd;
+    ap_dbd_t *dbd = NULL;
     const char *err = NULL;
     apr_status_t rv;
+    int attempt;
 
     if (req->held) {
         return APR_SUCCESS;
     }
-    dbd = dbd_open ? dbd_open(req->r->pool, req->r->server) : NULL;
+    /* mod_dbd answers NULL when the pooled connection it picked turns out
+     * dead (and drops it): after a database restart the pool may hold a
+     * few of those before a fresh connection is made. */
+    for (attempt = 0; attempt < CE_DB_ATTEMPTS && !dbd && dbd_open; attempt++) {
+        dbd = dbd_open(req->r->pool, req->r->server);
+    }
     if (!dbd) {
         req->err = "The database is unavailable";
         return CE_EUNAVAILABLE;
@@ -168,6 +184,16 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
     }
     rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
                                creds.organization_secret);
+    if (rv == APR_EGENERAL && db_lost(req)) {
+        /* The first statement on a pooled connection whose server went
+         * away: once more, on a fresh connection. */
+        ce_request_db_release(req);
+        if ((rv = ce_request_db(req)) != APR_SUCCESS) {
+            return rv;
+        }
+        rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
+                                   creds.organization_secret);
+    }
     if (rv != APR_SUCCESS) {
         req->err = "Invalid Organization or User secret, or not authorized";
         return rv == APR_NOTFOUND ? APR_EACCES : rv;
@@ -372,6 +398,12 @@ int ce_request_fail(ce_request_t *req, apr_status_t rv)
 {
     int status = http_status(rv);
 
+    if (status == HTTP_INTERNAL_SERVER_ERROR && db_lost(req)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, "CE00006: database connection lost: %s",
+                      req->err ? req->err : "?");
+        status = HTTP_SERVICE_UNAVAILABLE;
+        req->err = "The database is unavailable";
+    }
     if (status == HTTP_INTERNAL_SERVER_ERROR) {
         /* The detail goes to the log, not to the client. */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, "CE00002: %s",

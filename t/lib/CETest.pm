@@ -27,6 +27,12 @@ use HTTP::Request ();
 use JSON::PP ();
 use MIME::Base64 ();
 
+use File::Path ();
+use File::Spec ();
+use IO::Socket::INET ();
+use LWP::UserAgent ();
+use Time::HiRes ();
+
 use Apache::Test ();
 use Apache::TestRequest ();
 require Test::More;
@@ -38,6 +44,7 @@ our @EXPORT = qw(
     create_instance valid_config catalog catalog_element expected_element
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
+    db_spec with_db start_node stop_node crash_node node_pids free_port pg_ctl
 );
 
 our $BASE = '/elements/api-v2';
@@ -93,11 +100,15 @@ my %DRIVERS = (
 
 sub db_spec { vars('ce_dbd_driver') . ':' . vars('ce_dbd_params') }
 
+# with_db(CODE [, DRIVER, PARAMS]): CODE->($dbh, $driver_entry) on the
+# suite's database (or the one given), connection closed afterwards.
 sub with_db {
-    my $cb = shift;
-    my $d = $DRIVERS{vars('ce_dbd_driver')}
-        or Carp::croak('CETest: no database helper for driver ' . vars('ce_dbd_driver'));
-    my $dbh = $d->{connect}->(vars('ce_dbd_params'));
+    my($cb, $driver, $params) = @_;
+    $driver //= vars('ce_dbd_driver');
+    $params //= vars('ce_dbd_params');
+    my $d = $DRIVERS{$driver}
+        or Carp::croak("CETest: no database helper for driver $driver");
+    my $dbh = $d->{connect}->($params);
     my @r = eval { $cb->($dbh, $d) };
     my $err = $@;
     $dbh->disconnect;
@@ -234,11 +245,13 @@ sub auth {
 # api(METHOD, PATH, %o): PATH is relative to /elements/api-v2 (a leading '/'
 # makes it absolute). %o: auth => tenant hash or header string; json => data
 # (sent as application/json); body => raw bytes; content_type => header (also
-# overrides the json default; undef with body sends none); headers => {...}.
+# overrides the json default; undef with body sends none); headers => {...};
+# node => a start_node() server to send it to instead of the suite's.
 sub api {
     my($method, $path, %o) = @_;
     my $url = $path =~ m{^/} ? $path : "$BASE/$path";
-    my $req = HTTP::Request->new($method => Apache::TestRequest::resolve_url($url));
+    my $req = HTTP::Request->new($method => $o{node} ? "http://127.0.0.1:$o{node}{port}$url"
+                                                     : Apache::TestRequest::resolve_url($url));
     if (defined $o{auth}) {
         $req->header(Authorization => ref $o{auth} ? auth($o{auth}) : $o{auth});
     }
@@ -256,7 +269,7 @@ sub api {
     while (my($k, $v) = each %{ $o{headers} || {} }) {
         $req->header($k => $v);
     }
-    my $res = Apache::TestRequest::user_agent()->request($req);
+    my $res = ($o{node} ? node_agent() : Apache::TestRequest::user_agent())->request($req);
     return CETest::Res->new($res, "$method $url");
 }
 
@@ -484,6 +497,146 @@ sub expect_instance {
 }
 
 # ---------------------------------------------------------------- response
+
+# ---------------------------------------------------------------- more nodes
+#
+# start_node(%o) starts one more httpd with the module, configured as
+# t/conf/extra.conf.in configures the suite's (a user's configuration), on a
+# free loopback port, against the suite's database unless o{driver} and
+# o{params} name another; o{procs} x o{threads} (default 2 x 16). Returns
+# { name, dir, port, conf, pidfile }; pass it as api(..., node => $node).
+# stop_node() ends it cleanly, crash_node() with SIGKILL to the parent and
+# every child at once; start_node(%$node) starts it again in place.
+
+sub free_port {
+    for my $port (map { 20000 + int rand 20000 } 1 .. 200) {
+        my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                         Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or next;
+        close $sock;
+        return $port;
+    }
+    die "CETest: no free port\n";
+}
+
+my $agent;
+sub node_agent {
+    $agent ||= LWP::UserAgent->new(keep_alive => 8, timeout => 30);
+    return $agent;
+}
+
+sub start_node {
+    my %o = @_;
+    my $name = $o{name} // 'node';
+    my $dir = $o{dir} // File::Spec->catdir(vars('t_dir'), 'var', "$name-$$-" . int rand 1e6);
+    File::Path::make_path($dir);
+    my $port = $o{port} // free_port();
+    my $driver = $o{driver} // vars('ce_dbd_driver');
+    my $params = $o{params} // vars('ce_dbd_params');
+    my($procs, $threads) = ($o{procs} // 2, $o{threads} // 16);
+    my $top = vars('top_dir');
+    my $mods = '/usr/lib/apache2/modules';
+    my $conf = "$dir/httpd.conf";
+    open my $fh, '>', $conf or die "CETest: $conf: $!";
+    print $fh join "\n",
+        "ServerRoot $dir",
+        "ServerName 127.0.0.1",
+        "Listen 127.0.0.1:$port",
+        "PidFile $dir/httpd.pid",
+        "DefaultRuntimeDir $dir",
+        "ErrorLog $dir/error_log",
+        "LogLevel info",
+        "LoadModule mpm_event_module $mods/mod_mpm_event.so",
+        "LoadModule authz_core_module $mods/mod_authz_core.so",
+        "LoadModule dbd_module $mods/mod_dbd.so",
+        "LoadModule ceinstances_module $top/build/mod_ceinstances.so",
+        "StartServers $procs",
+        "ServerLimit $procs",
+        "ThreadsPerChild $threads",
+        "ThreadLimit $threads",
+        'MaxRequestWorkers ' . $procs * $threads,
+        "DocumentRoot $dir",
+        "DBDriver $driver",
+        qq{DBDParams "$params"},
+        "DBDKeep $threads",
+        "DBDMax $threads",
+        "CEInstancesCatalog $top/conf/elements.json",
+        '<Location /elements/api-v2>',
+        '    SetHandler ceinstances',
+        '</Location>',
+        '';
+    close $fh;
+    my $node = { %o, name => $name, dir => $dir, port => $port, conf => $conf,
+                 pidfile => "$dir/httpd.pid", driver => $driver, params => $params };
+    unlink $node->{pidfile};
+    system('/usr/sbin/apache2', '-f', $conf, '-k', 'start') == 0
+        or die "CETest: node $name did not start (see $dir/error_log)\n";
+    for (1 .. 200) {
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                         Proto => 'tcp');
+        if ($sock && -s $node->{pidfile}) { close $sock; return $node; }
+        Time::HiRes::sleep(0.05);
+    }
+    die "CETest: node $name is not answering on port $port (see $dir/error_log)\n";
+}
+
+sub node_pid {
+    my $node = shift;
+    open my $fh, '<', $node->{pidfile} or return;
+    my $pid = <$fh>;
+    return $pid && $pid =~ /^(\d+)/ ? $1 : undef;
+}
+
+# The parent's pid and its children's.
+sub node_pids {
+    my $node = shift;
+    my $parent = node_pid($node) or return ();
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        push @kids, $pid if $ppid == $parent;
+    }
+    return ($parent, @kids);
+}
+
+sub wait_gone {
+    my @pids = @_;
+    for (1 .. 300) {
+        @pids = grep { kill 0, $_ } @pids;
+        return 1 unless @pids;
+        Time::HiRes::sleep(0.05);
+    }
+    return 0;
+}
+
+sub stop_node {
+    my $node = shift;
+    my @pids = node_pids($node) or return;
+    kill TERM => $pids[0];
+    wait_gone(@pids) or kill KILL => @pids;
+    wait_gone(@pids);
+}
+
+sub crash_node {
+    my $node = shift;
+    my @pids = node_pids($node) or return;
+    kill KILL => @pids;
+    wait_gone(@pids);
+    # what a killed httpd leaves behind is no reason for its restart to fail
+    unlink $node->{pidfile};
+}
+
+# pg_ctl(stop|start|kill): the suite's throwaway PostgreSQL (test.sh passes
+# its directory in CE_TEST_PG_DIR); dies when there is none.
+sub pg_ctl {
+    my $cmd = shift;
+    my $dir = $ENV{CE_TEST_PG_DIR} or die "CETest: no CE_TEST_PG_DIR\n";
+    my $out = `"@{[ vars('top_dir') ]}/scripts/pg.sh" $cmd "$dir" 2>&1`;
+    die "CETest: pg.sh $cmd failed: $out\n" if $?;
+    return $out;
+}
 
 package CETest::Res;
 

@@ -145,7 +145,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 1);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 2);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     apr_dbd_close(db2.driver, db2.handle);
     apr_pool_destroy(p2);
