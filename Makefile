@@ -14,6 +14,7 @@ APR_INC   = $(shell apr-1-config --includes --cppflags) $(shell apu-1-config --i
 HTTPD_INC = -I$(shell $(APXS) -q INCLUDEDIR)
 APR_LIBS  = $(shell apr-1-config --link-ld --libs) $(shell apu-1-config --link-ld --libs)
 CHECK_LIBS = $(shell pkg-config --libs check)
+CURL_LIBS  = $(shell curl-config --libs)
 
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
@@ -29,9 +30,10 @@ UNIT_BIN := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 
 MODULE   := $(BUILD)/mod_ceinstances.so
 CEADMIN  := $(BUILD)/ceadmin
+CELOAD   := $(BUILD)/ceload
 
 .PHONY: all deps build unit test test-apache run bench clean format
-all: $(MODULE) $(CEADMIN)
+all: $(MODULE) $(CEADMIN) $(CELOAD)
 
 # The core must build without httpd headers: it gets APR's include path only.
 $(OBJ)/ce_%.o: src/ce_%.c | $(OBJ)
@@ -48,6 +50,12 @@ $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) -shared -pthread -o $@ $^ $(LIBS)
 $(CEADMIN): $(OBJ)/ceadmin.o $(CORE_OBJ)
 	$(CC) -pthread -o $@ $^ $(APR_LIBS) $(LIBS)
+
+# The load generator (t/tools): libcurl's multi interface and jansson only.
+$(OBJ)/ceload.o: t/tools/ceload.c | $(OBJ)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(CELOAD): $(OBJ)/ceload.o
+	$(CC) -o $@ $^ $(CURL_LIBS) -ljansson -lm
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/unit.h $(CORE_OBJ) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $(APR_INC) -Isrc -It/unit -o $@ $< $(CORE_OBJ) $(APR_LIBS) $(LIBS) $(CHECK_LIBS)

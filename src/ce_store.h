@@ -93,9 +93,11 @@ apr_status_t ce_store_organization_list(apr_array_header_t **porgs, ce_db_t *db,
 
 /* The user whose secret digest is digest(user_secret) and whose
  * organization's secret digest is digest(org_secret), in one query.
- * APR_NOTFOUND if none (unknown, rotated, or mismatched pair). */
+ * APR_NOTFOUND if none (unknown, rotated, or mismatched pair); a database
+ * failure is APR_EGENERAL with *perr. */
 apr_status_t ce_store_authenticate(ce_user_t **puser, ce_db_t *db, apr_pool_t *p,
-                                   const char *user_secret, const char *org_secret);
+                                   const char *user_secret, const char *org_secret,
+                                   const char **perr);
 
 /* --- instances --- */
 

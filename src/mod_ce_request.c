@@ -22,8 +22,8 @@ APLOG_USE_MODULE(ceinstances);
 /* Connections tried per request before answering 503. */
 #define CE_DB_ATTEMPTS 3
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close;
 static apr_global_mutex_t *write_mutex;
 
 /* Group commit (see ce_store_batch_create): this child's queue per
@@ -172,6 +172,7 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
     request_rec *r = req->r;
     ce_credentials_t creds;
     ce_user_t *user = NULL;
+    const char *err = NULL;
     apr_int64_t id;
     apr_status_t rv;
 
@@ -183,7 +184,7 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
         return rv;
     }
     rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
-                               creds.organization_secret);
+                               creds.organization_secret, &err);
     if (rv == APR_EGENERAL && db_lost(req)) {
         /* The first statement on a pooled connection whose server went
          * away: once more, on a fresh connection. */
@@ -192,11 +193,15 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
             return rv;
         }
         rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
-                                   creds.organization_secret);
+                                   creds.organization_secret, &err);
+    }
+    if (rv == APR_NOTFOUND) {
+        req->err = "Invalid Organization or User secret, or not authorized";
+        return APR_EACCES;
     }
     if (rv != APR_SUCCESS) {
-        req->err = "Invalid Organization or User secret, or not authorized";
-        return rv == APR_NOTFOUND ? APR_EACCES : rv;
+        req->err = err; /* logged, never sent */
+        return rv;
     }
     if (creds.element_token) {
         rv = ce_store_instance_by_token(&id, &req->db, r->pool, user, creds.element_token);

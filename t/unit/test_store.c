@@ -114,7 +114,8 @@ static void assert_authenticates(const char *user_secret, const char *org_secret
 {
     ce_user_t *u = NULL;
 
-    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, user_secret, org_secret), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, user_secret, org_secret, &err),
+                     APR_SUCCESS);
     ck_assert_int_eq(u->id, user_id);
 }
 
@@ -122,7 +123,8 @@ static void assert_rejected(const char *user_secret, const char *org_secret)
 {
     ce_user_t *u = (ce_user_t *)1;
 
-    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, user_secret, org_secret), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, user_secret, org_secret, &err),
+                     APR_NOTFOUND);
     ck_assert_ptr_null(u);
 }
 
@@ -164,7 +166,7 @@ START_TEST(uninitialized_connection_fails_cleanly)
     raw.prepared = apr_hash_make(pool);
     ck_assert_int_eq(ce_store_user_rotate(&secret, &raw, pool, 1, &err), APR_EGENERAL);
     ck_assert_ptr_nonnull(strstr(err, "not prepared"));
-    ck_assert_int_eq(ce_store_authenticate(&u, &raw, pool, "a", "b"), APR_EGENERAL);
+    ck_assert_int_eq(ce_store_authenticate(&u, &raw, pool, "a", "b", &err), APR_EGENERAL);
 }
 END_TEST
 
@@ -182,7 +184,7 @@ START_TEST(signup_and_authenticate)
     ck_assert_uint_eq(strlen(a.user_secret), 44);
     ck_assert_str_ne(a.org_secret, a.user_secret);
 
-    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, a.user_secret, a.org_secret),
+    ck_assert_int_eq(ce_store_authenticate(&u, &db, pool, a.user_secret, a.org_secret, &err),
                      APR_SUCCESS);
     ck_assert_int_eq(u->id, a.user->id);
     ck_assert_int_eq(u->organization_id, a.org->id);
