@@ -569,8 +569,13 @@ sub start_node {
     my $node = { %o, name => $name, dir => $dir, port => $port, conf => $conf,
                  pidfile => "$dir/httpd.pid", driver => $driver, params => $params };
     unlink $node->{pidfile};
-    system('/usr/sbin/apache2', '-f', $conf, '-k', 'start') == 0
-        or die "CETest: node $name did not start (see $dir/error_log)\n";
+    # o{tries}: after a crash the kernel may hold the port a little longer
+    # (the killed server's connections closing down).
+    my $tries = $o{tries} // 1;
+    until (system('/usr/sbin/apache2', '-f', $conf, '-k', 'start') == 0) {
+        die "CETest: node $name did not start (see $dir/error_log)\n" if --$tries <= 0;
+        Time::HiRes::sleep(0.5);
+    }
     for (1 .. 200) {
         my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                          Proto => 'tcp');

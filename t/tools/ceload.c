@@ -63,6 +63,8 @@ static const char usage_text[] =
 
 typedef enum { OP_CREATE, OP_READ, OP_UPDATE, OP_DELETE, OP_LIST, OP_COUNT } op_t;
 
+static const char *const op_method[OP_COUNT] = {"POST", "GET", "PATCH", "DELETE", "GET"};
+
 /* An instance this run created. */
 typedef struct {
     int64_t id;
@@ -80,6 +82,7 @@ typedef struct {
     char url[512];
     char *buf; /* response body */
     size_t len, cap;
+    int retried; /* sent again after its kept-alive connection was found closed */
 } slot_t;
 
 /* Open-addressing hash sets: instance ids and tokens seen in create answers. */
@@ -128,7 +131,7 @@ typedef struct {
 
     /* counts */
     long requests, ok[OP_COUNT], status[MAX_STATUS], errors5xx, transport_errors;
-    long dup_ids, dup_tokens, bad_answers, unexpected_404, skipped;
+    long dup_ids, dup_tokens, bad_answers, unexpected_404, skipped, retries;
 } ld_t;
 
 static volatile sig_atomic_t interrupted;
@@ -169,11 +172,6 @@ static uint64_t rnd(ld_t *ld)
     ld->rng ^= ld->rng << 25;
     ld->rng ^= ld->rng >> 27;
     return ld->rng * 0x2545F4914F6CDD1DULL;
-}
-
-static double rnd01(ld_t *ld)
-{
-    return (double)(rnd(ld) >> 11) / 9007199254740992.0;
 }
 
 static uint64_t mix64(uint64_t x)
@@ -387,6 +385,7 @@ static int start_one(ld_t *ld, slot_t *s)
     s->op = op;
     s->inst = inst;
     s->len = 0;
+    s->retried = 0;
     s->name[0] = '\0';
     if (op == OP_CREATE || op == OP_UPDATE)
         snprintf(s->name, sizeof(s->name), "load-%ld-%lu", (long)getpid(), ++ld->next_name);
@@ -474,14 +473,42 @@ static void create_done(ld_t *ld, slot_t *s)
     json_decref(j);
 }
 
-/* Accounts for the answer (or its absence) to slot s's request. */
-static void finish_one(ld_t *ld, slot_t *s, CURLcode rc)
+/* An idle kept-alive connection may be closed by the server at any time
+ * (httpd's event MPM closes them all when its workers are busy), so a
+ * request written onto one can fail to be sent. Nothing of it reached the
+ * server, so sending it again, once, on a fresh connection is safe for
+ * every method. Returns 1 if s was sent again. */
+static int retry_stale(ld_t *ld, slot_t *s, CURLcode rc)
+{
+    long connects = 1;
+    if (rc != CURLE_SEND_ERROR || s->retried)
+        return 0;
+    curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects);
+    if (connects != 0)
+        return 0;
+    s->retried = 1;
+    s->len = 0;
+    ld->retries++;
+    curl_easy_setopt(s->easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_multi_add_handle(ld->multi, s->easy);
+    return 1;
+}
+
+/* Accounts for the answer (or its absence) to slot s's request; 0 when s
+ * is free again, 1 when its request was sent again. */
+static int finish_one(ld_t *ld, slot_t *s, CURLcode rc)
 {
     long code = 0;
+    if (retry_stale(ld, s, rc))
+        return 1;
     if (rc == CURLE_OK)
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code <= 0 || code >= MAX_STATUS) {
-        ld->transport_errors++;
+        /* The first few go to stderr: enough to see why, not a flood
+         * when a node is down. */
+        if (ld->transport_errors++ < 5)
+            fprintf(stderr, "ceload: %s %s: %s\n", op_method[s->op], s->url,
+                    curl_easy_strerror(rc));
         code = 0;
     } else {
         ld->status[code]++;
@@ -508,6 +535,7 @@ static void finish_one(ld_t *ld, slot_t *s, CURLcode rc)
      * usable again (a failed delete may be retried by a later one). */
     if ((s->op == OP_UPDATE || s->op == OP_DELETE) && !in->deleted)
         idle_push(ld, s->inst);
+    return 0;
 }
 
 /* ---- run ------------------------------------------------------------------- */
@@ -560,8 +588,8 @@ static int run(ld_t *ld)
             slot_t *s;
             curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
             curl_multi_remove_handle(ld->multi, e);
-            finish_one(ld, s, rc);
-            ld->free_slots[ld->nfree++] = s - ld->slots;
+            if (!finish_one(ld, s, rc))
+                ld->free_slots[ld->nfree++] = s - ld->slots;
         }
         /* Refill at once instead of polling with free slots. */
         if (!stopping && more && ld->nfree > 0 && !(deadline > 0 && now() >= deadline))
@@ -586,9 +614,9 @@ static void print_summary(ld_t *ld, double secs)
     }
     printf("},\"errors5xx\":%ld,\"transport_errors\":%ld,\"duplicate_ids\":%ld,"
            "\"duplicate_tokens\":%ld,\"bad_answers\":%ld,\"unexpected_404\":%ld,"
-           "\"skipped\":%ld,\"seconds\":%.3f}\n",
+           "\"skipped\":%ld,\"retries\":%ld,\"seconds\":%.3f}\n",
            ld->errors5xx, ld->transport_errors, ld->dup_ids, ld->dup_tokens, ld->bad_answers,
-           ld->unexpected_404, ld->skipped, secs);
+           ld->unexpected_404, ld->skipped, ld->retries, secs);
     fflush(stdout);
 }
 
