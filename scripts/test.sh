@@ -25,14 +25,17 @@
 # build/test-apache-error_log-<driver>. APACHE_TEST_* and CE_TEST_*
 # variables are passed through to the unprivileged run; CE_TEST_KEEP=1
 # keeps the root run's copy; CE_TEST_FAIL_PATTERN adds to the error_log scan
-# (a sanitizer run adds its own pattern there).
+# (a sanitizer run adds its own pattern there); CE_TEST_LOG_DIR puts the logs
+# elsewhere than build/.
 set -eu
 
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
 RUN_USER=${CE_TEST_USER:-cetest}
-LOG=$TOP/build/test-apache.log
-ERRLOG_COPY=$TOP/build/test-apache-error_log
+# Where the logs go (several runs at once each need their own).
+LOGDIR=${CE_TEST_LOG_DIR:-$TOP/build}
+LOG=$LOGDIR/test-apache.log
+ERRLOG_COPY=$LOGDIR/test-apache-error_log
 # httpd's own record of a crashed child, plus anything a sanitizer adds.
 FAIL_PATTERN='exit signal|AddressSanitizer|LeakSanitizer|runtime error:'
 [ -n "${CE_TEST_FAIL_PATTERN:-}" ] && FAIL_PATTERN="$FAIL_PATTERN|$CE_TEST_FAIL_PATTERN"
@@ -42,7 +45,7 @@ die() { echo "test.sh: $*" >&2; exit 1; }
 for f in build/mod_ceinstances.so build/ceadmin conf/elements.json t/TEST.PL; do
     [ -e "$f" ] || die "$f is missing (run 'make all' first)"
 done
-mkdir -p "$TOP/build"
+mkdir -p "$TOP/build" "$LOGDIR"
 
 WORK=""      # the temporary copy (root only)
 SUITE=$TOP   # where t/TEST runs
@@ -126,7 +129,7 @@ install -m 0755 t/TEST.PL t/TEST
 run_suite() {
     drv=$1 prm=$2
     shift 2
-    log=$TOP/build/test-apache-$drv.log
+    log=$LOGDIR/test-apache-$drv.log
     echo "==== Apache::Test suite on $drv"
     rm -f "$ERRLOG_COPY"
     # -clean first: Apache::Test would otherwise reuse a config cached by an
@@ -151,13 +154,13 @@ run_suite() {
         grep -E "$FAIL_PATTERN" t/logs/error_log | head -20 >&2
         fail="${fail:+$fail; }error_log shows a crash or sanitizer report"
     fi
-    [ -f t/logs/error_log ] && cp t/logs/error_log "$TOP/build/test-apache-error_log-$drv"
+    [ -f t/logs/error_log ] && cp t/logs/error_log "$LOGDIR/test-apache-error_log-$drv"
     if [ -n "$fail" ]; then
         if [ -f t/logs/error_log ]; then
             echo "---- last lines of t/logs/error_log ----" >&2
             tail -n 40 t/logs/error_log >&2
         fi
-        fail="$drv: $fail (log: $log, error_log: $TOP/build/test-apache-error_log-$drv)"
+        fail="$drv: $fail (log: $log, error_log: $LOGDIR/test-apache-error_log-$drv)"
         return
     fi
     n=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -n 1)
