@@ -4,6 +4,7 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <http_core.h>
+#include <http_protocol.h>
 #include <http_request.h>
 
 #include "mod_ce_config.h"
@@ -21,6 +22,7 @@ static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
+    int catalog = 0;
 
     if (ce_request_dbd_bind() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
@@ -28,9 +30,19 @@ static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (vs = s; vs; vs = vs->next) {
-        if (ce_config_server_of(vs)->catalog) {
-            return OK;
+        const ce_server_config_t *cfg = ce_config_server_of(vs);
+
+        if (cfg->catalog && !cfg->keys) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, vs,
+                         "CE00024: CEInstancesKeyFile is not set for %s:%u (make a key file "
+                         "with: ceadmin keygen PATH)",
+                         vs->server_hostname ? vs->server_hostname : "?", vs->port);
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
+        catalog |= cfg->catalog != NULL;
+    }
+    if (catalog) {
+        return OK;
     }
     ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                  "CE00023: CEInstancesCatalog is not set in the server or any virtual host");
@@ -57,8 +69,17 @@ static void ce_child_init(apr_pool_t *pchild, server_rec *s)
     ce_request_child_init(pchild, s);
 }
 
+static int ce_post_read_request(request_rec *r)
+{
+    ce_request_hide_credentials(r);
+    return DECLINED;
+}
+
 static void ce_register_hooks(apr_pool_t *p)
 {
+    /* First: before anything (httpd's own trace4 header dump included) can
+     * log the credentials. */
+    ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -83,6 +83,7 @@ DBDMin 0
 DBDKeep ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
 DBDMax ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
 CEInstancesCatalog $root/conf/elements.json
+CEInstancesKeyFile $work/bench.key
 <Location /elements/api-v2>
     SetHandler ceinstances
 </Location>
@@ -92,7 +93,9 @@ json_field() { # json_field PERL-EXPR: reads JSON on stdin, prints $j->{...}
     perl -MJSON::PP -e 'local $/; my $j = JSON::PP::decode_json(<STDIN>); print '"$1"
 }
 
-ceadmin="$root/build/ceadmin --db sqlite3:$work/bench.db"
+"$root/build/ceadmin" keygen "$work/bench.key" >/dev/null
+[ "$(id -u)" = 0 ] || chmod 600 "$work/bench.key"
+ceadmin="$root/build/ceadmin --db sqlite3:$work/bench.db --key $work/bench.key"
 signup=$($ceadmin signup --org Bench --email bench@example.com --first Bench --last User)
 [ "$(id -u)" = 0 ] && chown nobody:nogroup "$work"/bench.db*
 org=$(echo "$signup" | json_field '$j->{organization}{secret}')

@@ -6,7 +6,8 @@
 # Everything lives in var/: the SQLite database (var/ceinstances.db), the
 # generated httpd config (var/httpd.conf), logs, pid file, and the demo
 # organization and user created on the first run (var/demo.json, mode 0600).
-# var/ is also where key material goes once secrets are encrypted at rest.
+# var/ceinstances.key is the key file sealing secrets at rest (made on the
+# first run with ceadmin keygen, mode 0600).
 # Run as root, httpd's children run as nobody:nogroup and var/ is made
 # writable for them (SQLite writes -wal/-shm files next to the database).
 set -eu
@@ -18,6 +19,7 @@ PORT=${PORT:-8080}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 MODDIR=/usr/lib/apache2/modules
 DB=$VAR/ceinstances.db
+KEY=$VAR/ceinstances.key
 CONF=$VAR/httpd.conf
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -40,10 +42,16 @@ if [ "$(id -u)" -eq 0 ]; then
 Group $RUN_GROUP"
 fi
 
+# The key file sealing secrets at rest, once (0600; keep a copy: without
+# it the database's secrets are lost).
+if [ ! -s "$KEY" ]; then
+    build/ceadmin keygen "$KEY" >/dev/null
+fi
+
 # The demo tenant, once. ceadmin creates the schema if the database is new.
 if [ ! -s "$VAR/demo.json" ]; then
     umask 077
-    build/ceadmin --db "sqlite3:$DB" signup --org Demo --email demo@example.com \
+    build/ceadmin --db "sqlite3:$DB" --key "$KEY" signup --org Demo --email demo@example.com \
         --first Demo --last User >"$VAR/demo.json.tmp"
     mv "$VAR/demo.json.tmp" "$VAR/demo.json"
     umask 022
@@ -98,6 +106,7 @@ DBDriver  sqlite3
 DBDParams "$DB"
 
 CEInstancesCatalog "$TOP/conf/elements.json"
+CEInstancesKeyFile "$KEY"
 CEInstancesMaxBodySize 1048576
 
 <Location /elements/api-v2>

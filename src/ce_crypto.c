@@ -1,9 +1,12 @@
-/* ce_crypto: random tokens and secrets, digests, constant-time comparison.
- * Everything delegates to OpenSSL. */
+/* ce_crypto: random tokens and secrets, digests, the key file, sealing.
+ * Everything cryptographic delegates to OpenSSL. */
 #include <string.h>
+#include <apr_file_info.h>
+#include <apr_file_io.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "ce_crypto.h"
@@ -70,4 +73,253 @@ const char *ce_crypto_request_id(apr_pool_t *p)
         return "unavailable";
     }
     return to_hex(p, raw, sizeof(raw));
+}
+
+/* ------------------------------------------------------------------ */
+/* The key file                                                        */
+
+#define KEY_MAGIC "ceinstances-key 1"
+#define SEAL_PREFIX "ce1:"
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+
+static apr_status_t wipe_keys(void *data)
+{
+    OPENSSL_cleanse(data, sizeof(ce_keys_t));
+    return APR_SUCCESS;
+}
+
+/* Decodes base64 text of exactly CE_KEY_BYTES bytes into out. */
+static int decode_key(unsigned char *out, const char *b64)
+{
+    unsigned char buf[CE_KEY_BYTES + 3];
+    size_t len = strlen(b64);
+    int n;
+
+    if (len != 4 * ((CE_KEY_BYTES + 2) / 3)) {
+        return 0;
+    }
+    n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)len);
+    /* EVP_DecodeBlock counts '=' padding as zero bytes */
+    if (n != CE_KEY_BYTES + 1 || b64[len - 1] != '=' || b64[len - 2] == '=') {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return 0;
+    }
+    memcpy(out, buf, CE_KEY_BYTES);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return 1;
+}
+
+apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *path,
+                                 const char **perr)
+{
+    ce_keys_t *keys;
+    apr_finfo_t fi;
+    apr_file_t *f;
+    char line[256], *state, *name, *value;
+    int have_enc = 0, have_mac = 0, lineno = 0, magic = 0;
+    apr_status_t rv;
+
+    *pkeys = NULL;
+    if ((rv = apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_TYPE, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot read the key file %s (make one with: ceadmin keygen %s)",
+                             path, path);
+        return rv;
+    }
+    if (fi.filetype != APR_REG) {
+        *perr = apr_psprintf(p, "the key file %s is not a regular file", path);
+        return APR_EINVAL;
+    }
+    if (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE)) {
+        *perr = apr_psprintf(p, "the key file %s is readable or writable by others "
+                                "(chmod 600 it)", path);
+        return APR_EINVAL;
+    }
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot open the key file %s", path);
+        return rv;
+    }
+    keys = apr_pcalloc(p, sizeof(*keys));
+    apr_pool_cleanup_register(p, keys, wipe_keys, apr_pool_cleanup_null);
+    while (apr_file_gets(line, sizeof(line), f) == APR_SUCCESS) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!magic) {
+            magic = strcmp(line, KEY_MAGIC) == 0;
+            if (!magic) {
+                break;
+            }
+            continue;
+        }
+        if (!(name = apr_strtok(line, " \t", &state)) || *name == '#') {
+            continue;
+        }
+        value = apr_strtok(NULL, " \t", &state);
+        if (strcmp(name, "encryption") == 0 && value && decode_key(keys->enc, value)) {
+            have_enc = 1;
+        }
+        else if (strcmp(name, "digest") == 0 && value && decode_key(keys->mac, value)) {
+            have_mac = 1;
+        }
+        else {
+            OPENSSL_cleanse(line, sizeof(line));
+            apr_file_close(f);
+            *perr = apr_psprintf(p, "the key file %s: line %d is not a valid key line", path,
+                                 lineno);
+            return APR_EINVAL;
+        }
+        OPENSSL_cleanse(line, sizeof(line));
+    }
+    apr_file_close(f);
+    if (!magic || !have_enc || !have_mac) {
+        *perr = apr_psprintf(p, "%s is not a mod_ceinstances key file (it needs the line '"
+                                KEY_MAGIC "', an encryption and a digest key; make one "
+                                "with: ceadmin keygen PATH)", path);
+        return APR_EINVAL;
+    }
+    *pkeys = keys;
+    return APR_SUCCESS;
+}
+
+static const char *encode(apr_pool_t *p, const unsigned char *raw, apr_size_t n)
+{
+    char *out = apr_palloc(p, 4 * ((n + 2) / 3) + 1);
+
+    EVP_EncodeBlock((unsigned char *)out, raw, (int)n);
+    return out;
+}
+
+apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_pool_t *p,
+                                  const char **perr)
+{
+    ce_keys_t keys;
+    apr_file_t *f;
+    const char *text;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (RAND_bytes(keys.enc, sizeof(keys.enc)) != 1 ||
+        (!keep && RAND_bytes(keys.mac, sizeof(keys.mac)) != 1)) {
+        *perr = "the random generator failed";
+        return APR_EGENERAL;
+    }
+    if (keep) {
+        memcpy(keys.mac, keep->mac, sizeof(keys.mac));
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL,
+                       APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
+    if (rv != APR_SUCCESS) {
+        OPENSSL_cleanse(&keys, sizeof(keys));
+        *perr = apr_psprintf(p, "cannot create %s (it must not exist yet)", path);
+        return rv;
+    }
+    text = apr_pstrcat(p, KEY_MAGIC "\n# mod_ceinstances: keep secret, keep a copy; see README\n",
+                       "encryption ", encode(p, keys.enc, sizeof(keys.enc)), "\n",
+                       "digest ", encode(p, keys.mac, sizeof(keys.mac)), "\n", NULL);
+    OPENSSL_cleanse(&keys, sizeof(keys));
+    len = strlen(text);
+    rv = apr_file_write_full(f, text, len, NULL);
+    OPENSSL_cleanse((char *)text, len);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_perms_set(path, APR_FPROT_UREAD | APR_FPROT_UWRITE);
+        rv = rv == APR_ENOTIMPL ? APR_SUCCESS : rv;
+    }
+    if (apr_file_close(f) != APR_SUCCESS || rv != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot write %s", path);
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keyed digests and sealing                                           */
+
+const char *ce_crypto_key_digest(apr_pool_t *p, const ce_keys_t *keys, const char *sha256_hex)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (!sha256_hex || !HMAC(EVP_sha256(), keys->mac, sizeof(keys->mac),
+                             (const unsigned char *)sha256_hex, strlen(sha256_hex), md, &len)) {
+        return NULL;
+    }
+    return to_hex(p, md, len);
+}
+
+const char *ce_crypto_keyed_digest(apr_pool_t *p, const ce_keys_t *keys, const char *s)
+{
+    return ce_crypto_key_digest(p, keys, ce_crypto_digest(p, s));
+}
+
+int ce_crypto_is_sealed(const char *s)
+{
+    return s && strncmp(s, SEAL_PREFIX, sizeof(SEAL_PREFIX) - 1) == 0;
+}
+
+const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad,
+                           const char *plaintext, apr_size_t len)
+{
+    apr_size_t n = NONCE_BYTES + len + TAG_BYTES;
+    unsigned char *buf = apr_palloc(p, n);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int out = 0, fin = 0, ok;
+
+    ok = ctx && len < (apr_size_t)1 << 30 && RAND_bytes(buf, NONCE_BYTES) == 1 &&
+         EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, keys->enc, buf) == 1 &&
+         EVP_EncryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+         EVP_EncryptUpdate(ctx, buf + NONCE_BYTES, &out, (const unsigned char *)plaintext,
+                           (int)len) == 1 &&
+         EVP_EncryptFinal_ex(ctx, buf + NONCE_BYTES + out, &fin) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, buf + NONCE_BYTES + len) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        return NULL;
+    }
+    return apr_pstrcat(p, SEAL_PREFIX, encode(p, buf, n), NULL);
+}
+
+apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                            const ce_keys_t *keys, const char *aad, const char *sealed)
+{
+    const char *b64;
+    apr_size_t b64len, n, pad = 0;
+    unsigned char *buf;
+    char *plain;
+    EVP_CIPHER_CTX *ctx;
+    int out = 0, fin = 0, ok, dec;
+
+    *pplain = NULL;
+    *plen = 0;
+    if (!ce_crypto_is_sealed(sealed)) {
+        return APR_EINVAL;
+    }
+    b64 = sealed + sizeof(SEAL_PREFIX) - 1;
+    b64len = strlen(b64);
+    if (b64len == 0 || b64len % 4 != 0 || b64len > ((apr_size_t)1 << 31)) {
+        return APR_EINVAL;
+    }
+    pad = (b64[b64len - 1] == '=') + (b64[b64len - 2] == '=');
+    buf = apr_palloc(p, b64len / 4 * 3);
+    dec = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)b64len);
+    if (dec < 0 || (apr_size_t)dec < pad || (apr_size_t)dec - pad < NONCE_BYTES + TAG_BYTES) {
+        return APR_EINVAL;
+    }
+    n = (apr_size_t)dec - pad - NONCE_BYTES - TAG_BYTES;
+    plain = apr_palloc(p, n + 1);
+    ctx = EVP_CIPHER_CTX_new();
+    ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, keys->enc, buf) == 1 &&
+         EVP_DecryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+         EVP_DecryptUpdate(ctx, (unsigned char *)plain, &out, buf + NONCE_BYTES, (int)n) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,
+                             buf + NONCE_BYTES + n) == 1 &&
+         EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + out, &fin) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok) {
+        OPENSSL_cleanse(plain, n + 1);
+        return APR_EGENERAL;
+    }
+    plain[n] = '\0';
+    *pplain = plain;
+    *plen = n;
+    return APR_SUCCESS;
 }

@@ -1,7 +1,9 @@
-/* ce_crypto: random tokens and secrets, digests, constant-time comparison.
+/* ce_crypto: random tokens and secrets, digests, the key file, sealing
+ * secrets at rest, constant-time comparison.
  *
- * Core unit: no httpd headers. Randomness and hashing come from OpenSSL
- * (RAND_bytes, EVP); nothing here is hand-rolled crypto.
+ * Core unit: no httpd headers. Randomness, hashing, HMAC and AES-256-GCM
+ * come from OpenSSL (RAND_bytes, EVP, EVP_MAC); nothing here is hand-rolled
+ * crypto.
  */
 #ifndef CE_CRYPTO_H
 #define CE_CRYPTO_H
@@ -25,6 +27,57 @@ const char *ce_crypto_digest(apr_pool_t *p, const char *s);
 /* 1 if a and b are equal strings, compared in time independent of where
  * they differ (CRYPTO_memcmp); 0 otherwise, also when either is NULL. */
 int ce_crypto_equal(const char *a, const char *b);
+
+/* --- the key file ---
+ *
+ * Text, mode 0600 (anything readable by group or others is refused):
+ *   ceinstances-key 1
+ *   encryption <base64 of 32 bytes>   AES-256-GCM key sealing secrets at rest
+ *   digest <base64 of 32 bytes>       HMAC-SHA-256 key of the lookup digests
+ * The digest key is what user and organization secrets are stored under
+ * (only as digests), so it outlives key rotations: a rotated file keeps it
+ * and replaces the encryption key (ce_crypto_keys_write with keep). */
+#define CE_KEY_BYTES 32
+
+typedef struct {
+    unsigned char enc[CE_KEY_BYTES];
+    unsigned char mac[CE_KEY_BYTES];
+} ce_keys_t;
+
+/* Reads and checks the key file at path into *pkeys (allocated in p, wiped
+ * when p is cleared). Errors name the path and the problem. */
+apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *path,
+                                 const char **perr);
+
+/* Writes a new key file at path (which must not exist), mode 0600, with a
+ * fresh encryption key and either a fresh digest key or, if keep is not
+ * NULL, keep's. */
+apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_pool_t *p,
+                                  const char **perr);
+
+/* Lowercase hex HMAC-SHA-256, under the digest key, of the hex SHA-256 of
+ * s: how secrets and tokens are stored for lookup. (The inner SHA-256 is
+ * what the first schema stored, so a migration can key those in place.) */
+const char *ce_crypto_keyed_digest(apr_pool_t *p, const ce_keys_t *keys, const char *s);
+
+/* The keyed digest of an already computed hex SHA-256 (see above). */
+const char *ce_crypto_key_digest(apr_pool_t *p, const ce_keys_t *keys, const char *sha256_hex);
+
+/* Seals plaintext (len bytes) with AES-256-GCM under the encryption key,
+ * a fresh 96-bit nonce and aad (additional authenticated data: what the
+ * value is, so it cannot be moved elsewhere): "ce1:" + base64(nonce |
+ * ciphertext | tag), in p. NULL on failure. */
+const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad,
+                           const char *plaintext, apr_size_t len);
+
+/* Opens what ce_crypto_seal made with the same aad: *pplain (NUL
+ * terminated, in p) and *plen. APR_EINVAL when sealed is not of that form,
+ * APR_EGENERAL when it fails authentication (wrong key, tampered). */
+apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                            const ce_keys_t *keys, const char *aad, const char *sealed);
+
+/* Whether s has the form ce_crypto_seal produces. */
+int ce_crypto_is_sealed(const char *s);
 
 /* A request id for error bodies: 16 random bytes as 32 lowercase hex chars. */
 const char *ce_crypto_request_id(apr_pool_t *p);

@@ -87,6 +87,11 @@ static int is_secret(const ce_element_t *e, const char *key)
     return spec && spec->secret;
 }
 
+int ce_instance_secret_entry(const ce_instance_t *inst, const char *key)
+{
+    return is_secret(inst->element, key);
+}
+
 /* Number of UTF-8 characters in s. */
 static apr_size_t utf8_length(const char *s)
 {

@@ -94,6 +94,11 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
  * createdDate, updatedDate. Bound to p. */
 json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst);
 
+/* Whether configuration entry key of inst is secret (PASSWORD or marked
+ * secret in the catalog; every entry of an element gone from the catalog):
+ * shown masked, stored sealed. */
+int ce_instance_secret_entry(const ce_instance_t *inst, const char *key);
+
 /* 1 if every required catalog entry is present, non-null and non-empty. */
 int ce_instance_valid(const ce_instance_t *inst);
 

@@ -19,6 +19,7 @@
 #include <apr_dbd.h>
 
 #include "ce_catalog.h"
+#include "ce_crypto.h"
 #include "ce_instance.h"
 
 /* Group commit of creates within one process (see ce_store_batch_create). */
@@ -31,6 +32,9 @@ typedef struct {
     apr_dbd_t *handle;
     apr_hash_t *prepared; /* label -> apr_dbd_prepared_t*, per connection */
     apr_pool_t *pool;     /* lives as long as the connection */
+    /* Required: the keys secrets are sealed and digests keyed with. A
+     * database remembers its keys (ce_key_check); others are refused. */
+    const ce_keys_t *keys;
     /* Optional: called with acquire=1 before and acquire=0 after every write
      * transaction (and the one-time journal setup), so that writers queue
      * for the database instead of meeting "database is locked". The module
@@ -55,6 +59,19 @@ typedef struct {
  * the queue's own, opened to the same database as the first connection
  * that writes one (SQLite), else on the writing thread's connection. */
 apr_status_t ce_store_batch_create(ce_store_batch_t **pbatch, apr_pool_t *p);
+
+/* After a failed statement on a connection that is up: if the server has
+ * lost this connection's prepared statements (apr-util's pgsql driver
+ * reconnects in place, PQreset, when mod_dbd checks a dropped connection),
+ * prepares them again and returns APR_SUCCESS (worth a retry); APR_EAGAIN
+ * when they are there (the failure was something else). */
+apr_status_t ce_store_reprepare(ce_db_t *db, const char **perr);
+
+/* Re-seals everything sealed in db (opened with db->keys) under to, in one
+ * transaction, and records to as the database's keys. to must keep
+ * db->keys' digest key (ce_crypto_keys_write with keep): user and
+ * organization secrets exist only as digests under it. */
+apr_status_t ce_store_rekey(ce_db_t *db, apr_pool_t *p, const ce_keys_t *to, const char **perr);
 
 /* Idempotent, cheap after the first call on a connection: applies driver
  * pragmas (SQLite: busy_timeout, WAL, foreign_keys), creates the schema if
@@ -107,9 +124,18 @@ apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t 
                                       const char **perr);
 
 /* Loads instance id if it belongs to owner (owner is set as inst->user);
- * element resolved through cat. APR_NOTFOUND otherwise. */
+ * element resolved through cat; sealed values opened. APR_NOTFOUND
+ * otherwise; APR_EGENERAL with *perr for a database failure or a stored
+ * value that fails authentication (the message names no content). */
 apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                   const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id);
+                                   const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                   const char **perr);
+
+/* Any instance by id, whoever owns it (inst->user is an empty user), its
+ * sealed values opened: for the administrator (ceadmin instance-config). */
+apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                         const ce_catalog_t *cat, apr_int64_t id,
+                                         const char **perr);
 
 /* The id of owner's instance whose token is token (looked up by digest).
  * APR_NOTFOUND if none (deleted, another tenant's, or never issued). */

@@ -20,10 +20,12 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-    "Usage: ceadmin --db DRIVER:PARAMS COMMAND [OPTIONS]\n"
+    "Usage: ceadmin --db DRIVER:PARAMS --key KEYFILE COMMAND [OPTIONS]\n"
+    "       ceadmin keygen PATH [--rotate OLDKEYFILE]\n"
     "\n"
     "  DRIVER is sqlite3 or pgsql; PARAMS are the apr_dbd connection parameters\n"
     "  (sqlite3: a file path; pgsql: \"host=... dbname=... user=...\").\n"
+    "  KEYFILE is the server's CEInstancesKeyFile (default: $CE_KEY_FILE).\n"
     "  The schema is created on first use.\n"
     "\n"
     "Commands:\n"
@@ -34,13 +36,22 @@ static const char usage_text[] =
     "  rotate-user --user-id N    new secret for user N (the old one stops working)\n"
     "  rotate-org --org-id N      new secret for organization N\n"
     "  list-orgs                  all organizations\n"
+    "  keygen PATH [--rotate OLD] writes a new key file (mode 0600); with --rotate,\n"
+    "      a fresh encryption key and OLD's digest key (for rekey)\n"
+    "  instance-config --instance-id N\n"
+    "      instance N's stored configuration, secrets in clear\n"
+    "  rekey --old OLDKEYFILE --new NEWKEYFILE\n"
+    "      re-seals every secret in the database from OLD to NEW in one\n"
+    "      transaction; then point CEInstancesKeyFile at NEW and restart httpd\n"
     "\n"
     "Each command prints one JSON object. Secrets are shown once, never stored.\n";
 
 /* Parsed command line: the command and its --name value options. */
 typedef struct {
     const char *db;
+    const char *key;
     const char *command;
+    const char *arg; /* the one argument after the command (keygen PATH) */
     apr_table_t *opts;
 } cli_t;
 
@@ -48,6 +59,7 @@ typedef struct {
     const char *name;
     const char *const *allowed; /* option names, NULL-terminated */
     int (*run)(ce_db_t *db, apr_pool_t *p, const cli_t *cli);
+    int without_db;             /* runs without --db (db is NULL) */
 } command_t;
 
 static int usage_error(const char *msg)
@@ -181,18 +193,80 @@ static int cmd_list_orgs(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
     return print_json(p, ce_json_bind(p, json_pack("{s:O}", "organizations", list)));
 }
 
+/* instance-config --instance-id N: the stored configuration, secrets in
+ * clear (the administrator holds the key file anyway). */
+static int cmd_instance_config(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    ce_instance_t *inst;
+    const char *err = NULL;
+    apr_status_t rv = ce_store_instance_admin_get(&inst, db, p, NULL,
+                                                  id_option(cli, "instance-id"), &err);
+
+    if (rv != APR_SUCCESS) {
+        return failure(rv == APR_NOTFOUND ? "no such instance" : "cannot read the instance", rv,
+                       err);
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:{s:I, s:O}}", "instance", "id",
+                                                   (json_int_t)inst->id, "configuration",
+                                                   inst->configuration)));
+}
+
+/* keygen PATH [--rotate OLD] */
+static int cmd_keygen(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    const char *old = apr_table_get(cli->opts, "rotate"), *err = NULL;
+    ce_keys_t *keep = NULL;
+    apr_status_t rv;
+
+    if (!cli->arg) {
+        return usage_error("keygen needs the PATH of the new key file");
+    }
+    if (old && (rv = ce_crypto_keys_load(&keep, p, old, &err)) != APR_SUCCESS) {
+        return failure("cannot read the old key file", rv, err);
+    }
+    if ((rv = ce_crypto_keys_write(cli->arg, keep, p, &err)) != APR_SUCCESS) {
+        return failure("cannot write the key file", rv, err);
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:{s:s, s:b}}", "keyFile", "path", cli->arg,
+                                                   "keepsDigestKey", keep != NULL)));
+}
+
+/* rekey --old OLD --new NEW (db is open with OLD's keys) */
+static int cmd_rekey(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    const char *err = NULL;
+    ce_keys_t *to;
+    apr_status_t rv;
+
+    if ((rv = ce_crypto_keys_load(&to, p, apr_table_get(cli->opts, "new"), &err)) !=
+        APR_SUCCESS) {
+        return failure("cannot read the new key file", rv, err);
+    }
+    if ((rv = ce_store_rekey(db, p, to, &err)) != APR_SUCCESS) {
+        return failure("rekey failed, nothing changed", rv, err);
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:{s:s}}", "rekeyed", "keyFile",
+                                                   apr_table_get(cli->opts, "new"))));
+}
+
 static const char *const signup_opts[] = {"org", "email", "first", "last", NULL};
 static const char *const user_add_opts[] = {"org-id", "email", "first", "last", NULL};
 static const char *const user_id_opts[] = {"user-id", NULL};
 static const char *const org_id_opts[] = {"org-id", NULL};
 static const char *const no_opts[] = {NULL};
+static const char *const keygen_opts[] = {"rotate", NULL};
+static const char *const instance_opts[] = {"instance-id", NULL};
+static const char *const rekey_opts[] = {"old", "new", NULL};
 
 static const command_t commands[] = {
-    {"signup", signup_opts, cmd_signup},
-    {"user-add", user_add_opts, cmd_user_add},
-    {"rotate-user", user_id_opts, cmd_rotate_user},
-    {"rotate-org", org_id_opts, cmd_rotate_org},
-    {"list-orgs", no_opts, cmd_list_orgs},
+    {"signup", signup_opts, cmd_signup, 0},
+    {"user-add", user_add_opts, cmd_user_add, 0},
+    {"rotate-user", user_id_opts, cmd_rotate_user, 0},
+    {"rotate-org", org_id_opts, cmd_rotate_org, 0},
+    {"list-orgs", no_opts, cmd_list_orgs, 0},
+    {"keygen", keygen_opts, cmd_keygen, 1},
+    {"instance-config", instance_opts, cmd_instance_config, 0},
+    {"rekey", rekey_opts, cmd_rekey, 0},
 };
 
 /* Options each command cannot do without (all must be non-empty). */
@@ -201,6 +275,8 @@ static const char *const required[][3] = {
     {"user-add", "org-id", "email"},
     {"rotate-user", "user-id", NULL},
     {"rotate-org", "org-id", NULL},
+    {"rekey", "old", "new"},
+    {"instance-config", "instance-id", NULL},
 };
 
 static const command_t *find_command(const char *name)
@@ -226,10 +302,10 @@ static const char *parse_args(cli_t *cli, apr_pool_t *p, int argc, const char *c
         const char *arg = argv[i], *eq, *name, *value;
 
         if (strncmp(arg, "--", 2) != 0) {
-            if (cli->command) {
+            if (cli->command && (cli->arg || strcmp(cli->command, "keygen") != 0)) {
                 return apr_psprintf(p, "unexpected argument '%s'", arg);
             }
-            cli->command = arg;
+            *(cli->command ? &cli->arg : &cli->command) = arg;
             continue;
         }
         eq = strchr(arg, '=');
@@ -241,11 +317,15 @@ static const char *parse_args(cli_t *cli, apr_pool_t *p, int argc, const char *c
         } else {
             return apr_psprintf(p, "option --%s needs a value", name);
         }
-        if (strcmp(name, "db") == 0 ? cli->db != NULL : apr_table_get(cli->opts, name) != NULL) {
+        if (strcmp(name, "db") == 0 || strcmp(name, "key") == 0) {
+            const char **slot = strcmp(name, "db") == 0 ? &cli->db : &cli->key;
+
+            if (*slot) {
+                return apr_psprintf(p, "option --%s given twice", name);
+            }
+            *slot = value;
+        } else if (apr_table_get(cli->opts, name) != NULL) {
             return apr_psprintf(p, "option --%s given twice", name);
-        }
-        if (strcmp(name, "db") == 0) {
-            cli->db = value;
         } else {
             apr_table_setn(cli->opts, name, value);
         }
@@ -298,19 +378,25 @@ static const char *check_options(const cli_t *cli, const command_t *cmd, apr_poo
     return NULL;
 }
 
-/* Opens spec ("DRIVER:PARAMS") and prepares the store on it. */
-static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec)
+/* Opens spec ("DRIVER:PARAMS") and prepares the store on it, with the keys
+ * of key_path. */
+static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key_path)
 {
     const char *colon = strchr(spec, ':'), *err = NULL, *name;
+    ce_keys_t *keys;
     apr_status_t rv;
 
     if (!colon || colon == spec) {
         return usage_error("--db must be DRIVER:PARAMS, e.g. sqlite3:/var/lib/ce/ce.db");
     }
+    if ((rv = ce_crypto_keys_load(&keys, p, key_path, &err)) != APR_SUCCESS) {
+        return failure("cannot read the key file", rv, err);
+    }
     name = apr_pstrmemdup(p, spec, colon - spec);
     memset(db, 0, sizeof(*db));
     db->pool = p;
     db->prepared = apr_hash_make(p);
+    db->keys = keys;
     if ((rv = apr_dbd_init(p)) != APR_SUCCESS ||
         (rv = apr_dbd_get_driver(p, name, &db->driver)) != APR_SUCCESS) {
         return failure(apr_psprintf(p, "database driver %s unavailable", name), rv, NULL);
@@ -341,7 +427,7 @@ static int wants_help(int argc, const char *const *argv)
 /* Parses, opens, runs one command. */
 static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
 {
-    cli_t cli = {NULL, NULL, NULL};
+    cli_t cli = {NULL, NULL, NULL, NULL, NULL};
     const command_t *cmd;
     const char *msg;
     ce_db_t db;
@@ -357,10 +443,19 @@ static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
     if ((msg = check_options(&cli, cmd, p)) != NULL) {
         return usage_error(msg);
     }
+    if (cmd->without_db) {
+        return cmd->run(NULL, p, &cli);
+    }
     if (!cli.db) {
         return usage_error("--db DRIVER:PARAMS is required");
     }
-    if ((status = open_db(&db, p, cli.db)) != EXIT_SUCCESS) {
+    if (strcmp(cmd->name, "rekey") == 0) {
+        cli.key = apr_table_get(cli.opts, "old");
+    }
+    if (!cli.key && !(cli.key = getenv("CE_KEY_FILE"))) {
+        return usage_error("--key KEYFILE is required (or CE_KEY_FILE)");
+    }
+    if ((status = open_db(&db, p, cli.db, cli.key)) != EXIT_SUCCESS) {
         return status;
     }
     status = cmd->run(&db, p, &cli);

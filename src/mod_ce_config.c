@@ -21,6 +21,8 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     cfg->catalog = add->catalog ? add->catalog : base->catalog;
     cfg->catalog_path = add->catalog ? add->catalog_path : base->catalog_path;
     cfg->max_body = add->max_body >= 0 ? add->max_body : base->max_body;
+    cfg->keys = add->keys ? add->keys : base->keys;
+    cfg->key_path = add->keys ? add->key_path : base->key_path;
     return cfg;
 }
 
@@ -60,6 +62,27 @@ static const char *set_catalog(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+/* The key file is read here too: a missing, unreadable, group/world
+ * readable or malformed file fails `apache2 -t`, naming the directive. */
+static const char *set_key_file(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg =
+        ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    const char *path = ap_server_root_relative(cmd->temp_pool, arg);
+    const char *err = NULL;
+    ce_keys_t *keys;
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    if (ce_crypto_keys_load(&keys, cmd->pool, path, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    cfg->keys = keys;
+    cfg->key_path = apr_pstrdup(cmd->pool, path);
+    return NULL;
+}
+
 static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
 {
     ce_server_config_t *cfg =
@@ -80,6 +103,8 @@ static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
 const command_rec ce_config_directives[] = {
     AP_INIT_TAKE1("CEInstancesCatalog", set_catalog, NULL, RSRC_CONF,
                   "Path of the element catalog (JSON), e.g. conf/elements.json"),
+    AP_INIT_TAKE1("CEInstancesKeyFile", set_key_file, NULL, RSRC_CONF,
+                  "Path of the key file sealing secrets at rest (ceadmin keygen PATH)"),
     AP_INIT_TAKE1("CEInstancesMaxBodySize", set_max_body, NULL, RSRC_CONF,
                   "Largest request body accepted, in bytes (default 1048576)"),
     {NULL}};

@@ -1,6 +1,6 @@
 /* mod_ce_config: the module's configuration and its httpd directives.
  *
- * Server scope: CEInstancesCatalog, CEInstancesMaxBodySize. (The
+ * Server scope: CEInstancesCatalog, CEInstancesKeyFile, CEInstancesMaxBodySize. (The
  * <Location> the handler is mounted at is core's business: see the router.)
  */
 #ifndef MOD_CE_CONFIG_H
@@ -10,6 +10,7 @@
 #include <http_config.h>
 
 #include "ce_catalog.h"
+#include "ce_crypto.h"
 
 #define CE_MAX_BODY_DEFAULT (1024 * 1024)
 #define CE_MAX_BODY_LIMIT (64 * 1024 * 1024)
@@ -18,6 +19,8 @@ typedef struct {
     const ce_catalog_t *catalog; /* NULL when no CEInstancesCatalog applies */
     const char *catalog_path;
     apr_off_t max_body;          /* -1: unset (inherit / default) */
+    const ce_keys_t *keys;       /* NULL when no CEInstancesKeyFile applies */
+    const char *key_path;
 } ce_server_config_t;
 
 extern module AP_MODULE_DECLARE_DATA ceinstances_module;

@@ -16,8 +16,9 @@
 /* req's instance, if it is the caller's and (when scoped) of that element. */
 static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
 {
+    const char *err = NULL;
     apr_status_t rv = ce_store_instance_get(pinst, &req->db, req->r->pool, req->catalog,
-                                            req->user, req->instance_id);
+                                            req->user, req->instance_id, &err);
 
     if (rv == APR_SUCCESS && req->scope && (*pinst)->element_id != req->scope->id) {
         rv = APR_NOTFOUND;
@@ -25,6 +26,9 @@ static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
     if (rv == APR_NOTFOUND) {
         req->err = apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found",
                                 req->instance_id);
+    }
+    else if (rv != APR_SUCCESS) {
+        req->err = err; /* logged, never sent */
     }
     return rv;
 }
@@ -230,8 +234,11 @@ int ce_instances_config_patch(ce_request_t *req)
 static int set_disabled(ce_request_t *req, int disabled)
 {
     ce_instance_t *inst;
-    apr_status_t rv = load(&inst, req);
+    apr_status_t rv = ce_request_media_type(req);
 
+    if (rv == APR_SUCCESS) {
+        rv = load(&inst, req);
+    }
     if (rv != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }

@@ -151,6 +151,7 @@ apr_status_t ce_request_db(ce_request_t *req)
     req->db.handle = dbd->handle;
     req->db.prepared = dbd->prepared;
     req->db.pool = dbd->pool;
+    req->db.keys = req->cfg->keys;
     if (write_mutex && strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
         req->db.serialize = serialize_writes;
         req->db.batch =
@@ -167,6 +168,39 @@ apr_status_t ce_request_db(ce_request_t *req)
     return APR_SUCCESS;
 }
 
+/* Where the credentials of a request wait, out of r->headers_in. */
+#define HIDDEN_AUTH_KEY "ceinstances:authorization"
+
+void ce_request_hide_credentials(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Authorization");
+    apr_size_t n;
+
+    if (!v) {
+        return;
+    }
+    while (apr_isspace(*v)) {
+        v++;
+    }
+    n = strcspn(v, " \t");
+    if ((n == 4 && strncasecmp(v, "User", 4) == 0) ||
+        (n == 12 && strncasecmp(v, "Organization", 12) == 0) ||
+        (n == 7 && strncasecmp(v, "Element", 7) == 0)) {
+        apr_pool_userdata_setn(apr_table_get(r->headers_in, "Authorization"), HIDDEN_AUTH_KEY,
+                               NULL, r->pool);
+        apr_table_setn(r->headers_in, "Authorization", "[hidden by mod_ceinstances]");
+    }
+}
+
+/* The request's Authorization value: as hidden, or as received. */
+static const char *authorization(request_rec *r)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, HIDDEN_AUTH_KEY, r->pool);
+    return v ? v : apr_table_get(r->headers_in, "Authorization");
+}
+
 apr_status_t ce_request_authenticate(ce_request_t *req)
 {
     request_rec *r = req->r;
@@ -176,7 +210,7 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
     apr_int64_t id;
     apr_status_t rv;
 
-    rv = ce_auth_parse(&creds, r->pool, apr_table_get(r->headers_in, "Authorization"), &req->err);
+    rv = ce_auth_parse(&creds, r->pool, authorization(r), &req->err);
     if (rv != APR_SUCCESS) {
         return APR_EACCES;
     }
@@ -185,15 +219,31 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
     }
     rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
                                creds.organization_secret, &err);
-    if (rv == APR_EGENERAL && db_lost(req)) {
-        /* The first statement on a pooled connection whose server went
-         * away: once more, on a fresh connection. */
-        ce_request_db_release(req);
-        if ((rv = ce_request_db(req)) != APR_SUCCESS) {
-            return rv;
+    if (rv == APR_EGENERAL) {
+        /* The first statement of the request failed. A pooled connection
+         * whose server went away: once more, on a fresh connection; one
+         * that was re-established in place (and lost its prepared
+         * statements): once more after preparing them again. */
+        const char *perr = NULL;
+        int retry = 0;
+
+        if (db_lost(req)) {
+            ce_request_db_release(req);
+            if ((rv = ce_request_db(req)) != APR_SUCCESS) {
+                return rv;
+            }
+            retry = 1;
         }
-        rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
-                                   creds.organization_secret, &err);
+        else if (ce_store_reprepare(&req->db, &perr) == APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "CE00007: the database connection was re-established; "
+                          "statements prepared again");
+            retry = 1;
+        }
+        if (retry) {
+            rv = ce_store_authenticate(&user, &req->db, r->pool, creds.user_secret,
+                                       creds.organization_secret, &err);
+        }
     }
     if (rv == APR_NOTFOUND) {
         req->err = "Invalid Organization or User secret, or not authorized";
@@ -264,6 +314,17 @@ static apr_status_t read_body(char **pbuf, apr_size_t *plen, request_rec *r, apr
     }
     *pbuf = buf;
     *plen = len;
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_request_media_type(ce_request_t *req)
+{
+    const char *ct = apr_table_get(req->r->headers_in, "Content-Type");
+
+    if (ct && !is_json_type(ct)) {
+        req->err = "Content-Type must be application/json";
+        return CE_EMEDIATYPE;
+    }
     return APR_SUCCESS;
 }
 

@@ -51,6 +51,16 @@ apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s);
  * commit of creates (a queue and one held connection per server_rec). */
 void ce_request_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* post_read_request: moves credentials of our scheme ("User ...,
+ * Organization ...[, Element ...]") out of r->headers_in, before httpd's
+ * trace4 dump of the request headers can log them; the handler reads them
+ * from where they were put. */
+void ce_request_hide_credentials(request_rec *r);
+
+/* CE_EMEDIATYPE (415) when the request says its body is anything but
+ * JSON (for endpoints that take no body but must not accept any). */
+apr_status_t ce_request_media_type(ce_request_t *req);
+
 /* Fills req for r. */
 void ce_request_init(ce_request_t *req, request_rec *r);
 

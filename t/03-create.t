@@ -50,7 +50,8 @@ for my $k (qw(maxCacheSize cacheTimeToLive)) {
 }
 ok is_json_false($s3->{$_}), "amazons3: $_ false"
     for qw(cachingEnabled eventsEnabled traceLoggingEnabled);
-ok db_contains('amazon-secret-key'), 'amazons3: the secret itself is stored';
+ok stored_holds($s3->{id}, 'amazon-secret-key'), 'amazons3: the secret itself is stored';
+ok !db_contains('amazon-secret-key'), 'amazons3: ... sealed, never in clear';
 
 # GET answers exactly what POST did.
 my $got = api(GET => "instances/$s3->{id}", auth => $t);

@@ -52,7 +52,7 @@ is_deeply $u->{configuration}, { 'jira.username' => 'ada', 'jira.password' => '*
                                  'jira.api.url' => 'https://two.example' },
     'PATCH: the entry replaced, the others kept (secret masked)';
 same_except($u, $jira, 'PATCH configuration', 'configuration');
-ok db_contains('first-password'), 'PATCH: the stored secret is untouched';
+ok stored_holds($jira->{id}, 'first-password'), 'PATCH: the stored secret is untouched';
 
 $res = update(PATCH => $jira->{id}, { configuration => { 'custom.extra' => 'e' } });
 expect_ok($res, 'PATCH adds an extra entry');
@@ -90,17 +90,18 @@ is $cur->{configuration}{'jira.password'}, '********', 'GET masks the secret';
 $res = update(PUT => $jira->{id}, $cur);
 expect_ok($res, 'PUT back exactly what GET answered');
 same_except($res->json, $cur, 'PUT of the GET answer');
-ok db_contains('first-password'), 'PUT "********": the stored secret is kept';
+ok stored_holds($jira->{id}, 'first-password'), 'PUT "********": the stored secret is kept';
 $res = update(PATCH => $jira->{id}, { configuration => { 'jira.password' => '********' } });
 expect_ok($res, 'PATCH the mask alone');
-ok db_contains('first-password'), 'PATCH "********": the stored secret is kept';
+ok stored_holds($jira->{id}, 'first-password'), 'PATCH "********": the stored secret is kept';
 ok is_json_true($res->json && $res->json->{valid}), 'still valid';
 
 $res = update(PUT => $jira->{id}, { configuration => { 'jira.password' => 'second-password' } });
 expect_ok($res, 'PUT a new secret');
 is $res->json && $res->json->{configuration}{'jira.password'}, '********', 'new secret masked';
-ok db_contains('second-password'), 'new secret stored';
-ok !db_contains('first-password'), 'old secret gone';
+ok stored_holds($jira->{id}, 'second-password'), 'new secret stored';
+ok !stored_holds($jira->{id}, 'first-password'), 'old secret gone';
+ok !db_contains('second-password') && !db_contains('first-password'), 'secrets never stored in clear';
 
 # --- changing the element ---------------------------------------------------
 my $before = snapshot();

@@ -58,10 +58,11 @@ ok(($now->{updatedDate} // '') ge $inst->{updatedDate}, 'updatedDate moved on');
 $res = api(PATCH => "instances/$id/configuration/2", auth => $t, json => { propertyValue => 'new-secret' });
 expect_ok($res, 'PATCH the secret entry');
 is $res->json && $res->json->{propertyValue}, '********', 'PATCH secret: answer masked';
-ok db_contains('new-secret'), 'PATCH secret: stored';
+ok stored_holds($id, 'new-secret'), 'PATCH secret: stored';
+ok !db_contains('new-secret'), 'PATCH secret: sealed, never in clear';
 $res = api(PATCH => "instances/$id/configuration/2", auth => $t, json => { propertyValue => '********' });
 expect_ok($res, 'PATCH the secret entry with the mask');
-ok db_contains('new-secret'), 'PATCH "********": the stored secret is kept';
+ok stored_holds($id, 'new-secret'), 'PATCH "********": the stored secret is kept';
 
 $res = api(PATCH => "instances/$id/configuration/4", auth => $t, json => { propertyValue => json_true() });
 expect_ok($res, 'PATCH the extra entry to a boolean');

@@ -36,6 +36,7 @@ my $T_DIR  = Cwd::abs_path(Apache::Test::vars('t_dir'));
 my $MODULE = Cwd::abs_path("$T_DIR/../build/mod_ceinstances.so");
 my $CEADMIN = Cwd::abs_path("$T_DIR/../build/ceadmin");
 my $SEED   = Cwd::abs_path("$T_DIR/../conf/elements.json");
+my $KEYFILE = Apache::Test::vars('ce_key_file');
 my $MAX_BODY_LIMIT = 64 * 1024 * 1024;    # CE_MAX_BODY_LIMIT (src/mod_ce_config.h)
 my $BASE   = '/elements/api-v2';
 # ce_catalog.h's CE_CONFIG_TYPES, as the error message lists them.
@@ -108,7 +109,9 @@ sub run_cmd {
 }
 
 # A standalone httpd config; returns its path. %o: catalog => path (omitted
-# when undef), dbd => 0 to leave mod_dbd out entirely, extra => [lines].
+# when undef), key => key file (default the suite's; undef leaves
+# CEInstancesKeyFile out), dbd => 0 to leave mod_dbd out entirely,
+# extra => [lines].
 # The directive lines the test is about come last but for the Location, so
 # httpd's "Syntax error on line N" points at them.
 my %PORT;
@@ -140,6 +143,8 @@ sub write_conf {
     push @l, "LoadModule dbd_module $MODDIR/mod_dbd.so" if $dbd;
     push @l, qq{LoadModule ceinstances_module "$MODULE"};
     push @l, 'DBDriver sqlite3', qq{DBDParams "$TMP/t.db"} if $dbd;
+    my $key = exists $o{key} ? $o{key} : $KEYFILE;
+    push @l, qq{CEInstancesKeyFile "$key"} if defined $key;
     push @l, qq{CEInstancesCatalog "$o{catalog}"} if defined $o{catalog};
     push @l, @{ $o{extra} || [] };
     push @l, "<Location $BASE>", '    SetHandler ceinstances', '</Location>';
@@ -444,6 +449,30 @@ SKIP: {
     like $out, qr/CE00023: CEInstancesCatalog is not set/, 'no CEInstancesCatalog: the message names it';
 }
 
+# ================================================================ 2b. CEInstancesKeyFile
+# README: the key file is required where a catalog is; a missing, malformed,
+# or group/world-readable one fails `apache2 -t`, naming the directive.
+{
+    my($rc, $out) = configtest(write_conf('key-none', catalog => $SEED, key => undef));
+    ok $rc > 0, 'no CEInstancesKeyFile: apache2 -t fails' or diag($out);
+    like $out, qr/CE00024: CEInstancesKeyFile is not set/, 'no CEInstancesKeyFile: the message names it';
+
+    syntax_error(write_conf('key-missing', catalog => $SEED, key => "$TMP/no-such.key"),
+                 'CEInstancesKeyFile', 'a missing key file', qr/cannot read the key file/,
+                 qr/ceadmin keygen/);
+    my $open = "$TMP/open.key";
+    system($CEADMIN, 'keygen', $open) == 0 or die "keygen failed";
+    chmod 0644, $open;
+    syntax_error(write_conf('key-open', catalog => $SEED, key => $open),
+                 'CEInstancesKeyFile', 'a key file others can read', qr/chmod 600/);
+    my $junk = spew("$TMP/junk.key", "ceinstances-key 1\nencryption Zm9vYmFyLWtleS1ieXRlcw==\n");
+    chmod 0600, $junk;
+    syntax_error(write_conf('key-junk', catalog => $SEED, key => $junk),
+                 'CEInstancesKeyFile', 'a malformed key file', qr/line 2 is not a valid key line/);
+    my($krc, $kout) = configtest(write_conf('key-junk', catalog => $SEED, key => $junk));
+    unlike $kout, qr/Zm9vYmFyLWtleS1ieXRlcw/, 'the message never shows key material';
+}
+
 # ================================================================ 3. CEInstancesMaxBodySize
 
 for my $v ('0', '-5', 'abc', '12abc', '99999999999', '99999999999999999999', '1.5', '0x10',
@@ -490,7 +519,7 @@ for my $v (1, 1048576, $MAX_BODY_LIMIT) {
     my($pid, $rc, $out) = start_server($name);
     ok $pid, 'live server: started' or diag("exit $rc:\n$out\n" . slurp("$TMP/logs/$name.error_log"));
 
-    my($sign_rc, $sign_out) = run_cmd(30, $CEADMIN, '--db', "sqlite3:$TMP/t.db", 'signup',
+    my($sign_rc, $sign_out) = run_cmd(30, $CEADMIN, '--db', "sqlite3:$TMP/t.db", '--key', $KEYFILE, 'signup',
                                       '--org', 'Acme 14', '--email', 'ops14@example.com',
                                       '--first', 'Ada', '--last', 'Ops');
     my $t = eval { $JSON->decode($sign_out) } || {};

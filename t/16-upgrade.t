@@ -119,8 +119,12 @@ stop_node($node);
 
 with_db(sub {
     my $dbh = shift;
-    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [2],
-        'the schema says version 2';
+    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [3],
+        'the schema says version 3';
+    my $clear = $dbh->selectrow_array(
+        'SELECT COUNT(*) FROM ce_instance WHERE token LIKE ? OR configuration LIKE ?', undef,
+        "old-token-$$-%", '%' . valid_config('jira')->{'jira.password'} . '%');
+    is $clear, 0, 'tokens and secrets of the old rows are sealed now';
     if ($driver eq 'sqlite3') {
         my($sql) = $dbh->selectrow_array(
             q{SELECT sql FROM sqlite_master WHERE name = 'ce_instance_tag'});
@@ -137,7 +141,7 @@ with_db(sub {
     $dbh->do('CREATE TABLE ce_schema_version (version INTEGER NOT NULL)');
     $dbh->do('INSERT INTO ce_schema_version (version) VALUES (99)');
 }, $driver, $params);
-my $out = `"@{[ Apache::Test::vars('ce_ceadmin') ]}" --db "$driver:$params" list-orgs 2>&1`;
+my $out = `"@{[ Apache::Test::vars('ce_ceadmin') ]}" --db "$driver:$params" --key "@{[ Apache::Test::vars('ce_key_file') ]}" list-orgs 2>&1`;
 isnt $?, 0, 'ceadmin refuses a database of a newer schema';
 like $out, qr/version 99.*newer/i, 'and says why';
 with_db(sub {

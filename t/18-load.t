@@ -56,9 +56,9 @@ close $lf;
 my($rows, $all_rows, $distinct_ids, $distinct_tokens, $tagless) = with_db(sub {
     my $dbh = shift;
     my $rows = $dbh->selectall_arrayref(
-        'SELECT id, token, name FROM ce_instance WHERE user_id = ?', undef, $t->{user_id});
+        'SELECT id, token_digest, name FROM ce_instance WHERE user_id = ?', undef, $t->{user_id});
     my($all, $ids, $tokens) = $dbh->selectrow_array(
-        'SELECT COUNT(*), COUNT(DISTINCT id), COUNT(DISTINCT token) FROM ce_instance');
+        'SELECT COUNT(*), COUNT(DISTINCT id), COUNT(DISTINCT token_digest) FROM ce_instance');
     my($tagless) = $dbh->selectrow_array(
         'SELECT COUNT(*) FROM ce_instance i WHERE i.user_id = ? AND '
         . '(SELECT COUNT(*) FROM ce_instance_tag t WHERE t.instance_id = i.id) <> 2',
@@ -89,7 +89,8 @@ my @missing = grep { !$stored{$_} } sort { $a <=> $b } keys %live;
 my @extra = grep { !$live{$_} } sort { $a <=> $b } keys %stored;
 is "@missing", '', 'every instance answered 200 and not deleted is stored';
 is "@extra", '', 'nothing else is stored (deleted ones are gone, no phantom rows)';
-my @bad = grep { $stored{$_}[1] ne $token{$_} || !$names{$_}{ $stored{$_}[2] } } keys %live;
+my @bad = grep { $stored{$_}[1] ne token_digest($token{$_}) || !$names{$_}{ $stored{$_}[2] } }
+    keys %live;
 is scalar(@bad), 0, 'each stored as answered (token; name as created or last updated)';
 is $tagless, 0, 'each with its two tag rows';
 is $distinct_ids, $all_rows, 'ids unique in the whole table';

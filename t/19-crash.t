@@ -61,13 +61,14 @@ pass 'the server starts again after SIGKILL';
 my($rows, $check) = with_db(sub {
     my $dbh = shift;
     my $rows = $dbh->selectall_hashref(
-        'SELECT id, token, name FROM ce_instance WHERE user_id = ?', 'id', undef, $t->{user_id});
+        'SELECT id, token_digest, name FROM ce_instance WHERE user_id = ?', 'id', undef,
+        $t->{user_id});
     my $check = $driver eq 'sqlite3'
         ? join(',', @{ $dbh->selectcol_arrayref('PRAGMA integrity_check') }) : 'ok';
     ($rows, $check);
 });
 my @missing = grep { !$rows->{$_} } keys %token;
-my @changed = grep { $rows->{$_} && ($rows->{$_}{token} ne $token{$_}
+my @changed = grep { $rows->{$_} && ($rows->{$_}{token_digest} ne token_digest($token{$_})
                                      || $rows->{$_}{name} ne $name{$_}) } keys %token;
 diag sprintf '%s: %d creates answered 200 before the kill, %d rows after the restart '
     . '(%d created but unanswered), %d missing, %d changed',

@@ -45,6 +45,7 @@ our @EXPORT = qw(
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
     db_spec with_db start_node stop_node crash_node node_pids free_port pg_ctl
+    stored_config stored_holds token_digest
 );
 
 our $BASE = '/elements/api-v2';
@@ -132,6 +133,31 @@ sub snapshot {
     });
 }
 
+# Instance $id's configuration as stored, secrets opened (ceadmin
+# instance-config: the administrator's view, with the key file).
+sub stored_config {
+    my $id = shift;
+    return ceadmin('instance-config', '--instance-id', $id)->{instance}{configuration};
+}
+
+# The keyed digest the database keeps of $token (ce_crypto_keyed_digest:
+# HMAC-SHA-256 under the key file's digest key of the hex SHA-256).
+sub token_digest {
+    my $token = shift;
+    require Digest::SHA;
+    open my $fh, '<', vars('ce_key_file') or die "CETest: key file: $!";
+    my($b64) = map { /^digest (\S+)/ ? $1 : () } <$fh>;
+    close $fh;
+    return Digest::SHA::hmac_sha256_hex(Digest::SHA::sha256_hex($token),
+                                        MIME::Base64::decode_base64($b64));
+}
+
+# Whether instance $id's stored configuration has an entry equal to $value.
+sub stored_holds {
+    my($id, $value) = @_;
+    return scalar grep { defined && $_ eq $value } values %{ stored_config($id) };
+}
+
 # Whether any stored value anywhere contains $needle (a plain substring).
 sub db_contains {
     my $needle = shift;
@@ -176,7 +202,7 @@ sub unchanged {
 # Runs build/ceadmin on the test database; returns its decoded JSON output.
 sub ceadmin {
     my @args = @_;
-    my @cmd = (vars('ce_ceadmin'), '--db', db_spec(), @args);
+    my @cmd = (vars('ce_ceadmin'), '--db', db_spec(), '--key', vars('ce_key_file'), @args);
     open my $fh, '-|', @cmd or die "cannot run @cmd: $!";
     my $out = do { local $/; <$fh> };
     close $fh;
@@ -561,6 +587,8 @@ sub start_node {
         "DBDKeep $threads",
         "DBDMax $threads",
         "CEInstancesCatalog $top/conf/elements.json",
+        'CEInstancesKeyFile ' . ($o{key} // vars('ce_key_file')),
+        (map { s/\@DIR\@/$dir/gr } @{ $o{extra} || [] }),
         '<Location /elements/api-v2>',
         '    SetHandler ceinstances',
         '</Location>',

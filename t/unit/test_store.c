@@ -18,11 +18,13 @@
 
 static char dir[64];
 static ce_db_t db;
+static ce_keys_t *keys; /* the test database's key file */
 static ce_catalog_t *cat;
 static const char *err;
 
 static const char catalog_text[] =
-    "{\"elements\": [{\"id\": 16, \"key\": \"amazons3\", \"name\": \"Amazon S3\"},"
+    "{\"elements\": [{\"id\": 16, \"key\": \"amazons3\", \"name\": \"Amazon S3\","
+    " \"configuration\": [{\"key\": \"aws.secret\", \"name\": \"Secret\", \"type\": \"PASSWORD\"}]},"
     " {\"id\": 42, \"key\": \"jira\", \"name\": \"Jira\"}]}";
 
 /* Opens (and prepares) one more connection to the test database in p. */
@@ -33,6 +35,7 @@ static void open_db(ce_db_t *d, apr_pool_t *p)
     memset(d, 0, sizeof(*d));
     d->pool = p;
     d->prepared = apr_hash_make(p);
+    d->keys = keys;
     ck_assert_int_eq(apr_dbd_get_driver(p, "sqlite3", &d->driver), APR_SUCCESS);
     ck_assert_int_eq(
         apr_dbd_open_ex(d->driver, p, apr_pstrcat(p, dir, "/ce.db", NULL), &d->handle, &open_err),
@@ -46,6 +49,10 @@ static void store_setup(void)
     unit_setup();
     strcpy(dir, "/tmp/ce_store_test.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(ce_crypto_keys_write(apr_pstrcat(pool, dir, "/key", NULL), NULL, pool, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ce_crypto_keys_load(&keys, pool, apr_pstrcat(pool, dir, "/key", NULL), &err),
+                     APR_SUCCESS);
     open_db(&db, pool);
     ck_assert_int_eq(ce_catalog_parse(&cat, pool, catalog_text, strlen(catalog_text), &err),
                      APR_SUCCESS);
@@ -147,7 +154,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 2);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 3);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     apr_dbd_close(db2.driver, db2.handle);
     apr_pool_destroy(p2);
@@ -199,12 +206,16 @@ START_TEST(only_digests_are_stored)
     account_t a = signup("Acme", "a@acme.test");
     const char *sql;
 
+    /* keyed digests (HMAC under the key file's digest key), not plain ones */
     sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_user WHERE secret_digest = '%s'",
-                       ce_crypto_digest(pool, a.user_secret));
+                       ce_crypto_keyed_digest(pool, keys, a.user_secret));
     ck_assert_int_eq(scalar(&db, sql), 1);
     sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_organization WHERE secret_digest = '%s'",
-                       ce_crypto_digest(pool, a.org_secret));
+                       ce_crypto_keyed_digest(pool, keys, a.org_secret));
     ck_assert_int_eq(scalar(&db, sql), 1);
+    sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_user WHERE secret_digest = '%s'",
+                       ce_crypto_digest(pool, a.user_secret));
+    ck_assert_int_eq(scalar(&db, sql), 0);
     sql = apr_psprintf(pool,
                        "SELECT COUNT(*) FROM ce_user u, ce_organization o WHERE "
                        "instr(u.secret_digest || o.secret_digest || o.name || u.email_address, "
@@ -313,6 +324,7 @@ static ce_instance_t *make_instance(const ce_user_t *owner, long element_id, con
     inst->organization_id = owner->organization_id;
     inst->user = owner;
     inst->element_id = element_id;
+    inst->element = ce_catalog_by_id(cat, element_id);
     inst->name = name;
     ck_assert_int_eq(ce_crypto_token(&inst->token, pool, CE_TOKEN_BYTES), APR_SUCCESS);
     inst->tags = ce_json_bind(pool, tags ? tags : json_array());
@@ -342,7 +354,7 @@ static ce_instance_t *get(const ce_user_t *owner, apr_int64_t id)
 {
     ce_instance_t *inst = NULL;
 
-    ck_assert_int_eq(ce_store_instance_get(&inst, &db, pool, cat, owner, id), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_get(&inst, &db, pool, cat, owner, id, &err), APR_SUCCESS);
     return inst;
 }
 
@@ -387,19 +399,28 @@ START_TEST(instance_create_and_get)
                      "\"event.notification.enabled\":true,\"optional\":null}");
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE instance_id = 1"), 2);
     sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_instance WHERE token_digest = '%s'",
-                       ce_crypto_digest(pool, inst->token));
+                       ce_crypto_keyed_digest(pool, keys, inst->token));
     ck_assert_int_eq(scalar(&db, sql), 1);
+    /* neither the token nor the secret entry is stored in clear; the
+     * non-secret entries are */
+    sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_instance WHERE token = '%s' OR "
+                             "instr(token, '%s') > 0 OR instr(configuration, 's3cr3t') > 0",
+                       inst->token, inst->token);
+    ck_assert_int_eq(scalar(&db, sql), 0);
+    ck_assert_int_eq(
+        scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
+        1);
 
     /* an element that left the catalog, or no catalog at all */
     inst = create(a.user, 777, "Gone", NULL);
     ck_assert_ptr_null(get(a.user, inst->id)->element);
     ck_assert_int_eq(get(a.user, inst->id)->element_id, 777);
-    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, NULL, a.user, 1), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, NULL, a.user, 1, &err), APR_SUCCESS);
     ck_assert_ptr_null(got->element);
 
     /* an id that is already set is refused */
     ck_assert_int_eq(ce_store_instance_create(&db, pool, inst, &err), APR_EINVAL);
-    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, 99), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, 99, &err), APR_NOTFOUND);
     ck_assert_ptr_null(got);
 }
 END_TEST
@@ -444,7 +465,7 @@ START_TEST(instance_delete)
     apr_int64_t id;
 
     ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_SUCCESS);
-    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, inst->id), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, inst->id, &err), APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token), APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_NOTFOUND);
@@ -492,7 +513,7 @@ START_TEST(instance_ownership)
     others[0] = b.user;
     others[1] = colleague;
     for (i = 0; i < 2; i++) {
-        ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, others[i], inst->id),
+        ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, others[i], inst->id, &err),
                          APR_NOTFOUND);
         ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, others[i], inst->token),
                          APR_NOTFOUND);

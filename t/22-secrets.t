@@ -1,0 +1,182 @@
+# 22-secrets: secrets at rest and in logs.
+#   - the raw database holds no token, user/organization secret or secret
+#     configuration value in any form the API accepts or returns;
+#   - a stored value that fails authentication (tampered) makes that
+#     instance a 500 JSON error, logged without its content, and nothing
+#     else; a server with another key file refuses to serve the database;
+#   - ceadmin rekey re-seals everything under a new key in one go, after
+#     which a server with the new key serves every instance (and one with
+#     the old key does not);
+#   - at LogLevel trace8, with an access log, no secret appears in any log.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use MIME::Base64 ();
+use Apache::Test qw(-withtestmore);
+use CETest;
+
+my $driver = Apache::Test::vars('ce_dbd_driver');
+my $ceadmin = Apache::Test::vars('ce_ceadmin');
+my $tdir = Apache::Test::vars('t_dir');
+
+# A database of our own (file or PostgreSQL database) and a key for it.
+my $n = 0;
+sub own_db {
+    my $name = sprintf 'ce_secrets_%d_%d', $$, ++$n;
+    if ($driver eq 'sqlite3') {
+        my $file = "$tdir/var/$name.db";
+        return ($file, sub { unlink $file, "$file-wal", "$file-shm" });
+    }
+    with_db(sub { $_[0]->do(qq{CREATE DATABASE "$name"}) });
+    (my $params = Apache::Test::vars('ce_dbd_params')) =~ s/\bdbname=\S+/dbname=$name/;
+    return ($params, sub { with_db(sub { $_[0]->do(qq{DROP DATABASE IF EXISTS "$name"}) }) });
+}
+sub keygen {
+    my($path, @opt) = @_;
+    unlink $path;
+    system($ceadmin, 'keygen', $path, @opt) == 0 or die "keygen $path failed\n";
+    return $path;
+}
+sub admin {
+    my($params, $key, @args) = @_;
+    my $out = `"$ceadmin" --db "$driver:$params" --key "$key" @args 2>&1`;
+    return ($? >> 8, $out, eval { decode_json($out) });
+}
+sub grep_file {
+    my($file, $needle) = @_;
+    open my $fh, '<:raw', $file or return 0;
+    local $/;
+    my $text = <$fh>;
+    return index($text, $needle) >= 0;
+}
+
+my $key_a = keygen("$tdir/var/secrets-a-$$.key");
+my ($params, $drop) = own_db();
+my $node = start_node(name => 'secrets', driver => $driver, params => $params, key => $key_a,
+                      procs => 1, threads => 8,
+                      extra => ['LogLevel trace8',
+                                'CustomLog "@DIR@/access_log" combined']);
+END { stop_node($node) if $node; $drop->() if $drop }
+my $access = "$node->{dir}/access_log";
+
+my($rc, $out, $j) = admin($params, $key_a, 'signup', '--org', 'Sec', '--email', 's@example.com');
+is $rc, 0, 'signup' or diag $out;
+my $t = { user_secret => $j->{user}{secret}, org_secret => $j->{organization}{secret},
+          user_id => $j->{user}{id}, org_id => $j->{organization}{id} };
+
+my %secret = (jira => 'jira-pass-' . $$, s3 => 'aws-secret-' . $$);
+my %made;
+for my $case (['jira', { 'jira.username' => 'ada', 'jira.password' => $secret{jira},
+                         'jira.api.url' => 'https://jira.example' }],
+              ['amazons3', { %{ valid_config('amazons3') } }]) {
+    my($key, $cfg) = @$case;
+    $cfg->{'filemanagement.provider.secret_key'} = $secret{s3} if $key eq 'amazons3';
+    my $res = api(POST => 'instances', auth => $t, node => $node,
+                  json => { element => { key => $key }, name => "sec $key", tags => ['sec'],
+                            configuration => $cfg });
+    expect_ok($res, "create $key");
+    $made{$key} = $res->json;
+}
+# use every secret once more: the Element token, a PATCH of the password
+expect_ok(api(GET => 'instances', auth => auth($t, element => $made{jira}{token}), node => $node),
+          'Element token accepted');
+expect_ok(api(PATCH => "instances/$made{jira}{id}", auth => $t, node => $node,
+              json => { configuration => { 'jira.password' => "$secret{jira}-2" } }),
+          'PATCH the password');
+expect_error(api(GET => 'instances', node => $node,
+                 auth => "User $t->{user_secret}x, Organization $t->{org_secret}"),
+             401, 'a wrong secret');
+
+# --- at rest -----------------------------------------------------------------
+my @needles = ($t->{user_secret}, $t->{org_secret}, $secret{jira}, "$secret{jira}-2", $secret{s3},
+               map { $made{$_}{token} } keys %made);
+my @forms = map { ($_, unpack('H*', $_)) } @needles;                 # as given, as hex
+push @forms, map { unpack 'H*', MIME::Base64::decode_base64($_) }   # raw bytes of base64 ones
+    grep { m{^[A-Za-z0-9+/]{43}=$} } @needles;
+my $everything = with_db(sub {
+    my($dbh, $d) = @_;
+    my $all = '';
+    for my $tbl (@{ $dbh->selectcol_arrayref($d->{tables}) }) {
+        $all .= join "\n", map { join "\t", map { $_ // '' } @$_ }
+            @{ $dbh->selectall_arrayref(qq{SELECT * FROM "$tbl"}) };
+    }
+    lc $all;
+}, $driver, $params);
+ok length $everything > 1000, 'the raw database was read';
+my @found = grep { index($everything, lc $_) >= 0 } @forms;
+is scalar @found, 0, 'no secret, password or token in the raw database, in any form'
+    or diag "found: @found";
+
+# --- logs at trace8 ----------------------------------------------------------
+stop_node($node);
+my @leaks = grep { grep_file("$node->{dir}/error_log", $_) || grep_file($access, $_) } @needles;
+ok -s "$node->{dir}/error_log" > 10_000, 'the trace8 error_log has content';
+ok -s $access, 'the access log has content';
+is scalar @leaks, 0, 'no secret, password or token in error_log or access_log at trace8'
+    or diag "leaked: @leaks";
+$node = start_node(%$node, tries => 20);
+
+# --- tampering ---------------------------------------------------------------
+my($jid, $sid) = ($made{jira}{id}, $made{amazons3}{id});
+with_db(sub {
+    my $dbh = shift;
+    my($tok) = $dbh->selectrow_array('SELECT token FROM ce_instance WHERE id = ?', undef, $jid);
+    substr($tok, 10, 1) = substr($tok, 10, 1) eq 'A' ? 'B' : 'A';
+    $dbh->do('UPDATE ce_instance SET token = ? WHERE id = ?', undef, $tok, $jid);
+}, $driver, $params);
+my $res = api(GET => "instances/$jid", auth => $t, node => $node);
+expect_error($res, 500, 'GET the tampered instance');
+unlike $res->content, qr/\Q$made{jira}{name}\E|fails/, 'the answer says nothing of it';
+expect_ok(api(GET => "instances/$sid", auth => $t, node => $node), 'the other instance is fine');
+ok grep_file("$node->{dir}/error_log", "Instance $jid: the stored token fails authentication"),
+    'the log names the instance and what failed';
+
+# --- another key: refused --------------------------------------------------
+my $key_x = keygen("$tdir/var/secrets-x-$$.key");
+($rc, $out) = admin($params, $key_x, 'list-orgs');
+isnt $rc, 0, 'ceadmin with another key file is refused';
+like $out, qr/key file does not match this database/, 'and says why';
+my $wrong = start_node(name => 'secrets-wrong', driver => $driver, params => $params, key => $key_x,
+                       procs => 1, threads => 4);
+$res = api(GET => "instances/$sid", auth => $t, node => $wrong);
+expect_error($res, 503, 'a server with another key file does not serve the database');
+ok grep_file("$wrong->{dir}/error_log", 'key file does not match this database'),
+    'its log says why';
+stop_node($wrong);
+
+# --- rekey -------------------------------------------------------------------
+my $key_b = keygen("$tdir/var/secrets-b-$$.key", '--rotate', $key_a);
+my $res_before = api(GET => "instances/$sid", auth => $t, node => $node)->json;
+($rc, $out) = admin($params, $key_a, 'rekey', '--old', $key_a, '--new', $key_b);
+isnt $rc, 0, 'rekey refuses while an instance fails authentication (nothing changed)';
+like $out, qr/Instance $jid: a stored value fails authentication/, 'and names it';
+expect_ok(api(DELETE => "instances/$jid", auth => $t, node => $node), 'delete the tampered one',
+          empty => 1);
+($rc, $out) = admin($params, $key_a, 'rekey', '--old', $key_a, '--new', $key_b);
+is $rc, 0, 'ceadmin rekey --old A --new B' or diag $out;
+my $key_c = keygen("$tdir/var/secrets-c-$$.key");
+($rc, $out) = admin($params, $key_b, 'rekey', '--old', $key_b, '--new', $key_c);
+isnt $rc, 0, 'rekey to a key with another digest key is refused';
+like $out, qr/keygen --rotate/, 'and says how to make the right one';
+stop_node($node);
+$node = start_node(%$node, key => $key_b, tries => 20);
+$res = api(GET => "instances/$sid", auth => $t, node => $node);
+expect_ok($res, 'the server with the new key reads the instance');
+is_deeply $res->json, $res_before, 'unchanged by the rekey';
+expect_ok(api(GET => 'instances', auth => auth($t, element => $made{amazons3}{token}), node => $node),
+          'its Element token still works');
+is stored_config_with($params, $key_b, $sid)->{'filemanagement.provider.secret_key'}, $secret{s3},
+   'the secret opens with the new key';
+($rc, $out) = admin($params, $key_a, 'list-orgs');
+isnt $rc, 0, 'the old key no longer opens the database';
+unlink $key_a, $key_b, $key_c, $key_x;
+
+sub stored_config_with {
+    my($p, $k, $id) = @_;
+    my(undef, undef, $cfg) = admin($p, $k, 'instance-config', '--instance-id', $id);
+    return $cfg ? $cfg->{instance}{configuration} : {};
+}
+
+done_testing;

@@ -1,0 +1,159 @@
+/* Unit tests of ce_crypto's key file, keyed digests and sealing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <apr_file_io.h>
+#include "unit.h"
+#include "ce_crypto.h"
+
+static char dir[64];
+
+static void crypto_setup(void)
+{
+    unit_setup();
+    strcpy(dir, "/tmp/ce_crypto_test.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void crypto_teardown(void)
+{
+    const char *names[] = {"k1", "k2", "k3", "bad", NULL};
+    int i;
+
+    for (i = 0; names[i]; i++) {
+        apr_file_remove(apr_pstrcat(pool, dir, "/", names[i], NULL), pool);
+    }
+    apr_dir_remove(dir, pool);
+    unit_teardown();
+}
+
+static const char *path(const char *name)
+{
+    return apr_pstrcat(pool, dir, "/", name, NULL);
+}
+
+static ce_keys_t *fresh_keys(const char *name, const ce_keys_t *keep)
+{
+    ce_keys_t *k = NULL;
+    const char *err = NULL;
+
+    ck_assert_msg(ce_crypto_keys_write(path(name), keep, pool, &err) == APR_SUCCESS, "%s",
+                  err ? err : "?");
+    ck_assert_int_eq(ce_crypto_keys_load(&k, pool, path(name), &err), APR_SUCCESS);
+    return k;
+}
+
+START_TEST(key_file_roundtrip)
+{
+    struct stat st;
+    ce_keys_t *a = fresh_keys("k1", NULL), *b = fresh_keys("k2", NULL), *c;
+    const char *err = NULL;
+
+    ck_assert_int_eq(stat(path("k1"), &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_ne(memcmp(a->enc, b->enc, CE_KEY_BYTES), 0);
+    ck_assert_int_ne(memcmp(a->mac, b->mac, CE_KEY_BYTES), 0);
+    ck_assert_int_ne(memcmp(a->enc, a->mac, CE_KEY_BYTES), 0);
+    /* rotation keeps the digest key, renews the encryption key */
+    c = fresh_keys("k3", a);
+    ck_assert_int_eq(memcmp(a->mac, c->mac, CE_KEY_BYTES), 0);
+    ck_assert_int_ne(memcmp(a->enc, c->enc, CE_KEY_BYTES), 0);
+    /* never overwrites */
+    ck_assert_int_ne(ce_crypto_keys_write(path("k1"), NULL, pool, &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(err, "must not exist"));
+}
+END_TEST
+
+START_TEST(key_file_refusals)
+{
+    ce_keys_t *k = (ce_keys_t *)1;
+    const char *err = NULL;
+    FILE *f;
+
+    ck_assert_int_ne(ce_crypto_keys_load(&k, pool, path("missing"), &err), APR_SUCCESS);
+    ck_assert_ptr_null(k);
+    ck_assert_ptr_nonnull(strstr(err, "ceadmin keygen"));
+
+    fresh_keys("k1", NULL);
+    chmod(path("k1"), 0644);
+    ck_assert_int_eq(ce_crypto_keys_load(&k, pool, path("k1"), &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+
+    f = fopen(path("bad"), "w");
+    fputs("ceinstances-key 1\nencryption c2hvcnQ=\ndigest c2hvcnQ=\n", f);
+    fclose(f);
+    chmod(path("bad"), 0600);
+    ck_assert_int_eq(ce_crypto_keys_load(&k, pool, path("bad"), &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "line 2"));
+    ck_assert_ptr_null(strstr(err, "c2hvcnQ")); /* key material never in messages */
+
+    f = fopen(path("bad"), "w");
+    fputs("something else\n", f);
+    fclose(f);
+    ck_assert_int_eq(ce_crypto_keys_load(&k, pool, path("bad"), &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "not a mod_ceinstances key file"));
+}
+END_TEST
+
+START_TEST(keyed_digests)
+{
+    ce_keys_t *a = fresh_keys("k1", NULL), *b = fresh_keys("k2", NULL);
+    const char *d = ce_crypto_keyed_digest(pool, a, "secret");
+
+    ck_assert_int_eq(strlen(d), CE_DIGEST_HEX_LEN);
+    ck_assert_str_eq(d, ce_crypto_keyed_digest(pool, a, "secret"));
+    ck_assert_str_ne(d, ce_crypto_keyed_digest(pool, b, "secret"));
+    ck_assert_str_ne(d, ce_crypto_digest(pool, "secret"));
+    ck_assert_str_eq(d, ce_crypto_key_digest(pool, a, ce_crypto_digest(pool, "secret")));
+}
+END_TEST
+
+START_TEST(seal_and_open)
+{
+    ce_keys_t *a = fresh_keys("k1", NULL), *b = fresh_keys("k2", NULL);
+    const char *plain = "s3cr3t \xc3\xa9 value", *s1, *s2, *out;
+    apr_size_t len;
+    char *tampered;
+
+    s1 = ce_crypto_seal(pool, a, "config:aws.secret", plain, strlen(plain));
+    s2 = ce_crypto_seal(pool, a, "config:aws.secret", plain, strlen(plain));
+    ck_assert(ce_crypto_is_sealed(s1));
+    ck_assert_str_ne(s1, s2); /* fresh nonce every time */
+    ck_assert_ptr_null(strstr(s1, "s3cr3t"));
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "config:aws.secret", s1), APR_SUCCESS);
+    ck_assert_str_eq(out, plain);
+    ck_assert_int_eq(len, strlen(plain));
+    /* other key, other aad, a flipped bit: authentication fails */
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, b, "config:aws.secret", s1), APR_EGENERAL);
+    ck_assert_ptr_null(out);
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "config:other", s1), APR_EGENERAL);
+    tampered = apr_pstrdup(pool, s1);
+    tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "config:aws.secret", tampered),
+                     APR_EGENERAL);
+    /* not sealed at all, or mangled */
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "x", "plain text"), APR_EINVAL);
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "x", "ce1:"), APR_EINVAL);
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "x", "ce1:AAA"), APR_EINVAL);
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "x", "ce1:AAAA"), APR_EINVAL);
+    /* the empty string seals too */
+    s1 = ce_crypto_seal(pool, a, "token", "", 0);
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "token", s1), APR_SUCCESS);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("crypto");
+    TCase *tc = tcase_create("keys");
+
+    tcase_add_checked_fixture(tc, crypto_setup, crypto_teardown);
+    tcase_add_test(tc, key_file_roundtrip);
+    tcase_add_test(tc, key_file_refusals);
+    tcase_add_test(tc, keyed_digests);
+    tcase_add_test(tc, seal_and_open);
+    suite_add_tcase(s, tc);
+    return unit_run(s);
+}
