@@ -6,7 +6,9 @@
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "ce_crypto.h"
@@ -83,10 +85,46 @@ const char *ce_crypto_request_id(apr_pool_t *p)
 #define NONCE_BYTES 12
 #define TAG_BYTES 16
 
+struct ce_crypto_algs_t {
+    EVP_MD *sha256;
+    EVP_CIPHER *gcm;
+    EVP_MAC_CTX *hmac; /* keyed with the digest key; duplicated per use */
+};
+
 static apr_status_t wipe_keys(void *data)
 {
-    OPENSSL_cleanse(data, sizeof(ce_keys_t));
+    ce_keys_t *keys = data;
+
+    if (keys->algs) {
+        EVP_MD_free(keys->algs->sha256);
+        EVP_CIPHER_free(keys->algs->gcm);
+        EVP_MAC_CTX_free(keys->algs->hmac);
+    }
+    OPENSSL_cleanse(keys, sizeof(*keys));
     return APR_SUCCESS;
+}
+
+/* Fetches the algorithms once and keys the HMAC template. */
+static ce_crypto_algs_t *fetch_algs(apr_pool_t *p, const ce_keys_t *keys)
+{
+    ce_crypto_algs_t *a = apr_pcalloc(p, sizeof(*a));
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    OSSL_PARAM params[2];
+
+    a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    a->gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    a->hmac = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!a->sha256 || !a->gcm || !a->hmac ||
+        EVP_MAC_init(a->hmac, keys->mac, sizeof(keys->mac), params) != 1) {
+        EVP_MD_free(a->sha256);
+        EVP_CIPHER_free(a->gcm);
+        EVP_MAC_CTX_free(a->hmac);
+        return NULL;
+    }
+    return a;
 }
 
 /* Decodes base64 text of exactly CE_KEY_BYTES bytes into out. */
@@ -171,6 +209,9 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
         OPENSSL_cleanse(line, sizeof(line));
     }
     apr_file_close(f);
+    if (magic && have_enc && have_mac) {
+        keys->algs = fetch_algs(p, keys);
+    }
     if (!magic || !have_enc || !have_mac) {
         *perr = apr_psprintf(p, "%s is not a mod_ceinstances key file (it needs the line '"
                                 KEY_MAGIC "', an encryption and a digest key; make one "
@@ -238,17 +279,42 @@ const char *ce_crypto_key_digest(apr_pool_t *p, const ce_keys_t *keys, const cha
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
+    size_t mlen = 0;
+    EVP_MAC_CTX *ctx;
+    int ok;
 
-    if (!sha256_hex || !HMAC(EVP_sha256(), keys->mac, sizeof(keys->mac),
-                             (const unsigned char *)sha256_hex, strlen(sha256_hex), md, &len)) {
+    if (!sha256_hex) {
         return NULL;
     }
-    return to_hex(p, md, len);
+    if (!keys->algs) {
+        if (!HMAC(EVP_sha256(), keys->mac, sizeof(keys->mac), (const unsigned char *)sha256_hex,
+                  strlen(sha256_hex), md, &len)) {
+            return NULL;
+        }
+        return to_hex(p, md, len);
+    }
+    ctx = EVP_MAC_CTX_dup(keys->algs->hmac);
+    ok = ctx && EVP_MAC_update(ctx, (const unsigned char *)sha256_hex, strlen(sha256_hex)) == 1 &&
+         EVP_MAC_final(ctx, md, &mlen, sizeof(md)) == 1;
+    EVP_MAC_CTX_free(ctx);
+    return ok ? to_hex(p, md, mlen) : NULL;
 }
 
 const char *ce_crypto_keyed_digest(apr_pool_t *p, const ce_keys_t *keys, const char *s)
 {
-    return ce_crypto_key_digest(p, keys, ce_crypto_digest(p, s));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (!s) {
+        return NULL;
+    }
+    if (!keys->algs) {
+        return ce_crypto_key_digest(p, keys, ce_crypto_digest(p, s));
+    }
+    if (EVP_Digest(s, strlen(s), md, &len, keys->algs->sha256, NULL) != 1) {
+        return NULL;
+    }
+    return ce_crypto_key_digest(p, keys, to_hex(p, md, len));
 }
 
 int ce_crypto_is_sealed(const char *s)
@@ -265,7 +331,8 @@ const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad
     int out = 0, fin = 0, ok;
 
     ok = ctx && len < (apr_size_t)1 << 30 && RAND_bytes(buf, NONCE_BYTES) == 1 &&
-         EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, keys->enc, buf) == 1 &&
+         EVP_EncryptInit_ex(ctx, keys->algs ? keys->algs->gcm : EVP_aes_256_gcm(), NULL, keys->enc,
+                            buf) == 1 &&
          EVP_EncryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_EncryptUpdate(ctx, buf + NONCE_BYTES, &out, (const unsigned char *)plaintext,
                            (int)len) == 1 &&
@@ -307,7 +374,9 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
     n = (apr_size_t)dec - pad - NONCE_BYTES - TAG_BYTES;
     plain = apr_palloc(p, n + 1);
     ctx = EVP_CIPHER_CTX_new();
-    ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, keys->enc, buf) == 1 &&
+    ok = ctx &&
+         EVP_DecryptInit_ex(ctx, keys->algs ? keys->algs->gcm : EVP_aes_256_gcm(), NULL, keys->enc,
+                            buf) == 1 &&
          EVP_DecryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_DecryptUpdate(ctx, (unsigned char *)plain, &out, buf + NONCE_BYTES, (int)n) == 1 &&
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,

@@ -39,9 +39,14 @@ int ce_crypto_equal(const char *a, const char *b);
  * and replaces the encryption key (ce_crypto_keys_write with keep). */
 #define CE_KEY_BYTES 32
 
+typedef struct ce_crypto_algs_t ce_crypto_algs_t;
+
 typedef struct {
     unsigned char enc[CE_KEY_BYTES];
     unsigned char mac[CE_KEY_BYTES];
+    /* OpenSSL algorithms fetched once, at load (an implicit fetch on every
+     * call takes a process-wide lock); NULL: fetched per call. */
+    ce_crypto_algs_t *algs;
 } ce_keys_t;
 
 /* Reads and checks the key file at path into *pkeys (allocated in p, wiped
