@@ -27,7 +27,7 @@ my $t = signup();
 my $log = "$nodes[0]{dir}/ceload.out";
 my @cmd = ($ceload, (map { ('--url', "http://127.0.0.1:$_->{port}$BASE") } @nodes),
            '--auth', auth($t), '--clients', 64, '--creates', $creates,
-           '--mix', '1,0.5,0.25', '--timeout', 120, '--out', $log);
+           '--mix', '1,0.5,0.25', '--timeout', 120, '--seconds', 600, '--out', $log);
 my $t0 = Time::HiRes::time();
 open my $fh, '-|', @cmd or die "cannot run $ceload: $!";
 my $out = do { local $/; <$fh> };
