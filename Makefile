@@ -32,7 +32,7 @@ MODULE   := $(BUILD)/mod_ceinstances.so
 CEADMIN  := $(BUILD)/ceadmin
 CELOAD   := $(BUILD)/ceload
 
-.PHONY: all deps build unit test test-apache run bench clean format
+.PHONY: all deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format
 all: $(MODULE) $(CEADMIN) $(CELOAD)
 
 # The core must build without httpd headers: it gets APR's include path only.
@@ -63,6 +63,72 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/unit.h $(CORE_OBJ) | $(BUILD)/unit
 $(OBJ) $(BUILD)/unit:
 	mkdir -p $@
 
+# ---- sanitizer builds (each in its own directory, never mixed with the above)
+#
+# build/asan/: the module and ceadmin with AddressSanitizer + UBSan (gcc), for
+# the Apache::Test suite run by `make test-asan` (scripts/asan.sh: httpd with
+# the matching libasan preloaded, the sqlite3 driver only).
+ASAN_CC     ?= gcc
+ASAN_DIR    := $(BUILD)/asan
+ASAN_OBJ    := $(ASAN_DIR)/obj
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -std=gnu11 -fPIC -pthread $(WARN) -MMD -MP
+ASAN_CORE_OBJ := $(patsubst src/%.c,$(ASAN_OBJ)/%.o,$(CORE_SRC))
+ASAN_GLUE_OBJ := $(patsubst %.c,$(ASAN_OBJ)/%.o,$(notdir $(GLUE_SRC)))
+ASAN_MODULE   := $(ASAN_DIR)/mod_ceinstances.so
+ASAN_CEADMIN  := $(ASAN_DIR)/ceadmin
+ASAN_PRELOAD  := $(ASAN_DIR)/asan_preload.so
+
+$(ASAN_OBJ)/ce_%.o: src/ce_%.c | $(ASAN_OBJ)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(APR_INC) -Isrc -c $< -o $@
+$(ASAN_OBJ)/ceadmin.o: src/ceadmin.c | $(ASAN_OBJ)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(APR_INC) -Isrc -c $< -o $@
+$(ASAN_OBJ)/mod_%.o: src/mod_%.c | $(ASAN_OBJ)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(APR_INC) $(HTTPD_INC) -Isrc -c $< -o $@
+$(ASAN_OBJ)/mod_ceinstances.o: mod_ceinstances.c | $(ASAN_OBJ)
+	$(ASAN_CC) $(ASAN_CFLAGS) $(APR_INC) $(HTTPD_INC) -Isrc -c $< -o $@
+$(ASAN_MODULE): $(ASAN_CORE_OBJ) $(ASAN_GLUE_OBJ)
+	$(ASAN_CC) -shared -pthread -fsanitize=address,undefined -o $@ $^ $(LIBS)
+$(ASAN_CEADMIN): $(ASAN_OBJ)/ceadmin.o $(ASAN_CORE_OBJ)
+	$(ASAN_CC) -pthread -fsanitize=address,undefined -o $@ $^ $(APR_LIBS) $(LIBS)
+# Preloaded after libasan: APR pool memory as LeakSanitizer roots (see the file).
+$(ASAN_PRELOAD): t/fuzz/asan_preload.c | $(ASAN_OBJ)
+	$(ASAN_CC) -O2 -g -shared -fPIC -pthread $(WARN) -o $@ $< -ldl
+
+# build/fuzz/: libFuzzer targets (t/fuzz/*.c) over the core compiled with
+# coverage + ASan + UBSan (clang). `make fuzz` fuzzes each for FUZZ_SECONDS
+# (new inputs kept in build/fuzz/corpus/, findings in build/fuzz/artifacts/);
+# `make fuzz-replay` runs the committed corpus and regressions once.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_OBJ     := $(FUZZ_DIR)/obj
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -std=gnu11 -pthread $(WARN) -MMD -MP
+FUZZ_SRC     := $(wildcard t/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(patsubst t/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
+FUZZ_CORE_OBJ := $(patsubst src/%.c,$(FUZZ_OBJ)/%.o,$(CORE_SRC))
+
+$(FUZZ_OBJ)/ce_%.o: src/ce_%.c | $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(APR_INC) -Isrc -c $< -o $@
+$(FUZZ_BIN): $(FUZZ_DIR)/%: t/fuzz/%.c t/fuzz/fuzz.h $(FUZZ_CORE_OBJ) | $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(APR_INC) -Isrc -It/fuzz -o $@ $< \
+	    $(FUZZ_CORE_OBJ) $(APR_LIBS) $(LIBS)
+
+$(ASAN_OBJ) $(FUZZ_OBJ):
+	mkdir -p $@
+
+fuzz: $(FUZZ_BIN)
+	t/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-replay: $(FUZZ_BIN)
+	t/fuzz/run.sh replay 0 $(FUZZ_BIN)
+
+# The Apache::Test suite (sqlite3) against build/asan/ (plus build/ceload).
+# Logs in build/asan-logs/. Extra t/TEST arguments: TEST_ARGS=t/03-create.t
+test-asan: all $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
+	CE_ASAN_CC=$(ASAN_CC) scripts/asan.sh $(TEST_ARGS)
+
 # Each unit suite runs in its own process; any failure fails the target.
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
@@ -73,6 +139,9 @@ deps:
 
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed.
+# (Not yet part of it: fuzz-replay, whose corpus replay still reports the
+# harness's own allocations as leaks, and test-asan, 10 minutes, passing but
+# not yet proven unattended; see NOTES.md.)
 test: deps
 	$(MAKE) all unit
 	scripts/test.sh
@@ -98,4 +167,5 @@ format:
 clean:
 	rm -rf $(BUILD) t/logs t/conf/httpd.conf t/conf/apache_test_config.pm t/conf/extra.conf t/TEST
 
--include $(wildcard $(OBJ)/*.d) $(wildcard $(BUILD)/unit/*.d)
+-include $(wildcard $(OBJ)/*.d) $(wildcard $(BUILD)/unit/*.d) $(wildcard $(ASAN_OBJ)/*.d) \
+         $(wildcard $(FUZZ_OBJ)/*.d) $(wildcard $(FUZZ_DIR)/*.d)

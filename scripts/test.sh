@@ -27,6 +27,14 @@
 # keeps the root run's copy; CE_TEST_FAIL_PATTERN adds to the error_log scan
 # (a sanitizer run adds its own pattern there); CE_TEST_LOG_DIR puts the logs
 # elsewhere than build/.
+#
+# Hooks for another build of the module (scripts/asan.sh, `make test-asan`):
+# CE_TEST_MODULE and CE_TEST_CEADMIN (paths, relative to the top of the tree
+# or absolute) replace build/mod_ceinstances.so and build/ceadmin, which the
+# suite loads and runs, in a temporary copy of the tree (made then also when
+# not root; the checkout's build/ is left alone). CE_TEST_PRELOAD is set as
+# LD_PRELOAD for the harness and everything it starts (httpd, ceadmin), not
+# for this script.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -105,7 +113,17 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-if [ -n "$AS" ]; then
+# The build under test, when it is not build/ (see the hooks above).
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$TOP/$1" ;; esac; }
+SWAP=""
+for f in ${CE_TEST_MODULE:+"$CE_TEST_MODULE"} ${CE_TEST_CEADMIN:+"$CE_TEST_CEADMIN"}; do
+    [ -e "$(abs "$f")" ] || die "$f is missing"
+    SWAP=1
+done
+PRELOAD=""
+[ -n "${CE_TEST_PRELOAD:-}" ] && PRELOAD="env LD_PRELOAD=$CE_TEST_PRELOAD"
+
+if [ -n "$AS" ] || [ -n "$SWAP" ]; then
     # /tmp, not $TMPDIR: the copy must be reachable by the unprivileged user.
     WORK=$(mktemp -d /tmp/ceinstances-test.XXXXXX)
     SUITE=$WORK/src
@@ -116,7 +134,9 @@ if [ -n "$AS" ]; then
         --exclude=./t/TEST --exclude=./t/conf/httpd.conf --exclude=./t/conf/extra.conf \
         --exclude=./t/conf/apache_test_config.pm --exclude=./t/htdocs . \
         | tar -C "$SUITE" -xf -
-    chown -R "$RUN_USER:" "$WORK"
+    [ -n "${CE_TEST_MODULE:-}" ] && cp "$(abs "$CE_TEST_MODULE")" "$SUITE/build/mod_ceinstances.so"
+    [ -n "${CE_TEST_CEADMIN:-}" ] && cp "$(abs "$CE_TEST_CEADMIN")" "$SUITE/build/ceadmin"
+    [ -n "$AS" ] && chown -R "$RUN_USER:" "$WORK"
     chmod 0755 "$WORK"
 fi
 
@@ -141,7 +161,7 @@ run_suite() {
     STATE=$(mktemp -d)
     ( CE_TEST_DBD_DRIVER=$drv CE_TEST_DBD_PARAMS=$prm \
       setsid sh -c 'echo $$ >"$0/pgid"; "$@" </dev/null 2>&1; { echo $? >"$0/rc"; } 2>/dev/null' \
-          "$STATE" $AS ./t/TEST "$@" ) | tee "$log" &
+          "$STATE" $AS $PRELOAD ./t/TEST "$@" ) | tee "$log" &
     wait $! || true
     rc=$(cat "$STATE/rc" 2>/dev/null || echo "none")
     rm -rf "$STATE"; STATE=""

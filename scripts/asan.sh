@@ -1,0 +1,100 @@
+#!/bin/sh
+# asan.sh: the Apache::Test suite against the AddressSanitizer + UBSan build
+# (build/asan/mod_ceinstances.so and build/asan/ceadmin, made by
+# `make test-asan`, which runs this). SQLite only, to bound the time.
+#
+# Usage: scripts/asan.sh [t/TEST arguments]
+#
+# - scripts/test.sh runs the suite as usual, on a copy of the tree whose
+#   build/mod_ceinstances.so and build/ceadmin are the sanitizer builds
+#   (CE_TEST_MODULE, CE_TEST_CEADMIN), with the compiler's libasan and
+#   build/asan/asan_preload.so preloaded into the harness and everything it
+#   starts (CE_TEST_PRELOAD): httpd, every standalone httpd the tests start,
+#   ceadmin. libasan must be loaded first in an uninstrumented httpd.
+# - Every sanitizer report goes to a file of its own (log_path, one per
+#   process) in a directory the unprivileged test user can write; they are
+#   collected into build/asan-logs/sanitizer/ and any of them fails the run,
+#   as does a failing suite (its logs: build/asan-logs/). LeakSanitizer runs
+#   at every process exit (detect_leaks=1); t/fuzz/asan.supp suppresses
+#   leaks of perl (the harness, mod_perl) and other code that is not ours,
+#   never one whose stack is only ours and the libraries we call.
+# - UBSan reports (runtime error:) are collected the same way; ASan errors
+#   abort the process (httpd logs "exit signal Aborted", which test.sh
+#   already fails on).
+#
+# CE_ASAN_CC names the compiler the build used (default gcc): its libasan
+# is the one preloaded.
+set -eu
+
+cd "$(dirname "$0")/.."
+TOP=$(pwd)
+CC_ASAN=${CE_ASAN_CC:-gcc}
+LOGDIR=$TOP/build/asan-logs
+
+die() { echo "asan.sh: $*" >&2; exit 1; }
+
+for f in build/asan/mod_ceinstances.so build/asan/ceadmin build/asan/asan_preload.so \
+         t/fuzz/asan.supp; do
+    [ -e "$f" ] || die "$f is missing (run 'make test-asan')"
+done
+LIBASAN=$(readlink -f "$($CC_ASAN -print-file-name=libasan.so)")
+[ -f "$LIBASAN" ] || die "no libasan.so for $CC_ASAN"
+
+# Reports, the suppressions and the preload library in one directory the
+# unprivileged user can reach (the checkout may not be readable to it).
+SANDIR=$(mktemp -d /tmp/ceinstances-asan.XXXXXX)
+cleanup() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    rm -rf "$SANDIR"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+mkdir "$SANDIR/reports"
+cp t/fuzz/asan.supp build/asan/asan_preload.so "$SANDIR/"
+chmod 0755 "$SANDIR"
+chmod 0644 "$SANDIR/asan.supp"
+chmod 1777 "$SANDIR/reports"
+
+rm -rf "$LOGDIR"
+mkdir -p "$LOGDIR/sanitizer"
+
+# log_exe_name: report files are named <prefix>.<program>.<pid>.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$SANDIR/reports/asan:log_exe_name=1"
+export LSAN_OPTIONS="suppressions=$SANDIR/asan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$SANDIR/reports/ubsan:log_exe_name=1"
+export CE_TEST_PRELOAD="$LIBASAN:$SANDIR/asan_preload.so"
+export CE_TEST_MODULE=build/asan/mod_ceinstances.so
+export CE_TEST_CEADMIN=build/asan/ceadmin
+export CE_TEST_DRIVERS=sqlite3
+export CE_TEST_LOG_DIR="$LOGDIR"
+
+echo "asan.sh: libasan $LIBASAN; reports to $LOGDIR/sanitizer/"
+set +e
+scripts/test.sh "$@"
+suite=$?
+set -e
+
+# One file per process that reported anything.
+n=0
+for f in "$SANDIR"/reports/*; do
+    [ -f "$f" ] || continue
+    cp "$f" "$LOGDIR/sanitizer/"
+    n=$((n + 1))
+done
+if [ "$n" -gt 0 ]; then
+    echo "asan.sh: $n sanitizer report file(s) in $LOGDIR/sanitizer/:" >&2
+    for f in "$LOGDIR"/sanitizer/*; do
+        echo "---- $(basename "$f")" >&2
+        grep -E 'ERROR: |SUMMARY: |runtime error: |^    #[0-9]+ .* in (ce_|mod_ce|ceadmin)' "$f" \
+            | head -n 12 >&2
+    done
+fi
+
+if [ "$suite" -ne 0 ] || [ "$n" -gt 0 ]; then
+    echo "asan.sh: FAIL (suite exit $suite, $n sanitizer report file(s))" >&2
+    exit 1
+fi
+echo "asan.sh: PASS: the suite passed under ASan+UBSan with no sanitizer reports"

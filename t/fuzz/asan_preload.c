@@ -1,0 +1,236 @@
+/* asan_preload: preloaded after libasan into every process of the ASan run
+ * of the Apache::Test suite (scripts/asan.sh, `make test-asan`), so that
+ * LeakSanitizer's verdicts on httpd mean something.
+ *
+ * 1. APR pool memory is scanned. Debian's libapr takes its allocator blocks
+ *    from mmap (APR_ALLOCATOR_USES_MMAP), which LeakSanitizer does not scan:
+ *    anything malloc'd (jansson values, SQLite handles, ...) that only a
+ *    live pool points to looks leaked. httpd children exit without
+ *    destroying pconf, so every child reported the catalog, for one. Each
+ *    private anonymous read-write mapping made through mmap() is therefore
+ *    registered as a root region (__lsan_register_root_region) until it is
+ *    unmapped. A leak is then what it is with a malloc-backed APR: memory
+ *    nothing points to any more.
+ * 2. dlclose() does nothing: the parent unloads its modules before it
+ *    exits, and a leak allocated in an unloaded module is reported as
+ *    "<unknown module>". Kept mapped, its frames name our functions.
+ *    (CE_ASAN_DLCLOSE=1 restores dlclose.)
+ *
+ * libasan comes first in LD_PRELOAD and intercepts mmap and dlclose itself;
+ * its interceptors call the next definition, which is this one; ours call
+ * libc's (RTLD_NEXT). Built without sanitizers: it only forwards.
+ *
+ * Calls made by libasan itself (its symbolizer maps memory while the leak
+ * check holds the lock that registering takes) are only forwarded: a call
+ * is tracked when it comes through libasan's mmap interceptor (the program's
+ * own mmap calls) or from outside libasan.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+
+/* Weak: without libasan loaded these stay NULL and nothing is registered. */
+void __lsan_register_root_region(const void *p, size_t size) __attribute__((weak));
+void __lsan_unregister_root_region(const void *p, size_t size) __attribute__((weak));
+
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+typedef int (*munmap_fn)(void *, size_t);
+typedef int (*dlclose_fn)(void *);
+
+static mmap_fn real_mmap;
+static munmap_fn real_munmap;
+static dlclose_fn real_dlclose;
+static int keep_modules = 1;
+/* libasan's load address and its mmap/munmap interceptors, if any. */
+static void *asan_base;
+static void *asan_entries[4];
+
+/* The registered regions: an open-addressing table keyed by start address,
+ * its storage mapped with real_mmap (never registered itself). */
+typedef struct {
+    uintptr_t start; /* 0: free, 1: deleted */
+    size_t len;
+} region_t;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static region_t *table;
+static size_t cap, used, live;
+
+static void resolve(void)
+{
+    const char *e = getenv("CE_ASAN_DLCLOSE");
+
+    real_mmap = (mmap_fn)dlsym(RTLD_NEXT, "mmap");
+    real_munmap = (munmap_fn)dlsym(RTLD_NEXT, "munmap");
+    real_dlclose = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
+    keep_modules = !(e && *e == '1');
+}
+
+__attribute__((constructor)) static void init(void)
+{
+    static const char *const names[] = {"mmap", "mmap64", "munmap", "__interceptor_munmap"};
+    Dl_info info;
+    int i;
+
+    resolve();
+    if (!__lsan_register_root_region ||
+        !dladdr((void *)__lsan_register_root_region, &info)) {
+        return;
+    }
+    asan_base = info.dli_fbase;
+    for (i = 0; i < 4; i++) {
+        asan_entries[i] = dlsym(RTLD_DEFAULT, names[i]);
+    }
+}
+
+/* Whether the call that returns to ret is libasan's own (not an interceptor
+ * forwarding the program's call): those are only forwarded. */
+static int from_sanitizer(void *ret)
+{
+    Dl_info info;
+    int i;
+
+    if (!asan_base || !dladdr(ret, &info) || info.dli_fbase != asan_base) {
+        return 0;
+    }
+    for (i = 0; i < 4; i++) {
+        if (info.dli_saddr && info.dli_saddr == asan_entries[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static size_t slot_of(uintptr_t start)
+{
+    return (size_t)((start >> 12) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
+static void put(uintptr_t start, size_t len);
+
+/* Doubles the table (or makes the first one); 0 when out of memory. */
+static int grow(void)
+{
+    region_t *old = table;
+    size_t old_cap = cap, i;
+    size_t new_cap = cap ? cap * 2 : 4096;
+    void *mem = real_mmap(NULL, new_cap * sizeof(region_t), PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (mem == MAP_FAILED) {
+        return 0;
+    }
+    table = mem;
+    cap = new_cap;
+    used = live = 0;
+    for (i = 0; i < old_cap; i++) {
+        if (old[i].start > 1) {
+            put(old[i].start, old[i].len);
+        }
+    }
+    if (old) {
+        real_munmap(old, old_cap * sizeof(region_t));
+    }
+    return 1;
+}
+
+static void put(uintptr_t start, size_t len)
+{
+    size_t i;
+
+    if ((used + 1) * 2 > cap && !grow()) {
+        return;
+    }
+    for (i = slot_of(start); table[i].start > 1; i = (i + 1) & (cap - 1)) {
+    }
+    used += table[i].start == 0;
+    live++;
+    table[i].start = start;
+    table[i].len = len;
+    __lsan_register_root_region((void *)start, len);
+}
+
+static void drop(size_t i)
+{
+    __lsan_unregister_root_region((void *)table[i].start, table[i].len);
+    table[i].start = 1;
+    live--;
+}
+
+/* Forgets every region [addr, addr + len) touches; what remains mapped of a
+ * region cut in part is registered again. */
+static void forget(uintptr_t addr, size_t len)
+{
+    size_t i;
+
+    if (!live) {
+        return;
+    }
+    /* The usual case: APR unmapping one whole block it mapped. */
+    for (i = slot_of(addr); table[i].start != 0; i = (i + 1) & (cap - 1)) {
+        if (table[i].start == addr && table[i].len == len) {
+            drop(i);
+            return;
+        }
+    }
+    for (i = 0; i < cap; i++) {
+        uintptr_t s = table[i].start, e = s + table[i].len;
+
+        if (s > 1 && s < addr + len && addr < e) {
+            drop(i);
+            if (s < addr) {
+                put(s, addr - s);
+            }
+            if (addr + len < e) {
+                put(addr + len, e - (addr + len));
+            }
+        }
+    }
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p;
+
+    if (!real_mmap) {
+        resolve();
+    }
+    p = real_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED && __lsan_register_root_region && (flags & MAP_ANONYMOUS) &&
+        (flags & MAP_PRIVATE) && (prot & PROT_READ) && (prot & PROT_WRITE) &&
+        !from_sanitizer(__builtin_return_address(0))) {
+        pthread_mutex_lock(&lock);
+        forget((uintptr_t)p, len); /* MAP_FIXED over a region we had */
+        put((uintptr_t)p, len);
+        pthread_mutex_unlock(&lock);
+    }
+    return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+    __attribute__((alias("mmap")));
+
+int munmap(void *addr, size_t len)
+{
+    if (!real_munmap) {
+        resolve();
+    }
+    if (__lsan_unregister_root_region && !from_sanitizer(__builtin_return_address(0))) {
+        pthread_mutex_lock(&lock);
+        forget((uintptr_t)addr, len);
+        pthread_mutex_unlock(&lock);
+    }
+    return real_munmap(addr, len);
+}
+
+int dlclose(void *handle)
+{
+    if (!real_dlclose) {
+        resolve();
+    }
+    return keep_modules ? 0 : real_dlclose(handle);
+}

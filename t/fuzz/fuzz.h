@@ -1,0 +1,73 @@
+/* fuzz.h: scaffolding shared by the libFuzzer targets of the core (t/fuzz/).
+ *
+ * Each target includes this once. It gives
+ *   fuzz_init()        apr_initialize + a process-long root pool (call from
+ *                      LLVMFuzzerInitialize);
+ *   fuzz_pool()        a pool for one input, with an allocator of its own,
+ *                      so apr_pool_destroy() hands every block back to
+ *                      malloc: ASan then sees a use after the request's end,
+ *                      and LeakSanitizer anything not tied to the pool;
+ *   fuzz_catalog()     conf/elements.json ($CE_CATALOG overrides), loaded
+ *                      once with ce_catalog_load, as the module does;
+ *   FUZZ_CHECK(c, ...) a broken contract of the core: prints and aborts, so
+ *                      libFuzzer keeps the input as a crash.
+ */
+#ifndef CE_FUZZ_H
+#define CE_FUZZ_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <apr_general.h>
+#include <apr_pools.h>
+
+#include "ce_catalog.h"
+
+static apr_pool_t *fuzz_root;
+
+#define FUZZ_CHECK(cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static inline void fuzz_init(void)
+{
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&fuzz_root, NULL) != APR_SUCCESS) {
+        fprintf(stderr, "fuzz: cannot initialize APR\n");
+        exit(1);
+    }
+}
+
+static inline apr_pool_t *fuzz_pool(void)
+{
+    apr_allocator_t *a = NULL;
+    apr_pool_t *p = NULL;
+
+    if (apr_allocator_create(&a) != APR_SUCCESS ||
+        apr_pool_create_ex(&p, fuzz_root, NULL, a) != APR_SUCCESS) {
+        fprintf(stderr, "fuzz: cannot create a pool\n");
+        abort();
+    }
+    apr_allocator_owner_set(a, p); /* destroyed with p */
+    return p;
+}
+
+static inline const ce_catalog_t *fuzz_catalog(void)
+{
+    const char *path = getenv("CE_CATALOG"), *err = NULL;
+    ce_catalog_t *cat = NULL;
+
+    path = path && *path ? path : "conf/elements.json";
+    if (ce_catalog_load(&cat, fuzz_root, path, &err) != APR_SUCCESS) {
+        fprintf(stderr, "fuzz: %s: %s (run from the top of the tree or set CE_CATALOG)\n", path,
+                err ? err : "cannot load");
+        exit(1);
+    }
+    return cat;
+}
+
+#endif

@@ -1,0 +1,118 @@
+/* fuzz_auth: libFuzzer target of the Authorization header parser.
+ *
+ * The input is the header value as httpd hands it over (apr_table_get:
+ * a NUL-terminated string, so it ends at the first NUL byte): copied into
+ * a buffer of exactly that size, so ASan sees any read past the end. One
+ * pool per input (fuzz.h).
+ *
+ * Contract checked (FUZZ_CHECK) besides sanitizer reports:
+ *   - APR_SUCCESS or APR_EACCES, nothing else; a message with APR_EACCES;
+ *   - longer than CE_AUTH_MAX_LEN is refused;
+ *   - on success User and Organization are set, every value is a non-empty
+ *     run of bytes other than space, tab and comma found in the header;
+ *   - the message of a refusal quotes nothing of the header (secrets): it
+ *     is one of the parser's fixed texts;
+ *   - what was accepted, written back in canonical form, parses to the same
+ *     values.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "ce_auth.h"
+#include "fuzz.h"
+
+static int is_value(const char *v, const char *header)
+{
+    return v && *v && strcspn(v, " \t,") == strlen(v) && strstr(header, v) != NULL;
+}
+
+/* Every message ce_auth_parse() may give. */
+static int known_message(const char *err)
+{
+    static const char *const fixed[] = {
+        "Missing Authorization header",
+        "Malformed Authorization header: too long",
+        "Malformed Authorization header: empty part",
+        "Malformed Authorization header: unknown part (expected User, Organization or Element)",
+        "Malformed Authorization header: parts must be separated by commas",
+        "Malformed Authorization header: no User part",
+        "Malformed Authorization header: no Organization part",
+        "Malformed Authorization header: empty User value",
+        "Malformed Authorization header: empty Organization value",
+        "Malformed Authorization header: empty Element value",
+        "Malformed Authorization header: more than one User part",
+        "Malformed Authorization header: more than one Organization part",
+        "Malformed Authorization header: more than one Element part",
+        NULL,
+    };
+    int i;
+
+    for (i = 0; fixed[i]; i++) {
+        if (strcmp(err, fixed[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void check_roundtrip(apr_pool_t *p, const ce_credentials_t *c)
+{
+    ce_credentials_t again;
+    const char *err = NULL;
+    const char *header = apr_pstrcat(p, "User ", c->user_secret, ", Organization ",
+                                     c->organization_secret,
+                                     c->element_token ? ", Element " : "",
+                                     c->element_token ? c->element_token : "", NULL);
+
+    if (strlen(header) > CE_AUTH_MAX_LEN) {
+        return; /* the canonical form can be longer than what was sent */
+    }
+    FUZZ_CHECK(ce_auth_parse(&again, p, header, &err) == APR_SUCCESS,
+               "canonical form refused: %s", err);
+    FUZZ_CHECK(strcmp(again.user_secret, c->user_secret) == 0 &&
+                   strcmp(again.organization_secret, c->organization_secret) == 0 &&
+                   (again.element_token == NULL) == (c->element_token == NULL) &&
+                   (!c->element_token || strcmp(again.element_token, c->element_token) == 0),
+               "canonical form parses to other values");
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    ce_credentials_t c;
+    const char *err = NULL;
+
+    fuzz_init();
+    /* No header at all (apr_table_get gave NULL). */
+    FUZZ_CHECK(ce_auth_parse(&c, fuzz_root, NULL, &err) == APR_EACCES && err, "NULL header");
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p = fuzz_pool();
+    size_t len = strnlen((const char *)data, size);
+    char *header = malloc(len + 1);
+    ce_credentials_t c;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    memcpy(header, data, len);
+    header[len] = '\0';
+    rv = ce_auth_parse(&c, p, header, &err);
+    FUZZ_CHECK(rv == APR_SUCCESS || rv == APR_EACCES, "status %d", rv);
+    if (rv == APR_EACCES) {
+        FUZZ_CHECK(err && known_message(err), "message \"%s\"", err ? err : "(none)");
+        FUZZ_CHECK(!c.user_secret && !c.organization_secret && !c.element_token,
+                   "refused but credentials set");
+    } else {
+        FUZZ_CHECK(len <= CE_AUTH_MAX_LEN, "accepted a header of %zu bytes", len);
+        FUZZ_CHECK(is_value(c.user_secret, header), "User value");
+        FUZZ_CHECK(is_value(c.organization_secret, header), "Organization value");
+        FUZZ_CHECK(!c.element_token || is_value(c.element_token, header), "Element value");
+        check_roundtrip(p, &c);
+    }
+    free(header);
+    apr_pool_destroy(p);
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* fuzz_query: libFuzzer target of the core functions that take URL parts
+ * (src/mod_ce_instances.c, src/mod_ce_router.c):
+ *   nextPage   ce_instance_page_token_parse (into a fixed-size buffer);
+ *   tags[]     ce_instance_sanitize of each value;
+ *   {key|id}   ce_catalog_find of /elements/{key or id}/...
+ * The input is one decoded query value or path segment: a NUL-terminated
+ * string (it ends at the first NUL byte), in a buffer of exactly its size.
+ *
+ * Contract checked (FUZZ_CHECK): an accepted page token is exactly what
+ * ce_instance_page_token() makes of its id (there is one spelling per
+ * page); sanitize removes every tag and the surrounding space and never
+ * grows the text; find answers only the element whose key, or decimal id
+ * without sign or leading zero, is the input.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "ce_catalog.h"
+#include "ce_instance.h"
+#include "fuzz.h"
+
+static const ce_catalog_t *cat;
+
+static void page_token(apr_pool_t *p, const char *s)
+{
+    apr_int64_t id = 0;
+
+    if (ce_instance_page_token_parse(&id, s) == APR_SUCCESS) {
+        FUZZ_CHECK(id > 0, "token gives id %lld", (long long)id);
+        FUZZ_CHECK(strcmp(ce_instance_page_token(p, id), s) == 0,
+                   "token is not the one spelling of id %lld", (long long)id);
+    }
+}
+
+static void sanitize(apr_pool_t *p, const char *s)
+{
+    const char *out = ce_instance_sanitize(p, s);
+    size_t n = strlen(out);
+
+    FUZZ_CHECK(n <= strlen(s), "sanitize grew the text");
+    FUZZ_CHECK(!strchr(out, '<'), "sanitize left a '<'");
+    FUZZ_CHECK(n == 0 || (!strchr(" \t\r\n\f\v", out[0]) && !strchr(" \t\r\n\f\v", out[n - 1])),
+               "sanitize left surrounding space");
+}
+
+static void find(apr_pool_t *p, const char *s)
+{
+    const ce_element_t *e = ce_catalog_find(cat, s);
+
+    if (e) {
+        FUZZ_CHECK(strcmp(e->key, s) == 0 || strcmp(apr_ltoa(p, e->id), s) == 0,
+                   "'%s' found element %s", s, e->key);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    apr_int64_t id = 0;
+
+    fuzz_init();
+    cat = fuzz_catalog();
+    FUZZ_CHECK(ce_instance_page_token_parse(&id, NULL) == APR_EINVAL, "NULL token");
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    apr_pool_t *p = fuzz_pool();
+    size_t len = strnlen((const char *)data, size);
+    char *s = malloc(len + 1);
+
+    memcpy(s, data, len);
+    s[len] = '\0';
+    page_token(p, s);
+    sanitize(p, s);
+    find(p, s);
+    free(s);
+    apr_pool_destroy(p);
+    return 0;
+}
