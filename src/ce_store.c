@@ -274,6 +274,25 @@ static apr_status_t statement(apr_dbd_prepared_t **pst, const ce_db_t *db, apr_p
     return APR_SUCCESS;
 }
 
+/* Drains res into rows: each a const char *[] of the columns copied into p
+ * (NULL for SQL NULL). */
+static void copy_rows(apr_array_header_t *rows, const ce_db_t *db, apr_pool_t *p,
+                      apr_dbd_results_t *res)
+{
+    apr_dbd_row_t *row = NULL;
+    int ncols = apr_dbd_num_cols(db->driver, res), i;
+
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        const char **values = apr_palloc(p, ncols * sizeof(*values));
+
+        for (i = 0; i < ncols; i++) {
+            const char *v = apr_dbd_get_entry(db->driver, row, i);
+            values[i] = v ? apr_pstrdup(p, v) : NULL;
+        }
+        APR_ARRAY_PUSH(rows, const char **) = values;
+    }
+}
+
 /* Runs prepared statement label with args and returns all its rows in
  * *prows, each a const char *[] of the columns copied into p (NULL for SQL
  * NULL). The rows are always drained, and copied because the pgsql driver
@@ -283,27 +302,17 @@ static apr_status_t fetch(apr_array_header_t **prows, ce_db_t *db, apr_pool_t *p
 {
     apr_dbd_prepared_t *st;
     apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     apr_status_t rv;
-    int ncols, i;
+    int rc;
 
     *prows = apr_array_make(p, 4, sizeof(const char **));
     if ((rv = statement(&st, db, p, label, perr)) != APR_SUCCESS) {
         return rv;
     }
-    if ((i = apr_dbd_pbselect(db->driver, p, db->handle, &res, st, 1, args)) != 0) {
-        return db_error(perr, db, p, i, label);
+    if ((rc = apr_dbd_pbselect(db->driver, p, db->handle, &res, st, 1, args)) != 0) {
+        return db_error(perr, db, p, rc, label);
     }
-    ncols = apr_dbd_num_cols(db->driver, res);
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        const char **values = apr_palloc(p, ncols * sizeof(*values));
-
-        for (i = 0; i < ncols; i++) {
-            const char *v = apr_dbd_get_entry(db->driver, row, i);
-            values[i] = v ? apr_pstrdup(p, v) : NULL;
-        }
-        APR_ARRAY_PUSH(*prows, const char **) = values;
-    }
+    copy_rows(*prows, db, p, res);
     return APR_SUCCESS;
 }
 
@@ -586,23 +595,13 @@ static apr_status_t select_all(apr_array_header_t **prows, ce_db_t *db, apr_pool
                                const char *sql, const char **perr)
 {
     apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    int rc, i, ncols;
+    int rc;
 
     *prows = apr_array_make(p, 16, sizeof(const char **));
     if ((rc = apr_dbd_select(db->driver, p, db->handle, &res, sql, 1)) != 0) {
         return db_error(perr, db, p, rc, "migration");
     }
-    ncols = apr_dbd_num_cols(db->driver, res);
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        const char **values = apr_palloc(p, ncols * sizeof(*values));
-
-        for (i = 0; i < ncols; i++) {
-            const char *v = apr_dbd_get_entry(db->driver, row, i);
-            values[i] = v ? apr_pstrdup(p, v) : NULL;
-        }
-        APR_ARRAY_PUSH(*prows, const char **) = values;
-    }
+    copy_rows(*prows, db, p, res);
     return APR_SUCCESS;
 }
 
