@@ -11,10 +11,13 @@
  *    registered as a root region (__lsan_register_root_region) until it is
  *    unmapped. A leak is then what it is with a malloc-backed APR: memory
  *    nothing points to any more.
- * 2. dlclose() does nothing: the parent unloads its modules before it
- *    exits, and a leak allocated in an unloaded module is reported as
- *    "<unknown module>". Kept mapped, its frames name our functions.
- *    (CE_ASAN_DLCLOSE=1 restores dlclose.)
+ * 2. mod_ceinstances.so is never unloaded (dlclose of it does nothing): the
+ *    parent unloads its modules before it exits, and a leak allocated in an
+ *    unloaded module is reported as "<unknown module>". Kept mapped, its
+ *    frames name our functions. Only ours: httpd's own modules keep state in
+ *    statics that a reload must reset (mod_mpm_event stops serving when it
+ *    is not unloaded between the two configuration passes). CE_ASAN_KEEP
+ *    names another file name suffix; CE_ASAN_KEEP= (empty) keeps none.
  *
  * libasan comes first in LD_PRELOAD and intercepts mmap and dlclose itself;
  * its interceptors call the next definition, which is this one; ours call
@@ -27,6 +30,8 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,7 +49,7 @@ typedef int (*dlclose_fn)(void *);
 static mmap_fn real_mmap;
 static munmap_fn real_munmap;
 static dlclose_fn real_dlclose;
-static int keep_modules = 1;
+static const char *keep = "/mod_ceinstances.so";
 /* libasan's load address and its mmap/munmap interceptors, if any. */
 static void *asan_base;
 static void *asan_entries[4];
@@ -62,12 +67,14 @@ static size_t cap, used, live;
 
 static void resolve(void)
 {
-    const char *e = getenv("CE_ASAN_DLCLOSE");
+    const char *e = getenv("CE_ASAN_KEEP");
 
     real_mmap = (mmap_fn)dlsym(RTLD_NEXT, "mmap");
     real_munmap = (munmap_fn)dlsym(RTLD_NEXT, "munmap");
     real_dlclose = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
-    keep_modules = !(e && *e == '1');
+    if (e) {
+        keep = e;
+    }
 }
 
 __attribute__((constructor)) static void init(void)
@@ -227,10 +234,23 @@ int munmap(void *addr, size_t len)
     return real_munmap(addr, len);
 }
 
+/* Whether the object behind handle is the module kept loaded. */
+static int kept(void *handle)
+{
+    struct link_map *map = NULL;
+    size_t n = strlen(keep), len;
+
+    if (!n || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || !map || !map->l_name) {
+        return 0;
+    }
+    len = strlen(map->l_name);
+    return len >= n && strcmp(map->l_name + len - n, keep) == 0;
+}
+
 int dlclose(void *handle)
 {
     if (!real_dlclose) {
         resolve();
     }
-    return keep_modules ? 0 : real_dlclose(handle);
+    return kept(handle) ? 0 : real_dlclose(handle);
 }
