@@ -29,6 +29,14 @@ apr_status_t ce_json_parse(json_t **pj, apr_pool_t *p, const char *buf, apr_size
      * string we hand on is a proper C string. */
     j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!j) {
+        /* jansson ends most messages with " near '<input>'": those bytes
+         * may be anything (invalid UTF-8 would make the JSON error body
+         * itself unencodable), and are the caller's own anyway. */
+        char *near = strstr(err.text, " near '");
+
+        if (near) {
+            *near = '\0';
+        }
         *perr = apr_psprintf(p, "Malformed JSON at line %d, column %d: %s", err.line,
                              err.column, err.text);
         return APR_EINVAL;
