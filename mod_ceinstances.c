@@ -6,6 +6,7 @@
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <stdlib.h>
 
 #include "mod_ce_config.h"
 #include "mod_ce_request.h"
@@ -64,9 +65,16 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
+/* A key file that is not the database's is a configuration error, found
+ * only here (the parent, root, does not open the database): the child's
+ * fatal exit makes httpd stop, with CE00025 in the error log, rather than
+ * answer 503 to every request. */
 static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ce_request_child_init(pchild, s);
+    if (ce_request_check_keys(pchild, s) == APR_EACCES) {
+        exit(APEXIT_CHILDFATAL);
+    }
 }
 
 static int ce_post_read_request(request_rec *r)
@@ -77,13 +85,16 @@ static int ce_post_read_request(request_rec *r)
 
 static void ce_register_hooks(apr_pool_t *p)
 {
+    /* mod_dbd's connection pool exists once its child_init has run. */
+    static const char *const dbd[] = {"mod_dbd.c", NULL};
+
     /* First: before anything (httpd's own trace4 header dump included) can
      * log the credentials. */
     ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(ce_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ce_child_init, dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ce_router_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ce_router_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);

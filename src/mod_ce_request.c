@@ -120,6 +120,60 @@ static int db_lost(const ce_request_t *req)
            apr_dbd_check_conn(req->db.driver, req->r->pool, req->db.handle) != APR_SUCCESS;
 }
 
+/* db: our view of a mod_dbd connection of server s. */
+static void bind_db(ce_db_t *db, ap_dbd_t *dbd, server_rec *s, const ce_server_config_t *cfg)
+{
+    memset(db, 0, sizeof(*db));
+    if (!dbd->prepared) {
+        dbd->prepared = apr_hash_make(dbd->pool);
+    }
+    db->driver = dbd->driver;
+    db->handle = dbd->handle;
+    db->prepared = dbd->prepared;
+    db->pool = dbd->pool;
+    db->keys = cfg->keys;
+    if (write_mutex && strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
+        db->serialize = serialize_writes;
+        db->batch = batches ? apr_hash_get(batches, &s, sizeof(server_rec *)) : NULL;
+    }
+}
+
+apr_status_t ce_request_check_keys(apr_pool_t *pchild, server_rec *s)
+{
+    server_rec *sv;
+
+    for (sv = s; sv && dbd_open; sv = sv->next) {
+        const ce_server_config_t *cfg = ce_config_server_of(sv);
+        const char *err = NULL;
+        apr_pool_t *p;
+        ap_dbd_t *dbd;
+        ce_db_t db;
+        apr_status_t rv;
+
+        if (!cfg->catalog || !cfg->keys) {
+            continue;
+        }
+        apr_pool_create(&p, pchild);
+        if (!(dbd = dbd_open(p, sv))) {
+            /* Unreachable now: requests answer 503 until it is back. */
+            apr_pool_destroy(p);
+            continue;
+        }
+        bind_db(&db, dbd, sv, cfg);
+        rv = ce_store_init(&db, &err);
+        dbd_close(sv, dbd);
+        if (rv == APR_EACCES) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv,
+                         "CE00025: %s (CEInstancesKeyFile %s): refusing to serve with it", err,
+                         cfg->key_path ? cfg->key_path : "?");
+            apr_pool_destroy(p);
+            return rv;
+        }
+        apr_pool_destroy(p);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t ce_request_db(ce_request_t *req)
 {
     ap_dbd_t *dbd = NULL;
@@ -144,19 +198,7 @@ apr_status_t ce_request_db(ce_request_t *req)
     req->held->s = req->r->server;
     req->held->dbd = dbd;
     apr_pool_cleanup_register(req->r->pool, req->held, close_db, apr_pool_cleanup_null);
-    if (!dbd->prepared) {
-        dbd->prepared = apr_hash_make(dbd->pool);
-    }
-    req->db.driver = dbd->driver;
-    req->db.handle = dbd->handle;
-    req->db.prepared = dbd->prepared;
-    req->db.pool = dbd->pool;
-    req->db.keys = req->cfg->keys;
-    if (write_mutex && strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
-        req->db.serialize = serialize_writes;
-        req->db.batch =
-            batches ? apr_hash_get(batches, &req->r->server, sizeof(server_rec *)) : NULL;
-    }
+    bind_db(&req->db, dbd, req->r->server, req->cfg);
     rv = ce_store_init(&req->db, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, req->r, "CE00001: cannot prepare the database: %s",

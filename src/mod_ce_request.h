@@ -51,6 +51,13 @@ apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s);
  * commit of creates (a queue and one held connection per server_rec). */
 void ce_request_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* child_init, after mod_dbd's: readies the database of every server that
+ * serves the API and checks that its key file opens it. APR_EACCES (logged,
+ * CE00025) when a key file is not the one a database was written with: the
+ * child then exits with APEXIT_CHILDFATAL, which stops httpd. A database
+ * that cannot be reached is no reason to stop (requests answer 503). */
+apr_status_t ce_request_check_keys(apr_pool_t *pchild, server_rec *s);
+
 /* post_read_request: moves credentials of our scheme ("User ...,
  * Organization ...[, Element ...]") out of r->headers_in, before httpd's
  * trace4 dump of the request headers can log them; the handler reads them

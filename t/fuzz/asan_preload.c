@@ -1,6 +1,20 @@
-/* asan_preload: preloaded after libasan into every process of the ASan run
- * of the Apache::Test suite (scripts/asan.sh, `make test-asan`), so that
- * LeakSanitizer's verdicts on httpd mean something.
+/* asan_preload: the LD_PRELOAD library of the ASan run of the Apache::Test
+ * suite (scripts/asan.sh, `make test-asan`). Built without sanitizers.
+ *
+ * 0. Only httpd and ceadmin run under ASan. The harness and everything it
+ *    starts get this library alone (CE_TEST_PRELOAD); in a program named in
+ *    CE_ASAN_PROGRAMS (default "apache2 httpd ceadmin") its constructor
+ *    re-executes the program at once with LD_PRELOAD=$CE_ASAN_PRELOAD
+ *    (the ASan runtime first, then this library), and sets LD_PRELOAD back to this
+ *    library alone for what that program starts; under ASan it appends
+ *    "<program> <pid>" to the file CE_ASAN_MARK, if set, so the run can
+ *    tell that its servers were checked at all. The tests start
+ *    /usr/sbin/apache2 themselves, so the environment is the only way in;
+ *    the runtime preloaded into every process instead made perl ten times
+ *    slower and hung libcurl's programs (curl, build/ceload) at exit, in
+ *    p11-kit's destructor, even with gcc's libasan alone preloaded.
+ *
+ * In a process under ASan, so that LeakSanitizer's verdicts mean something:
  *
  * 1. APR pool memory is scanned. Debian's libapr takes its allocator blocks
  *    from mmap (APR_ALLOCATOR_USES_MMAP), which LeakSanitizer does not scan:
@@ -10,7 +24,8 @@
  *    private anonymous read-write mapping made through mmap() is therefore
  *    registered as a root region (__lsan_register_root_region) until it is
  *    unmapped. A leak is then what it is with a malloc-backed APR: memory
- *    nothing points to any more.
+ *    nothing points to any more. (Blocks APR keeps for reuse after a pool
+ *    is destroyed stay registered, so a pointer left in one still counts.)
  * 2. mod_ceinstances.so is never unloaded (dlclose of it does nothing): the
  *    parent unloads its modules before it exits, and a leak allocated in an
  *    unloaded module is reported as "<unknown module>". Kept mapped, its
@@ -19,14 +34,15 @@
  *    is not unloaded between the two configuration passes). CE_ASAN_KEEP
  *    names another file name suffix; CE_ASAN_KEEP= (empty) keeps none.
  *
- * libasan comes first in LD_PRELOAD and intercepts mmap and dlclose itself;
+ * The ASan runtime (clang's libclang_rt.asan, or gcc's libasan) comes first
+ * in LD_PRELOAD and intercepts mmap and dlclose itself;
  * its interceptors call the next definition, which is this one; ours call
- * libc's (RTLD_NEXT). Built without sanitizers: it only forwards.
+ * libc's (RTLD_NEXT).
  *
- * Calls made by libasan itself (its symbolizer maps memory while the leak
+ * Calls made by the runtime itself (its symbolizer maps memory while the leak
  * check holds the lock that registering takes) are only forwarded: a call
- * is tracked when it comes through libasan's mmap interceptor (the program's
- * own mmap calls) or from outside libasan.
+ * is tracked when it comes through the runtime's mmap interceptor (the program's
+ * own mmap calls) or from outside the runtime.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -37,8 +53,11 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/types.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
-/* Weak: without libasan loaded these stay NULL and nothing is registered. */
+/* Weak: without the ASan runtime these stay NULL and nothing is registered. */
 void __lsan_register_root_region(const void *p, size_t size) __attribute__((weak));
 void __lsan_unregister_root_region(const void *p, size_t size) __attribute__((weak));
 
@@ -50,7 +69,7 @@ static mmap_fn real_mmap;
 static munmap_fn real_munmap;
 static dlclose_fn real_dlclose;
 static const char *keep = "/mod_ceinstances.so";
-/* libasan's load address and its mmap/munmap interceptors, if any. */
+/* The ASan runtime's load address and its mmap/munmap interceptors. */
 static void *asan_base;
 static void *asan_entries[4];
 
@@ -77,15 +96,86 @@ static void resolve(void)
     }
 }
 
-__attribute__((constructor)) static void init(void)
+/* Whether exe's file name is one of CE_ASAN_PROGRAMS (space-separated). */
+static int is_target(const char *exe)
+{
+    const char *list = getenv("CE_ASAN_PROGRAMS"), *base = strrchr(exe, '/');
+    size_t n;
+
+    list = list ? list : "apache2 httpd ceadmin";
+    base = base ? base + 1 : exe;
+    n = strlen(base);
+    while (*list) {
+        size_t len = strcspn(list, " ");
+
+        if (len == n && strncmp(list, base, n) == 0) {
+            return 1;
+        }
+        list += len;
+        list += strspn(list, " ");
+    }
+    return 0;
+}
+
+/* Appends "<exe> <pid>" to $CE_ASAN_MARK (one write: lines do not mix). */
+static void mark(const char *exe)
+{
+    const char *path = getenv("CE_ASAN_MARK");
+    char line[4200];
+    int fd, n;
+
+    if (!path || !*path || (fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0666)) < 0) {
+        return;
+    }
+    n = snprintf(line, sizeof(line), "%s %ld\n", exe, (long)getpid());
+    if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) < 0) {
+        /* nothing to do: the run then counts one server less */
+    }
+    close(fd);
+}
+
+/* Part 0 (see the top): returns only when this process stays as it is. */
+static void select_asan(char **argv)
+{
+    const char *full = getenv("CE_ASAN_PRELOAD"), *self = getenv("CE_TEST_PRELOAD");
+    const char *now = getenv("LD_PRELOAD");
+    char exe[4096];
+    ssize_t n;
+
+    if (!full || !*full || !argv || !argv[0]) {
+        return;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return;
+    }
+    exe[n] = '\0';
+    if (is_target(exe) && !(now && strcmp(now, full) == 0)) {
+        if (setenv("LD_PRELOAD", full, 1) == 0) {
+            execv(exe, argv);
+        }
+        return; /* could not: runs without ASan, and leaves no mark */
+    }
+    if (is_target(exe) && __lsan_register_root_region) {
+        mark(exe);
+    }
+    if (self && *self) {
+        setenv("LD_PRELOAD", self, 1); /* for what this process starts */
+    }
+}
+
+/* glibc passes main's arguments to ELF constructors. */
+__attribute__((constructor)) static void init(int argc, char **argv, char **envp)
 {
     static const char *const names[] = {"mmap", "mmap64", "munmap", "__interceptor_munmap"};
     Dl_info info;
     int i;
 
+    (void)argc;
+    (void)envp;
     resolve();
-    if (!__lsan_register_root_region ||
-        !dladdr((void *)__lsan_register_root_region, &info)) {
+    select_asan(argv);
+    if (!__lsan_register_root_region || !dladdr((void *)__lsan_register_root_region, &info)) {
         return;
     }
     asan_base = info.dli_fbase;
@@ -94,7 +184,7 @@ __attribute__((constructor)) static void init(void)
     }
 }
 
-/* Whether the call that returns to ret is libasan's own (not an interceptor
+/* Whether the call that returns to ret is the runtime's own (not an interceptor
  * forwarding the program's call): those are only forwarded. */
 static int from_sanitizer(void *ret)
 {

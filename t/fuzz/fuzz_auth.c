@@ -61,15 +61,14 @@ static void check_roundtrip(apr_pool_t *p, const ce_credentials_t *c)
     ce_credentials_t again;
     const char *err = NULL;
     const char *header = apr_pstrcat(p, "User ", c->user_secret, ", Organization ",
-                                     c->organization_secret,
-                                     c->element_token ? ", Element " : "",
+                                     c->organization_secret, c->element_token ? ", Element " : "",
                                      c->element_token ? c->element_token : "", NULL);
 
     if (strlen(header) > CE_AUTH_MAX_LEN) {
         return; /* the canonical form can be longer than what was sent */
     }
-    FUZZ_CHECK(ce_auth_parse(&again, p, header, &err) == APR_SUCCESS,
-               "canonical form refused: %s", err);
+    FUZZ_CHECK(ce_auth_parse(&again, p, header, &err) == APR_SUCCESS, "canonical form refused: %s",
+               err);
     FUZZ_CHECK(strcmp(again.user_secret, c->user_secret) == 0 &&
                    strcmp(again.organization_secret, c->organization_secret) == 0 &&
                    (again.element_token == NULL) == (c->element_token == NULL) &&
@@ -85,6 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_init();
     /* No header at all (apr_table_get gave NULL). */
     FUZZ_CHECK(ce_auth_parse(&c, fuzz_root, NULL, &err) == APR_EACCES && err, "NULL header");
+    fuzz_init_done();
     return 0;
 }
 

@@ -57,7 +57,8 @@ static const char *const stored_bodies[] = {
     "{\"element\":{\"key\":\"epages\"},\"name\":\"Shop\",\"configuration\":{"
     "\"epages.access.token\":\"tok\",\"base.url\":\"https://shop.example\","
     "\"event.notification.enabled\":\"true\",\"pagination.max\":\"50\"}}",
-    "{\"element\":{\"key\":\"dropbox\"},\"name\":\"Box of drops\",\"providerData\":{\"code\":\"x\"},"
+    "{\"element\":{\"key\":\"dropbox\"},\"name\":\"Box of "
+    "drops\",\"providerData\":{\"code\":\"x\"},"
     "\"configuration\":{\"oauth.callback.url\":\"https://cb.example\",\"oauth.api.key\":\"k\","
     "\"oauth.api.secret\":\"s\",\"document.tagging\":false}}",
 };
@@ -93,11 +94,10 @@ static void send_error(apr_pool_t *p, apr_status_t rv, const char *err, const ch
 {
     json_t *j;
 
-    FUZZ_CHECK(rv == APR_EINVAL || rv == APR_NOTFOUND, "%s: status %d (would be a 500)", what,
-               rv);
+    FUZZ_CHECK(rv == APR_EINVAL || rv == APR_NOTFOUND, "%s: status %d (would be a 500)", what, rv);
     FUZZ_CHECK(err != NULL, "%s: failed without a message", what);
-    j = ce_json_bind(p, json_pack("{s:s, s:s}", "requestId", ce_crypto_request_id(p), "message",
-                                  err));
+    j = ce_json_bind(p,
+                     json_pack("{s:s, s:s}", "requestId", ce_crypto_request_id(p), "message", err));
     /* NULL here means the client would get a 400 without its JSON body. */
     FUZZ_CHECK(j != NULL, "%s: the error message is not UTF-8: \"%s\"", what, err);
     send_json(p, j, what);
@@ -119,8 +119,8 @@ static void check_label(const char *s, const char *what)
     size_t n = strlen(s);
 
     FUZZ_CHECK(n > 0 && !strchr(s, '<'), "%s not sanitized", what);
-    FUZZ_CHECK(!strchr(" \t\r\n\f\v", s[0]) && !strchr(" \t\r\n\f\v", s[n - 1]),
-               "%s not trimmed", what);
+    FUZZ_CHECK(!strchr(" \t\r\n\f\v", s[0]) && !strchr(" \t\r\n\f\v", s[n - 1]), "%s not trimmed",
+               what);
 }
 
 /* The instance after a successful create or merge, and its answer. */
@@ -132,8 +132,8 @@ static void check_instance(apr_pool_t *p, const ce_instance_t *inst, const char 
 
     FUZZ_CHECK(inst->name && inst->configuration && inst->tags, "%s: incomplete instance", what);
     check_label(inst->name, "name");
-    FUZZ_CHECK(json_is_array(inst->tags) && json_array_size(inst->tags) <= CE_TAGS_MAX,
-               "%s: tags", what);
+    FUZZ_CHECK(json_is_array(inst->tags) && json_array_size(inst->tags) <= CE_TAGS_MAX, "%s: tags",
+               what);
     for (i = 0; i < json_array_size(inst->tags); i++) {
         const char *t = json_string_value(json_array_get(inst->tags, i));
 
@@ -158,8 +158,8 @@ static void check_instance(apr_pool_t *p, const ce_instance_t *inst, const char 
                    key);
         check_masked(inst, key, v, json_object_get(cfg, key));
     }
-    FUZZ_CHECK(json_is_true(json_object_get(j, "valid")) == ce_instance_valid(inst),
-               "%s: valid", what);
+    FUZZ_CHECK(json_is_true(json_object_get(j, "valid")) == ce_instance_valid(inst), "%s: valid",
+               what);
     send_json(p, j, what);
 }
 
@@ -236,9 +236,10 @@ static void config_patch(apr_pool_t *p, const json_t *body, const ce_instance_t 
     FUZZ_CHECK(json_object_size(inst.configuration) == (size_t)n, "config_set: entries added");
     entry = ce_instance_config_entry(p, &inst, config_id);
     FUZZ_CHECK(entry != NULL, "config_set: entry %ld gone", config_id);
-    check_masked(&inst, json_string_value(json_object_get(entry, "key")),
-                 json_object_get(inst.configuration, json_string_value(json_object_get(entry, "key"))),
-                 json_object_get(entry, "propertyValue"));
+    check_masked(
+        &inst, json_string_value(json_object_get(entry, "key")),
+        json_object_get(inst.configuration, json_string_value(json_object_get(entry, "key"))),
+        json_object_get(entry, "propertyValue"));
     send_json(p, entry, "config_entry");
     send_json(p, ce_instance_config_list(p, &inst), "config_list");
 }
@@ -276,6 +277,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (i = 0; i < N_STORED; i++) {
         stored_cfg[i] = ce_json_dump(fuzz_root, stored[i]->configuration);
     }
+    fuzz_init_done();
     return 0;
 }
 

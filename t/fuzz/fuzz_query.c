@@ -61,6 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_init();
     cat = fuzz_catalog();
     FUZZ_CHECK(ce_instance_page_token_parse(&id, NULL) == APR_EINVAL, "NULL token");
+    fuzz_init_done();
     return 0;
 }
 

@@ -24,6 +24,13 @@ OUT=build/fuzz
 # ASan; UBSan is built with -fno-sanitize-recover).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# Function names and lines in reports need llvm-symbolizer; Debian has it
+# versioned only unless the llvm package is installed.
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && ! command -v llvm-symbolizer >/dev/null 2>&1; then
+    for s in /usr/bin/llvm-symbolizer-*; do
+        [ -x "$s" ] && export ASAN_SYMBOLIZER_PATH="$s"
+    done
+fi
 
 failed=""
 summary=""
@@ -40,6 +47,8 @@ for bin in "$@"; do
         work=$OUT/corpus/$t
         arts=$OUT/artifacts/$t
         mkdir -p "$work" "$arts"
+        stamp=$OUT/.$t.start
+        : >"$stamp" # findings of this run are the files newer than this
         echo "==== $t: fuzzing for ${seconds}s (log: $log)"
         # shellcheck disable=SC2086 # $dict is one optional word
         "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -48,7 +57,7 @@ for bin in "$@"; do
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
         corpus=$(find "$work" -type f | wc -l)
-        found=$(find "$arts" -type f | wc -l)
+        found=$(find "$arts" -type f -newer "$stamp" | wc -l)
         line="$t: ${execs:-?} executions, $cov, $corpus inputs in $work, $found finding(s)"
         if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
             grep -E '^(==[0-9]+==ERROR|SUMMARY|FUZZ_CHECK)|runtime error:|Test unit written' "$log" \

@@ -44,7 +44,7 @@ our @EXPORT = qw(
     create_instance valid_config catalog catalog_element expected_element
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
-    db_spec with_db start_node stop_node crash_node node_pids free_port pg_ctl
+    db_spec with_db start_node stop_node crash_node node_pid node_pids wait_gone free_port pg_ctl
     stored_config stored_holds token_digest
 );
 
@@ -604,6 +604,9 @@ sub start_node {
         die "CETest: node $name did not start (see $dir/error_log)\n" if --$tries <= 0;
         Time::HiRes::sleep(0.5);
     }
+    # o{wait} => 0: started (apache2 -k start said so), not waited for; the
+    # caller expects it to stop by itself, or polls.
+    return $node if defined $o{wait} && !$o{wait};
     for (1 .. 200) {
         my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
                                          Proto => 'tcp');
