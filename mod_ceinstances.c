@@ -2,6 +2,7 @@
  * Wiring only: the module record and its hooks. See NOTES.md for the map. */
 #include <httpd.h>
 #include <http_config.h>
+#include <http_connection.h>
 #include <http_log.h>
 #include <http_core.h>
 #include <http_protocol.h>
@@ -57,6 +58,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
+    ce_request_filters_configure(s);
     if (ce_request_mutex_create(pconf, s) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
                      CE_MUTEX_NAME);
@@ -77,6 +79,12 @@ static void ce_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+static int ce_pre_connection(conn_rec *c, void *csd)
+{
+    ce_request_filters_add(c);
+    return OK;
+}
+
 static int ce_post_read_request(request_rec *r)
 {
     ce_request_hide_credentials(r);
@@ -91,11 +99,13 @@ static void ce_register_hooks(apr_pool_t *p)
     /* First: before anything (httpd's own trace4 header dump included) can
      * log the credentials. */
     ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_pre_connection(ce_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
+    ce_request_filters_register();
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ce_child_init, dbd, NULL, APR_HOOK_MIDDLE);
-    ap_hook_translate_name(ce_router_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_translate_name(ce_router_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_map_to_storage(ce_router_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

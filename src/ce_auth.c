@@ -101,6 +101,8 @@ apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *h
     memset(creds, 0, sizeof(*creds));
     if (!header) {
         err = "Missing Authorization header";
+    } else if (strcmp(header, CE_AUTH_SCRUBBED) == 0) {
+        err = "Malformed Authorization header: control characters";
     } else if (strlen(header) > CE_AUTH_MAX_LEN) {
         err = "Malformed Authorization header: too long";
     } else if ((err = parse_parts(header, values, p)) == NULL) {
@@ -118,4 +120,29 @@ apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *h
     creds->organization_secret = values[PART_ORGANIZATION];
     creds->element_token = values[PART_ELEMENT];
     return APR_SUCCESS;
+}
+
+int ce_auth_line_has_ctl(const char *line, apr_size_t len)
+{
+    static const char name[] = "Authorization:";
+    const apr_size_t n = sizeof(name) - 1;
+    apr_size_t i;
+
+    if (len < n || strncasecmp(line, name, n) != 0) {
+        return 0;
+    }
+    if (len > 0 && line[len - 1] == '\n') {
+        len--;
+        if (len > 0 && line[len - 1] == '\r') {
+            len--;
+        }
+    }
+    for (i = n; i < len; i++) {
+        unsigned char ch = (unsigned char)line[i];
+
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
 }

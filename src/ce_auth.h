@@ -27,4 +27,16 @@ typedef struct {
 apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *header,
                            const char **perr);
 
+/* What an Authorization header line with control characters becomes before
+ * httpd parses it (see ce_auth_line_has_ctl); ce_auth_parse refuses it
+ * with its own message. */
+#define CE_AUTH_SCRUBBED "[control characters: removed by mod_ceinstances]"
+
+/* Whether the len bytes at line (one raw request header line, as read from
+ * the client, its CRLF or LF included or not) are an Authorization header
+ * (name case-insensitive) whose value holds a control character other than
+ * HTAB (NUL and DEL included). httpd refuses such a request, logging the
+ * whole value at LogLevel debug; the module replaces the line first. */
+int ce_auth_line_has_ctl(const char *line, apr_size_t len);
+
 #endif

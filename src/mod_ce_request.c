@@ -9,6 +9,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <util_mutex.h>
+#include <util_filter.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
@@ -212,25 +213,94 @@ apr_status_t ce_request_db(ce_request_t *req)
 
 /* Where the credentials of a request wait, out of r->headers_in. */
 #define HIDDEN_AUTH_KEY "ceinstances:authorization"
+#define HIDDEN_AUTH_TEXT "[hidden by mod_ceinstances]"
 
 void ce_request_hide_credentials(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_in, "Authorization");
-    apr_size_t n;
 
-    if (!v) {
+    if (!v || !ce_config_server_of(r->server)->catalog) {
         return;
     }
-    while (apr_isspace(*v)) {
-        v++;
+    apr_pool_userdata_setn(v, HIDDEN_AUTH_KEY, NULL, r->pool);
+    apr_table_setn(r->headers_in, "Authorization", HIDDEN_AUTH_TEXT);
+}
+
+void ce_request_restore_credentials(request_rec *r)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, HIDDEN_AUTH_KEY, r->pool);
+    if (v) {
+        apr_table_setn(r->headers_in, "Authorization", v);
+        apr_pool_userdata_setn(NULL, HIDDEN_AUTH_KEY, NULL, r->pool);
     }
-    n = strcspn(v, " \t");
-    if ((n == 4 && strncasecmp(v, "User", 4) == 0) ||
-        (n == 12 && strncasecmp(v, "Organization", 12) == 0) ||
-        (n == 7 && strncasecmp(v, "Element", 7) == 0)) {
-        apr_pool_userdata_setn(apr_table_get(r->headers_in, "Authorization"), HIDDEN_AUTH_KEY,
-                               NULL, r->pool);
-        apr_table_setn(r->headers_in, "Authorization", "[hidden by mod_ceinstances]");
+}
+
+/* The raw header lines of a connection, before httpd parses them: an
+ * Authorization line with a control character in its value is replaced by
+ * "Authorization: " CE_AUTH_SCRUBBED. httpd would refuse the request (400)
+ * and log the whole value at LogLevel debug (AH02427), before any hook of
+ * ours could hide it; the API answers it 401 instead. Header lines are read
+ * one at a time (AP_MODE_GETLINE); anything else passes untouched. */
+static ap_filter_rec_t *scrub_filter;
+static int scrub_connections;
+
+static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+                             apr_read_type_e block, apr_off_t readbytes)
+{
+    static const char replaced[] = "Authorization: " CE_AUTH_SCRUBBED "\r\n";
+    apr_bucket *e;
+    const char *data;
+    apr_size_t len;
+    apr_off_t total;
+    char *line;
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+
+    /* (APR's ring macros other than APR_BRIGADE_FIRST do pointer arithmetic
+     * from NULL, which UBSan reports: the brigade functions instead.) */
+    if (rv != APR_SUCCESS || mode != AP_MODE_GETLINE ||
+        (rv = apr_brigade_length(bb, 1, &total)) != APR_SUCCESS || total <= 0) {
+        return rv;
+    }
+    /* The common case, cheaply: the line's first byte names another header. */
+    e = APR_BRIGADE_FIRST(bb);
+    if (!APR_BUCKET_IS_METADATA(e) &&
+        apr_bucket_read(e, &data, &len, APR_BLOCK_READ) == APR_SUCCESS && len > 0 &&
+        (data[0] | 0x20) != 'a') {
+        return APR_SUCCESS;
+    }
+    len = (apr_size_t)total;
+    line = apr_bucket_alloc(len + 1, f->c->bucket_alloc);
+    if ((rv = apr_brigade_flatten(bb, line, &len)) == APR_SUCCESS &&
+        ce_auth_line_has_ctl(line, len)) {
+        apr_brigade_cleanup(bb);
+        rv = apr_brigade_write(bb, NULL, NULL, replaced, sizeof(replaced) - 1);
+    }
+    apr_bucket_free(line);
+    return rv;
+}
+
+void ce_request_filters_register(void)
+{
+    scrub_filter = ap_register_input_filter("CEINSTANCES_AUTH_LINES", scrub_in, NULL,
+                                            AP_FTYPE_CONNECTION);
+}
+
+void ce_request_filters_configure(server_rec *s)
+{
+    server_rec *sv;
+
+    scrub_connections = 0;
+    for (sv = s; sv; sv = sv->next) {
+        scrub_connections |= ce_config_server_of(sv)->catalog != NULL;
+    }
+}
+
+void ce_request_filters_add(conn_rec *c)
+{
+    if (scrub_connections) {
+        ap_add_input_filter_handle(scrub_filter, NULL, NULL, c);
     }
 }
 

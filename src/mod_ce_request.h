@@ -58,11 +58,25 @@ void ce_request_child_init(apr_pool_t *pchild, server_rec *s);
  * that cannot be reached is no reason to stop (requests answer 503). */
 apr_status_t ce_request_check_keys(apr_pool_t *pchild, server_rec *s);
 
-/* post_read_request: moves credentials of our scheme ("User ...,
- * Organization ...[, Element ...]") out of r->headers_in, before httpd's
- * trace4 dump of the request headers can log them; the handler reads them
- * from where they were put. */
+/* post_read_request, in a server that serves the API: moves the
+ * Authorization header, whatever its scheme, out of r->headers_in, before
+ * httpd's trace4 dump of the request headers can log it (clients send our
+ * credentials in malformed shapes too: "Bearer <token>", "<secret>,
+ * <secret>"). The handler reads it from where it was put. */
 void ce_request_hide_credentials(request_rec *r);
+
+/* The connection input filter that keeps control characters in an
+ * Authorization header line from reaching httpd's own logs (see
+ * ce_auth_line_has_ctl): registered with the hooks, told after
+ * configuration whether any server serves the API, added to each
+ * connection (pre_connection) when one does. */
+void ce_request_filters_register(void);
+void ce_request_filters_configure(server_rec *s);
+void ce_request_filters_add(conn_rec *c);
+
+/* translate_name, for a request that is not the API's: puts the header
+ * back for whoever reads it (mod_rewrite, authentication modules). */
+void ce_request_restore_credentials(request_rec *r);
 
 /* CE_EMEDIATYPE (415) when the request says its body is anything but
  * JSON (for endpoints that take no body but must not accept any). */

@@ -200,7 +200,9 @@ static int dispatch(ce_request_t *req)
  * document root (a stat per path segment and an .htaccess probe per
  * directory). At translate_name the configuration is that of the request's
  * <Location>, where SetHandler is; map_to_storage then reports the request
- * mapped, the way mod_proxy does. */
+ * mapped, the way mod_proxy does. A request that is not the API's gets its
+ * Authorization header back here (see ce_request_hide_credentials), before
+ * any other module's translate_name (the hook runs REALLY_FIRST). */
 int ce_router_translate(request_rec *r)
 {
     const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
@@ -210,8 +212,10 @@ int ce_router_translate(request_rec *r)
         handler = ap_expr_str_exec(r, core->expr_handler, &err);
         if (!err && handler && strcmp(handler, CE_HANDLER_NAME) == 0) {
             ap_set_module_config(r->request_config, &ceinstances_module, (void *)CE_HANDLER_NAME);
+            return DECLINED;
         }
     }
+    ce_request_restore_credentials(r);
     return DECLINED;
 }
 

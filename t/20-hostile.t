@@ -475,14 +475,20 @@ for my $r (
 }
 case(name => 'Authorization 100 KB: DELETE', method => 'DELETE', path => "instances/$id", core => 1,
      auth => 'User ' . ('A' x 102400) . ", Organization $O", status => 400);
-case(name => 'Authorization with a control character (0x01): DELETE', method => 'DELETE', core => 1,
-     path => "instances/$id",
-     raw => request_bytes(DELETE => "instances/$id", { Authorization => "User \x01$U, Organization $O" }),
-     status => 400);
-case(name => 'Authorization with DEL (0x7F): DELETE', method => 'DELETE', core => 1,
-     path => "instances/$id",
-     raw => request_bytes(DELETE => "instances/$id", { Authorization => "User $U\x7F, Organization $O" }),
-     status => 400);
+# httpd itself refuses control characters in a header value (400, logging
+# the value at LogLevel debug); the module rewrites such an Authorization
+# line before httpd reads it, so the secrets in it are never logged and the
+# client gets the API's own 401.
+for my $r (['a control character (0x01)' => "User \x01$U, Organization $O"],
+           ['DEL (0x7F)'                 => "User $U\x7F, Organization $O"],
+           ['NUL'                        => "User $U, Organization \0$O"],
+           ['a bare CR'                  => "User $U,\rOrganization $O"],
+           ['an escape sequence'         => "User $U, Organization $O\e[2J"]) {
+    my($what, $h) = @$r;
+    case(name => "Authorization with $what: DELETE", method => 'DELETE', path => "instances/$id",
+         raw => request_bytes(DELETE => "instances/$id", { Authorization => $h }),
+         status => 401, message => qr/^Malformed Authorization header: control characters$/);
+}
 case(name => 'Authorization header twice: DELETE', method => 'DELETE', path => "instances/$id",
      raw => request_bytes(DELETE => "instances/$id",
                           [Authorization => "User $U, Organization $O", Authorization => "User $U, Organization $O"]),

@@ -7,7 +7,8 @@
 #   - ceadmin rekey re-seals everything under a new key in one go, after
 #     which a server with the new key serves every instance (and one with
 #     the old key does not);
-#   - at LogLevel trace8, with an access log, no secret appears in any log.
+#   - at LogLevel trace8, with an access log, no secret appears in any log;
+#   - other modules' Authorization (Basic) still works in the same server.
 use strict;
 use warnings;
 use FindBin;
@@ -188,6 +189,23 @@ sub stored_config_with {
     my($p, $k, $id) = @_;
     my(undef, undef, $cfg) = admin($p, $k, 'instance-config', '--instance-id', $id);
     return $cfg ? $cfg->{instance}{configuration} : {};
+}
+
+# --- other modules' credentials in the same server --------------------------
+# The module takes every Authorization header out of the request before
+# httpd's trace dump, and gives it back to requests that are not the API's:
+# Basic authentication (t/conf/extra.conf.in) still works next to the API.
+{
+    my $pw = 'not-the-api-9f2c1e7b'; # t/conf/basic.htpasswd
+    my $good = MIME::Base64::encode_base64("basic-tester:$pw", '');
+    my $bad = MIME::Base64::encode_base64('basic-tester:wrong-password', '');
+    remember_secrets($pw, $good);
+    is api(GET => '/basic-protected/none')->code, 401,
+       'a Basic-protected location next to the API: 401 without credentials';
+    is api(GET => '/basic-protected/none', auth => "Basic $bad")->code, 401,
+       '401 with a wrong password';
+    is api(GET => '/basic-protected/none', auth => "Basic $good")->code, 404,
+       'authenticated with the right one (then 404: no such file): the header was handed back';
 }
 
 done_testing;

@@ -44,6 +44,7 @@ static int known_message(const char *err)
         "Malformed Authorization header: more than one User part",
         "Malformed Authorization header: more than one Organization part",
         "Malformed Authorization header: more than one Element part",
+        "Malformed Authorization header: control characters",
         NULL,
     };
     int i;
@@ -88,6 +89,32 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* The input as a raw header line (NUL bytes and all), as the connection
+ * filter sees it: flagged only when it is an Authorization line with a
+ * control character in its value, outside the line's own CRLF or LF. */
+static void check_raw_line(const char *line, size_t size)
+{
+    static const char name[] = "authorization:";
+    size_t i, end = size, n = sizeof(name) - 1;
+    int is_auth = size >= n, ctl = 0;
+
+    for (i = 0; is_auth && i < n; i++) {
+        is_auth = (line[i] | 0x20) == name[i];
+    }
+    if (end > 0 && line[end - 1] == '\n') {
+        end--;
+        if (end > 0 && line[end - 1] == '\r') {
+            end--;
+        }
+    }
+    for (i = n; is_auth && i < end; i++) {
+        ctl |= ((unsigned char)line[i] < 0x20 && line[i] != '\t') || (unsigned char)line[i] == 0x7f;
+    }
+    FUZZ_CHECK(ce_auth_line_has_ctl(line, size) == (is_auth && ctl),
+               "ce_auth_line_has_ctl: %d for a line that is%s an Authorization line with a "
+               "control character", ce_auth_line_has_ctl(line, size), is_auth && ctl ? "" : " not");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
@@ -113,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_roundtrip(p, &c);
     }
     free(header);
+    check_raw_line((const char *)data, size);
     apr_pool_destroy(p);
     return 0;
 }

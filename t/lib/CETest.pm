@@ -45,7 +45,7 @@ our @EXPORT = qw(
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
     db_spec with_db start_node stop_node crash_node node_pid node_pids wait_gone free_port pg_ctl
-    stored_config stored_holds token_digest
+    stored_config stored_holds token_digest remember_secrets secrets_file
 );
 
 our $BASE = '/elements/api-v2';
@@ -213,6 +213,7 @@ sub ceadmin {
 
 sub tenant_from {
     my($org, $user) = @_;
+    remember_secrets($org->{secret}, $user->{secret});
     return {
         org_id      => $org->{id},
         org_name    => $org->{name},
@@ -296,7 +297,52 @@ sub api {
         $req->header($k => $v);
     }
     my $res = ($o{node} ? node_agent() : Apache::TestRequest::user_agent())->request($req);
-    return CETest::Res->new($res, "$method $url");
+    my $r = CETest::Res->new($res, "$method $url");
+    remember_used($req, \%o, $r) if $res->is_success;
+    return $r;
+}
+
+# ---------------------------------------------------------------- secrets
+
+# Every secret the suite uses goes to t/var/secrets-used (one per line), for
+# t/99-logs.t to look for in every log: the user, organization and Element
+# credentials of each successful request, the tokens the API hands out, and
+# the secret configuration values it accepted. Shorter than 8 bytes, or with
+# control characters: not kept (too common to mean anything in a log).
+sub secrets_file { File::Spec->catfile(vars('t_dir'), 'var', 'secrets-used') }
+
+sub remember_secrets {
+    my @keep;
+    for my $v (@_) {
+        next unless defined $v && !ref $v;
+        my $b = "$v";
+        utf8::encode($b) if utf8::is_utf8($b);
+        push @keep, $b if length $b >= 8 && $b !~ /[\x00-\x1f\x7f]/;
+    }
+    return unless @keep;
+    open my $fh, '>>:raw', secrets_file() or die "CETest: " . secrets_file() . ": $!";
+    print $fh map { "$_\n" } @keep;
+    close $fh;
+}
+
+# The values under secret-looking keys (password, secret, token) in a
+# decoded JSON value, at any depth.
+sub secret_values {
+    my $j = shift;
+    return map { secret_values($_) } @$j if ref $j eq 'ARRAY';
+    return () unless ref $j eq 'HASH';
+    return map {
+        my $v = $j->{$_};
+        ref $v ? secret_values($v) : /password|secret|token/i ? ($v) : ()
+    } keys %$j;
+}
+
+sub remember_used {
+    my($req, $o, $r) = @_;
+    my $h = $req->header('Authorization') // '';
+    remember_secrets($h =~ /\b(?:User|Organization|Element)\s+([^,\s]+)/g,
+                     exists $o->{json} ? secret_values($o->{json}) : (),
+                     secret_values($r->json));
 }
 
 # The Allow header as a sorted list of methods.
@@ -534,8 +580,19 @@ sub expect_instance {
 # stop_node() ends it cleanly, crash_node() with SIGKILL to the parent and
 # every child at once; start_node(%$node) starts it again in place.
 
+# A free port below the kernel's ephemeral range: a client retrying a port
+# in that range while nothing listens there can be given the same port as
+# its own source (TCP self-connect), and the connection's TIME_WAIT then
+# keeps the server from binding it for a minute (seen in 19-crash, where
+# ceload retries against the killed server).
 sub free_port {
-    for my $port (map { 20000 + int rand 20000 } 1 .. 200) {
+    my $low = 32768;
+    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        ($low) = (<$fh> // '') =~ /^\s*(\d+)/ or $low = 32768;
+    }
+    my $lo = 10000;
+    my $span = $low - $lo > 1000 ? $low - $lo : 1000;
+    for my $port (map { $lo + int rand $span } 1 .. 200) {
         my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
                                          Proto => 'tcp', Listen => 1, ReuseAddr => 1)
             or next;

@@ -175,6 +175,32 @@ START_TEST(over_long_header)
 }
 END_TEST
 
+/* sizeof, not strlen: a literal may hold NUL */
+#define HAS_CTL(lit) ce_auth_line_has_ctl(lit, sizeof(lit) - 1)
+
+START_TEST(control_characters_in_the_raw_line)
+{
+    static const char nul_line[] = "Authorization: User a\0b, Organization c\r\n";
+
+    ck_assert(HAS_CTL("Authorization: User \001x, Organization y\r\n"));
+    ck_assert(HAS_CTL("authorization: User x\177, Organization y\n"));
+    ck_assert(HAS_CTL(nul_line));
+    ck_assert(HAS_CTL("AUTHORIZATION:\rUser x\r\n"));
+    /* HTAB is allowed; the line's own CRLF or LF is not the value's */
+    ck_assert(!HAS_CTL("Authorization:\tUser x,\tOrganization y\r\n"));
+    ck_assert(!HAS_CTL("Authorization: User x, Organization y\n"));
+    ck_assert(!HAS_CTL("Authorization: User x, Organization y"));
+    /* other headers, and lines too short to be one, are not looked at */
+    ck_assert(!HAS_CTL("X-Authorization: \001\r\n"));
+    ck_assert(!HAS_CTL("Cookie: a\001b\r\n"));
+    ck_assert(!HAS_CTL("Author"));
+    ck_assert(!HAS_CTL(""));
+    /* what such a line becomes is refused, with a message of its own */
+    ck_assert_int_eq(parse(CE_AUTH_SCRUBBED), APR_EACCES);
+    ck_assert_str_eq(err, "Malformed Authorization header: control characters");
+}
+END_TEST
+
 START_TEST(messages_never_echo_values)
 {
     /* every rejection path, with secrets in every position */
@@ -214,6 +240,7 @@ int main(void)
     tcase_add_test(tc, unknown_parts);
     tcase_add_test(tc, over_long_header);
     tcase_add_test(tc, messages_never_echo_values);
+    tcase_add_test(tc, control_characters_in_the_raw_line);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
