@@ -136,4 +136,19 @@ curl -X POST -H 'Authorization: User $user_secret, Organization $org_secret' -H 
 
 MSG
 
-exec "$HTTPD" -f "$CONF" -DFOREGROUND
+# Not exec: when httpd stops by itself (a child's fatal error: the key file
+# is not the database's, CE00025), say so here, not only in error_log.
+# Ctrl-C reaches httpd too (same process group); the trap only keeps this
+# script alive to look (a trap with a command is reset to the default in
+# httpd, which installs its own).
+start=0
+[ -f "$VAR/logs/error_log" ] && start=$(wc -c <"$VAR/logs/error_log")
+trap 'true' INT TERM
+rc=0
+"$HTTPD" -f "$CONF" -DFOREGROUND || rc=$?
+if tail -c +$((start + 1)) "$VAR/logs/error_log" 2>/dev/null | grep -q 'AH00050'; then
+    tail -c +$((start + 1)) "$VAR/logs/error_log" | grep -E '\[ceinstances:(emerg|alert|crit)\]' \
+        | sed 's/.*\(CE[0-9][0-9]*:\)/\1/' | sort -u >&2
+    die "httpd stopped at start-up (see above and $VAR/logs/error_log)"
+fi
+exit "$rc"
