@@ -15,6 +15,7 @@
  *   - what was accepted, written back in canonical form, parses to the same
  *     values.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -99,7 +100,7 @@ static void check_raw_line(const char *line, size_t size)
     int is_auth = size >= n, ctl = 0;
 
     for (i = 0; is_auth && i < n; i++) {
-        is_auth = (line[i] | 0x20) == name[i];
+        is_auth = tolower((unsigned char)line[i]) == name[i];
     }
     if (end > 0 && line[end - 1] == '\n') {
         end--;
