@@ -85,6 +85,13 @@ static int ce_pre_connection(conn_rec *c, void *csd)
     return OK;
 }
 
+static void ce_insert_error_filter(request_rec *r)
+{
+    if (r->status >= 400 && r->status < 600 && ce_router_is_api(r)) {
+        ce_request_error_json(r);
+    }
+}
+
 static int ce_post_read_request(request_rec *r)
 {
     ce_request_hide_credentials(r);
@@ -100,6 +107,7 @@ static void ce_register_hooks(apr_pool_t *p)
      * log the credentials. */
     ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_connection(ce_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(ce_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ce_request_filters_register();
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);

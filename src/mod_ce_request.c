@@ -237,6 +237,38 @@ void ce_request_restore_credentials(request_rec *r)
     }
 }
 
+/* httpd's own error responses to requests for the API (refused before the
+ * handler runs: a header over LimitRequestFieldSize, an encoded '/' or NUL
+ * in the path, an unparsable Content-Length, ...) get the API's JSON error
+ * body instead of httpd's HTML page: the text is set as the request's
+ * custom response (ap_send_error_response writes it as it is), and this
+ * filter, first in line, makes its Content-Type JSON. */
+static ap_filter_rec_t *error_type_filter;
+
+static apr_status_t error_type_out(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void ce_request_error_json(request_rec *r)
+{
+    const char *id = ce_crypto_request_id(r->pool), *body;
+    const char *line = ap_get_status_line(r->status);
+    json_t *j;
+
+    j = ce_json_bind(r->pool, json_pack("{s:s, s:s}", "requestId", id, "message",
+                                        strlen(line) > 4 ? line + 4 : line));
+    if (!j || !(body = ce_json_dump(r->pool, j))) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d (from httpd)",
+                  id, r->status);
+    ap_custom_response(r, r->status, body);
+    ap_add_output_filter_handle(error_type_filter, NULL, r, r->connection);
+}
+
 /* The raw header lines of a connection, before httpd parses them: an
  * Authorization line with a control character in its value is replaced by
  * "Authorization: " CE_AUTH_SCRUBBED. httpd would refuse the request (400)
@@ -283,6 +315,8 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
 
 void ce_request_filters_register(void)
 {
+    error_type_filter = ap_register_output_filter("CEINSTANCES_ERROR_TYPE", error_type_out, NULL,
+                                                  AP_FTYPE_CONTENT_SET);
     scrub_filter = ap_register_input_filter("CEINSTANCES_AUTH_LINES", scrub_in, NULL,
                                             AP_FTYPE_CONNECTION);
 }

@@ -74,6 +74,10 @@ void ce_request_filters_register(void);
 void ce_request_filters_configure(server_rec *s);
 void ce_request_filters_add(conn_rec *c);
 
+/* insert_error_filter, for a request to the API that httpd answers with
+ * an error itself: the body becomes {"requestId", "message"} JSON. */
+void ce_request_error_json(request_rec *r);
+
 /* translate_name, for a request that is not the API's: puts the header
  * back for whoever reads it (mod_rewrite, authentication modules). */
 void ce_request_restore_credentials(request_rec *r);

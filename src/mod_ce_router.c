@@ -9,6 +9,7 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <http_request.h>
 
 #include "mod_ce_config.h"
 #include "mod_ce_endpoints.h"
@@ -203,20 +204,41 @@ static int dispatch(ce_request_t *req)
  * mapped, the way mod_proxy does. A request that is not the API's gets its
  * Authorization header back here (see ce_request_hide_credentials), before
  * any other module's translate_name (the hook runs REALLY_FIRST). */
-int ce_router_translate(request_rec *r)
+/* Whether r's <Location> configuration (walked) sets our handler. */
+static int mounted(request_rec *r)
 {
     const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
     const char *err = NULL, *handler;
 
     if (core && core->expr_handler) {
         handler = ap_expr_str_exec(r, core->expr_handler, &err);
-        if (!err && handler && strcmp(handler, CE_HANDLER_NAME) == 0) {
-            ap_set_module_config(r->request_config, &ceinstances_module, (void *)CE_HANDLER_NAME);
-            return DECLINED;
-        }
+        return !err && handler && strcmp(handler, CE_HANDLER_NAME) == 0;
+    }
+    return 0;
+}
+
+int ce_router_translate(request_rec *r)
+{
+    if (mounted(r)) {
+        ap_set_module_config(r->request_config, &ceinstances_module, (void *)CE_HANDLER_NAME);
+        return DECLINED;
     }
     ce_request_restore_credentials(r);
     return DECLINED;
+}
+
+int ce_router_is_api(request_rec *r)
+{
+    if (ap_get_module_config(r->request_config, &ceinstances_module)) {
+        return 1;
+    }
+    /* Refused before translate_name (while reading the request, or
+     * decoding its path): the location walk has not run yet. */
+    if (r->main || !r->uri || r->uri[0] != '/' || r->per_dir_config != r->server->lookup_defaults ||
+        ap_location_walk(r) != OK) {
+        return 0;
+    }
+    return mounted(r);
 }
 
 int ce_router_map_to_storage(request_rec *r)

@@ -15,4 +15,9 @@ int ce_router_handler(request_rec *r);
 int ce_router_translate(request_rec *r);
 int ce_router_map_to_storage(request_rec *r);
 
+/* Whether r is a request to the API (a <Location> with SetHandler
+ * ceinstances), also when httpd refuses it before translate_name (then
+ * this runs the location walk itself). */
+int ce_router_is_api(request_rec *r);
+
 #endif

@@ -200,8 +200,10 @@ sub stored_config_with {
     my $good = MIME::Base64::encode_base64("basic-tester:$pw", '');
     my $bad = MIME::Base64::encode_base64('basic-tester:wrong-password', '');
     remember_secrets($pw, $good);
-    is api(GET => '/basic-protected/none')->code, 401,
-       'a Basic-protected location next to the API: 401 without credentials';
+    my $res = api(GET => '/basic-protected/none');
+    is $res->code, 401, 'a Basic-protected location next to the API: 401 without credentials';
+    like $res->header('Content-Type'), qr{^text/html},
+         'with httpd\'s own error page (the JSON error bodies are for the API only)';
     is api(GET => '/basic-protected/none', auth => "Basic $bad")->code, 401,
        '401 with a wrong password';
     is api(GET => '/basic-protected/none', auth => "Basic $good")->code, 404,
