@@ -67,7 +67,7 @@ $(OBJ) $(BUILD)/unit:
 #
 # build/asan/: the module and ceadmin with AddressSanitizer + UBSan, for the
 # Apache::Test suite run by `make test-asan` (scripts/asan.sh: httpd with the
-# matching ASan runtime preloaded, the sqlite3 driver only). clang, whose
+# matching ASan runtime preloaded, both drivers). clang, whose
 # shared ASan runtime carries UBSan too: with gcc, libubsan (a second
 # runtime, loaded with the module) writes its reports to stderr and moves
 # ASan's log_path to its own. ASAN_CC=gcc works, with that caveat.
@@ -135,7 +135,8 @@ fuzz: $(FUZZ_BIN)
 fuzz-replay: $(FUZZ_BIN)
 	t/fuzz/run.sh replay 0 $(FUZZ_BIN)
 
-# The Apache::Test suite (sqlite3) with httpd and ceadmin under ASan/UBSan:
+# The Apache::Test suite (both drivers; CE_ASAN_DRIVERS=sqlite3 for one) with
+# httpd and ceadmin under ASan/UBSan:
 # build/asan/ instead of build/'s module and ceadmin, libasan preloaded into
 # every apache2 and ceadmin the suite starts (scripts/asan.sh). Fails on a
 # failing test or any sanitizer report. Logs and reports in build/asan-logs/.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # asan.sh: the Apache::Test suite against the AddressSanitizer + UBSan build
 # (build/asan/mod_ceinstances.so and build/asan/ceadmin, made by
-# `make test-asan`, which runs this). SQLite only, to bound the time.
+# `make test-asan`, which runs this), on both drivers (CE_ASAN_DRIVERS,
+# default "sqlite3 pgsql").
 #
 # Usage: scripts/asan.sh [t/TEST arguments]
 #
@@ -91,7 +92,7 @@ export CE_ASAN_PRELOAD="$LIBASAN:$SANDIR/asan_preload.so"
 export CE_ASAN_MARK="$SANDIR/started"
 export CE_TEST_MODULE=build/asan/mod_ceinstances.so
 export CE_TEST_CEADMIN=build/asan/ceadmin
-export CE_TEST_DRIVERS=sqlite3
+export CE_TEST_DRIVERS="${CE_ASAN_DRIVERS:-sqlite3 pgsql}"
 export CE_TEST_LOG_DIR="$LOGDIR"
 
 echo "asan.sh: ASan runtime $LIBASAN; reports to $LOGDIR/sanitizer/"
