@@ -67,3 +67,8 @@ json_t *ce_json_array(apr_pool_t *p)
 {
     return ce_json_bind(p, json_array());
 }
+
+json_t *ce_json_error(apr_pool_t *p, const char *request_id, const char *message)
+{
+    return ce_json_bind(p, json_pack("{s:s, s:s}", "requestId", request_id, "message", message));
+}

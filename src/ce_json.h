@@ -24,6 +24,11 @@ apr_status_t ce_json_parse(json_t **pj, apr_pool_t *p, const char *buf, apr_size
  * Returns NULL only if jansson fails (out of memory). */
 const char *ce_json_dump(apr_pool_t *p, const json_t *j);
 
+/* The API's one error body, {"requestId": request_id, "message": message},
+ * bound to p; NULL only if jansson fails. Every error answer is built here
+ * (the handler's failures and httpd's own error pages alike). */
+json_t *ce_json_error(apr_pool_t *p, const char *request_id, const char *message);
+
 /* A new empty object / array bound to p. */
 json_t *ce_json_object(apr_pool_t *p);
 json_t *ce_json_array(apr_pool_t *p);

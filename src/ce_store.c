@@ -1517,9 +1517,10 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
 }
 
 apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p,
-                                        const ce_user_t *owner, const char *token)
+                                        const ce_user_t *owner, const char *token,
+                                        const char **perr)
 {
-    const char **row, *err;
+    const char **row;
     const void *args[2];
     apr_status_t rv;
 
@@ -1529,7 +1530,7 @@ apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_
     }
     args[0] = ce_crypto_keyed_digest(p, db->keys, token);
     args[1] = &owner->id;
-    if ((rv = fetch_one(&row, db, p, "ce_select_instance_by_token", args, &err)) == APR_SUCCESS) {
+    if ((rv = fetch_one(&row, db, p, "ce_select_instance_by_token", args, perr)) == APR_SUCCESS) {
         *pid = apr_atoi64(row[0]);
     }
     return rv;

@@ -21,6 +21,7 @@
 #include "ce_catalog.h"
 #include "ce_crypto.h"
 #include "ce_instance.h"
+#include "ce_page.h"
 
 /* Group commit of creates within one process (see ce_store_batch_create). */
 typedef struct ce_store_batch_t ce_store_batch_t;
@@ -138,9 +139,11 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
                                          const char **perr);
 
 /* The id of owner's instance whose token is token (looked up by digest).
- * APR_NOTFOUND if none (deleted, another tenant's, or never issued). */
+ * APR_NOTFOUND if none (deleted, another tenant's, or never issued);
+ * APR_EGENERAL with *perr for a database failure. */
 apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p,
-                                        const ce_user_t *owner, const char *token);
+                                        const ce_user_t *owner, const char *token,
+                                        const char **perr);
 
 /* Rewrites every mutable column of inst (name, element_id, tags,
  * configuration, disabled, cache/trace settings, updated_date) and replaces
@@ -153,13 +156,6 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
  * APR_NOTFOUND if it is not there or not owner's. */
 apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
                                       apr_int64_t id, const char **perr);
-
-typedef struct {
-    long element_id;                /* 0: any element */
-    const apr_array_header_t *tags; /* of const char *; NULL/empty: no filter; all must match */
-    apr_int64_t before_id;          /* 0: from the newest; else only ids < before_id */
-    int limit;                      /* 1..CE_PAGE_SIZE_MAX */
-} ce_instance_query_t;
 
 /* owner's instances matching q, newest (highest id) first, at most
  * q->limit of them, as ce_instance_t * in *pinsts; *pmore = 1 when at least

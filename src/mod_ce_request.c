@@ -400,7 +400,8 @@ apr_status_t ce_request_authenticate(ce_request_t *req)
         return rv;
     }
     if (creds.element_token) {
-        rv = ce_store_instance_by_token(&id, &req->db, r->pool, user, creds.element_token);
+        rv = ce_store_instance_by_token(&id, &req->db, r->pool, user, creds.element_token,
+                                        &err);
         if (rv != APR_SUCCESS) {
             req->err = "Invalid Element token";
             return rv == APR_NOTFOUND ? APR_EACCES : rv;

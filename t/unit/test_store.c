@@ -466,7 +466,7 @@ START_TEST(instance_delete)
 
     ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_SUCCESS);
     ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, inst->id, &err), APR_NOTFOUND);
-    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err), APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_NOTFOUND);
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 1);
@@ -482,15 +482,15 @@ START_TEST(instance_by_token)
     apr_int64_t id = -1;
 
     create(a.user, 16, "Other", NULL);
-    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err), APR_SUCCESS);
     ck_assert_int_eq(id, inst->id);
     ck_assert_int_eq(ce_crypto_token(&token, pool, CE_TOKEN_BYTES), APR_SUCCESS);
-    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, token), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, token, &err), APR_NOTFOUND);
     ck_assert_int_eq(id, 0);
     ck_assert_int_eq(
-        ce_store_instance_by_token(&id, &db, pool, a.user, ce_crypto_digest(pool, inst->token)),
+        ce_store_instance_by_token(&id, &db, pool, a.user, ce_crypto_digest(pool, inst->token), &err),
         APR_NOTFOUND);
-    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, NULL), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, NULL, &err), APR_NOTFOUND);
 }
 END_TEST
 
@@ -515,7 +515,7 @@ START_TEST(instance_ownership)
     for (i = 0; i < 2; i++) {
         ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, others[i], inst->id, &err),
                          APR_NOTFOUND);
-        ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, others[i], inst->token),
+        ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, others[i], inst->token, &err),
                          APR_NOTFOUND);
         theirs.user = others[i];
         theirs.name = "Hijacked";
