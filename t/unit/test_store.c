@@ -13,6 +13,7 @@
 #include <apr_thread_proc.h>
 #include "unit.h"
 #include "ce_store.h"
+#include "ce_store_int.h"
 #include "ce_json.h"
 #include "ce_crypto.h"
 
@@ -875,6 +876,185 @@ START_TEST(list_by_tags)
 }
 END_TEST
 
+/* --- the registry of sealed columns --- */
+
+/* Every value of registered column c, as stored. */
+static apr_array_header_t *column_values(const ce_sealed_column_t *c)
+{
+    apr_array_header_t *rows, *out = apr_array_make(pool, 4, sizeof(const char *));
+    int i;
+
+    ck_assert_int_eq(ce_store_select(&rows, &db, pool,
+                                     apr_psprintf(pool, "SELECT %s FROM %s", c->column, c->table),
+                                     &err),
+                     APR_SUCCESS);
+    for (i = 0; i < rows->nelts; i++) {
+        APR_ARRAY_PUSH(out, const char *) = APR_ARRAY_IDX(rows, i, const char **)[0];
+    }
+    return out;
+}
+
+/* Whether every sealed value in value (a column of kind c->kind) opens
+ * with keys k; counts them in *pn. */
+static int opens_with(const ce_sealed_column_t *c, const char *value, const ce_keys_t *k, int *pn)
+{
+    const char *plain, *key;
+    apr_size_t len;
+    json_t *cfg, *v;
+    int ok = 1;
+
+    if (c->kind == CE_SEAL_TEXT) {
+        ++*pn;
+        return ce_crypto_open(&plain, &len, pool, k, c->aad, value) == APR_SUCCESS;
+    }
+    ck_assert_int_eq(ce_json_parse(&cfg, pool, value, strlen(value), &err), APR_SUCCESS);
+    json_object_foreach(cfg, key, v)
+    {
+        const char *s = json_string_value(json_object_get(v, "$sealed"));
+
+        if (s) {
+            ++*pn;
+            ok &= ce_crypto_open(&plain, &len, pool, k, apr_pstrcat(pool, c->aad, key, NULL), s) ==
+                  APR_SUCCESS;
+        }
+    }
+    return ok;
+}
+
+/* After a rekey every value of every registered sealed column opens with
+ * the new key and none with the old: a column added to the schema and the
+ * registry cannot be missed by a key rotation. */
+START_TEST(rekey_reseals_every_registered_column)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    const char *path = apr_pstrcat(pool, dir, "/key.new", NULL);
+    ce_keys_t *next;
+    int i, j, n = 0, none = 0;
+
+    create(a.user, 16, "one", NULL);
+    create(a.user, 16, "two", NULL);
+    ck_assert_int_eq(ce_crypto_keys_write(path, keys, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_crypto_keys_load(&next, pool, path, &err), APR_SUCCESS);
+    ck_assert_msg(ce_store_rekey(&db, pool, next, &err) == APR_SUCCESS, "rekey: %s", err);
+    for (i = 0; i < CE_SEALED_COLUMNS; i++) {
+        const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
+        apr_array_header_t *values;
+
+        if (c->kind == CE_SEAL_DIGEST) {
+            continue;
+        }
+        values = column_values(c);
+        ck_assert_int_gt(values->nelts, 0);
+        for (j = 0; j < values->nelts; j++) {
+            const char *v = APR_ARRAY_IDX(values, j, const char *);
+
+            ck_assert_msg(opens_with(c, v, next, &n), "%s.%s: not under the new key", c->table,
+                          c->column);
+            ck_assert_msg(!opens_with(c, v, keys, &none) || c->kind == CE_SEAL_CONFIG,
+                          "%s.%s: still under the old key", c->table, c->column);
+        }
+    }
+    /* 2 tokens + 2 aws.secret entries + the key check */
+    ck_assert_int_eq(n, 5);
+    db.keys = next;
+    ck_assert_str_eq(get(a.user, 1)->name, "one");
+}
+END_TEST
+
+/* Every column of the schema whose name says it holds secret material is
+ * in the registry (a new one that is not fails here, before it can escape
+ * sealing, rekey and the key check). */
+START_TEST(registry_lists_every_secret_column)
+{
+    static const char *const secretish[] = {"secret", "token", "digest", "sealed",
+                                            "configuration", "password", "credential", NULL};
+    apr_array_header_t *cols;
+    int i, k, n, found = 0;
+
+    ck_assert_int_eq(ce_store_select(&cols, &db, pool,
+                                     "SELECT m.name, p.name FROM sqlite_master m, "
+                                     "pragma_table_info(m.name) p WHERE m.type = 'table'",
+                                     &err),
+                     APR_SUCCESS);
+    for (i = 0; i < cols->nelts; i++) {
+        const char **r = APR_ARRAY_IDX(cols, i, const char **);
+        int secret = 0, listed = 0;
+
+        for (k = 0; secretish[k]; k++) {
+            secret |= strstr(r[1], secretish[k]) != NULL;
+        }
+        for (n = 0; n < CE_SEALED_COLUMNS; n++) {
+            listed |= strcmp(ce_store_sealed_columns[n].table, r[0]) == 0 &&
+                      strcmp(ce_store_sealed_columns[n].column, r[1]) == 0;
+        }
+        ck_assert_msg(!secret || listed, "%s.%s holds secrets and is not registered", r[0], r[1]);
+        found += secret;
+    }
+    ck_assert_int_eq(found, CE_SEALED_COLUMNS);
+}
+END_TEST
+
+/* A version 2 database (clear tokens and configuration, unkeyed SHA-256
+ * digests) goes through the migration table to the current version:
+ * every registered column converted, old secrets still authenticate. */
+START_TEST(migration_seals_version_2_data)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "old", NULL);
+    ce_db_t db2;
+    apr_pool_t *p2;
+
+    /* Back to what version 2 stored. */
+    ck_assert_int_eq(
+        ce_store_exec_update(
+            &db, pool,
+            apr_psprintf(pool,
+                         "UPDATE ce_instance SET token = '%s', token_digest = '%s', "
+                         "configuration = '{\"bucket.name\":\"photos\",\"aws.secret\":\"x\"}'",
+                         inst->token, ce_crypto_digest(pool, inst->token)),
+            &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(ce_store_exec_update(&db, pool,
+                                          apr_psprintf(pool,
+                                                       "UPDATE ce_user SET secret_digest = '%s'",
+                                                       ce_crypto_digest(pool, a.user_secret)),
+                                          &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool,
+                             apr_psprintf(pool, "UPDATE ce_organization SET secret_digest = '%s'",
+                                          ce_crypto_digest(pool, a.org_secret)),
+                             &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(ce_store_exec_update(&db, pool, "DROP TABLE ce_key_check", &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool, "UPDATE ce_schema_version SET version = 2", &err),
+        APR_SUCCESS);
+
+    apr_pool_create(&p2, pool);
+    open_db(&db2, p2);
+    /* The old connection's statements predate the migration's DDL. */
+    apr_dbd_close(db.driver, db.handle);
+    db = db2;
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 3);
+    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce1:%'"), 1);
+    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
+                                  "'%\"aws.secret\":{\"$sealed\":\"ce1:%'"),
+                     1);
+    assert_authenticates(a.user_secret, a.org_secret, a.user->id);
+    ck_assert_str_eq(ce_json_dump(pool, get(a.user, inst->id)->configuration),
+                     "{\"bucket.name\":\"photos\",\"aws.secret\":\"x\"}");
+    {
+        apr_int64_t id = 0;
+
+        ck_assert_int_eq(ce_store_instance_by_token(&id, &db2, pool, a.user, inst->token, &err),
+                         APR_SUCCESS);
+        ck_assert_int_eq(id, inst->id);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -913,6 +1093,9 @@ int main(void)
     tcase_add_test(tc, list_newest_first_and_paging);
     tcase_add_test(tc, list_by_element);
     tcase_add_test(tc, list_by_tags);
+    tcase_add_test(tc, rekey_reseals_every_registered_column);
+    tcase_add_test(tc, registry_lists_every_secret_column);
+    tcase_add_test(tc, migration_seals_version_2_data);
     suite_add_tcase(s, tc);
     status = unit_run(s);
     apr_pool_destroy(process);

@@ -1,0 +1,221 @@
+/* ce_store_int.h: what the ce_store_*.c files share, and nothing else
+ * includes. The public interface is ce_store.h.
+ *
+ * The store by concern:
+ *   ce_store_db.c        apr_dbd helpers: statements by label, fetch rows, run,
+ *                        transactions (queued on ce_db_t.serialize), dialects
+ *   ce_store_schema.c    the schema, its migrations (a table of steps), the
+ *                        per-connection init and preparation of statements
+ *   ce_store_seal.c      the registry of sealed and keyed columns; sealing,
+ *                        opening, the key check, rekey, the sealing migration
+ *   ce_store_tenant.c    organizations and users, authentication
+ *   ce_store_instance.c  instances: create, read, update, delete, listing
+ *   ce_store_batch.c     group commit of creates within a process
+ *
+ * Placeholders: statements are prepared with typed apr_dbd placeholders
+ * (%lld for ids, %ld for longs, %d for ints, %s for text) and executed with
+ * the binary-argument calls (apr_dbd_pbselect/pbquery), so SQLite binds real
+ * integers and PostgreSQL declares the parameter types in its PREPARE. The
+ * sqlite3 driver reports a statement that returns rows as an error from
+ * apr_dbd_query/pvquery (SQLITE_ROW), so anything returning rows (pragmas,
+ * INSERT ... RETURNING) goes through a select.
+ */
+#ifndef CE_STORE_INT_H
+#define CE_STORE_INT_H
+
+#include <apr_thread_cond.h>
+#include <jansson.h>
+
+#include "ce_store.h"
+
+/* ---- dialects (ce_store_db.c): the one place SQLite and PostgreSQL differ */
+
+enum { CE_DIALECT_SQLITE3, CE_DIALECT_PGSQL, CE_DIALECTS };
+
+typedef struct {
+    int id;                   /* CE_DIALECT_*: index of its SQL in a migration */
+    const char *driver;       /* apr_dbd_name() */
+    const char *const *setup; /* per connection, outside any transaction */
+    const char *schema_lock;  /* serializes concurrent schema creation, or NULL */
+    const char *checkpoint;   /* run by group commit now and then, outside the lock, or NULL */
+    const char *twin_params;  /* selects apr_dbd_open params for another connection to the
+                                 same database, or NULL (see ce_store_batch.c) */
+} ce_store_dialect_t;
+
+/* The dialect of driver, or NULL when it is not supported. */
+const ce_store_dialect_t *ce_store_dialect(const apr_dbd_driver_t *driver);
+
+/* ---- statements: each concern lists its own, prepared together -------- */
+
+typedef struct {
+    const char *label; /* ce_<verb>_<noun>; NULL ends a list */
+    const char *sql;
+} ce_store_statement_t;
+
+extern const ce_store_statement_t ce_store_tenant_statements[];
+extern const ce_store_statement_t ce_store_instance_statements[];
+
+/* ---- apr_dbd helpers (ce_store_db.c) ----------------------------------- */
+
+/* *perr = the driver's message for rc (first line only: PostgreSQL's DETAIL
+ * line quotes the values of a violated key); returns APR_EGENERAL. */
+apr_status_t ce_store_db_error(const char **perr, const ce_db_t *db, apr_pool_t *p, int rc,
+                               const char *what);
+
+/* Runs prepared statement label with args; every row, drained and copied
+ * into p (the pgsql driver frees its result after the last row), as a
+ * const char *[] of the columns (NULL for SQL NULL) in *prows. */
+apr_status_t ce_store_fetch(apr_array_header_t **prows, ce_db_t *db, apr_pool_t *p,
+                            const char *label, const void **args, const char **perr);
+
+/* As ce_store_fetch, for exactly one row: APR_NOTFOUND when there is none. */
+apr_status_t ce_store_fetch_one(const char ***prow, ce_db_t *db, apr_pool_t *p,
+                                const char *label, const void **args, const char **perr);
+
+/* Runs an INSERT ... RETURNING id. */
+apr_status_t ce_store_insert(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p, const char *label,
+                             const void **args, const char **perr);
+
+/* Runs a prepared statement that returns no rows; *pnrows = rows affected. */
+apr_status_t ce_store_run(int *pnrows, ce_db_t *db, apr_pool_t *p, const char *label,
+                          const void **args, const char **perr);
+
+/* Runs unprepared sql whose rows, if any, are not wanted (pragmas, DDL),
+ * through a select (PRAGMA journal_mode returns a row); rows drained. */
+apr_status_t ce_store_exec(ce_db_t *db, apr_pool_t *p, const char *sql, const char **perr);
+
+/* ce_store_exec of each statement of a NULL-terminated list (may be NULL). */
+apr_status_t ce_store_exec_all(ce_db_t *db, apr_pool_t *p, const char *const *sql,
+                               const char **perr);
+
+/* Runs unprepared sql that returns no rows (UPDATE, DELETE, INSERT). The
+ * values in it are our own (ids, hex, base64) or ce_store_quote'd. */
+apr_status_t ce_store_exec_update(ce_db_t *db, apr_pool_t *p, const char *sql,
+                                  const char **perr);
+
+/* All rows of unprepared sql, copied into p, as ce_store_fetch. */
+apr_status_t ce_store_select(apr_array_header_t **prows, ce_db_t *db, apr_pool_t *p,
+                             const char *sql, const char **perr);
+
+/* s as a quoted SQL text literal (apr_dbd_escape, then single quotes). */
+const char *ce_store_quote(ce_db_t *db, apr_pool_t *p, const char *s);
+
+/* Takes (acquire=1) or gives back (0) the write lock of db->serialize, if
+ * any. On failure *perr (when perr) says so. */
+apr_status_t ce_store_serialize(ce_db_t *db, int acquire, const char **perr);
+
+/* Begins a write transaction, queued behind other writers (db->serialize).
+ * Every successful call is paired with one ce_store_tx_end. */
+apr_status_t ce_store_tx_start(apr_dbd_transaction_t **ptx, ce_db_t *db, apr_pool_t *p,
+                               const char **perr);
+
+/* Ends transaction tx (may be NULL): commits when status is APR_SUCCESS,
+ * else rolls back; then lets the next writer in. Returns status, or the
+ * commit's failure. */
+apr_status_t ce_store_tx_end(apr_dbd_transaction_t *tx, ce_db_t *db, apr_pool_t *p,
+                             apr_status_t status, const char **perr);
+
+/* s, or "" for NULL (a column that is NULL). */
+static inline const char *ce_store_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* ---- sealed and keyed columns (ce_store_seal.c) ------------------------ */
+
+/* How a column holds a secret. */
+typedef enum {
+    CE_SEAL_TEXT,   /* the whole value sealed (ce_crypto_seal), aad as given */
+    CE_SEAL_CONFIG, /* a JSON object whose secret values are {"$sealed": ...},
+                       each sealed with aad + the entry's key */
+    CE_SEAL_DIGEST  /* a keyed lookup digest (ce_crypto_keyed_digest) */
+} ce_seal_kind_t;
+
+/* One column holding secret material. Every column that does is listed in
+ * ce_store_sealed_columns, which sealing, opening, the key check, rekey and
+ * the migrations read: a column added there is rotated and migrated with
+ * the others, and one not added there cannot be sealed at all. */
+typedef struct {
+    const char *noun;   /* what a row is, in messages: "Instance" */
+    const char *table;
+    const char *key;    /* the column naming a row; NULL: the table has one row */
+    const char *column;
+    const char *aad;    /* TEXT: the AAD; CONFIG: its prefix; DIGEST: NULL */
+    ce_seal_kind_t kind;
+    int since;          /* the schema version whose migration converted what was clear */
+} ce_sealed_column_t;
+
+/* Indexes into ce_store_sealed_columns. */
+typedef enum {
+    CE_SEALED_ORGANIZATION_SECRET,
+    CE_SEALED_USER_SECRET,
+    CE_SEALED_INSTANCE_TOKEN,
+    CE_SEALED_INSTANCE_TOKEN_DIGEST,
+    CE_SEALED_INSTANCE_CONFIGURATION,
+    CE_SEALED_KEY_CHECK,
+    CE_SEALED_KEY_CHECK_DIGEST,
+    CE_SEALED_COLUMNS
+} ce_sealed_t;
+
+extern const ce_sealed_column_t ce_store_sealed_columns[CE_SEALED_COLUMNS];
+
+/* The sealed text of plain (len bytes) for column which (a TEXT column),
+ * in p; NULL on failure. */
+const char *ce_store_seal(apr_pool_t *p, const ce_keys_t *keys, ce_sealed_t which,
+                          const char *plain, apr_size_t len);
+
+/* Opens a value ce_store_seal made for column which: *pplain, *plen in p.
+ * APR_EGENERAL when it fails authentication (tampered, another key). */
+apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                           const ce_keys_t *keys, ce_sealed_t which, const char *sealed);
+
+/* Configuration text to store: the values inst says are secret (all of
+ * them when inst is NULL) sealed. NULL on failure. */
+const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys,
+                                        const json_t *config, const ce_instance_t *inst);
+
+/* Opens every sealed value of config in place. APR_EGENERAL with *perr
+ * (naming the entry, never its content) when one fails authentication. */
+apr_status_t ce_store_open_configuration(json_t *config, apr_pool_t *p, const ce_keys_t *keys,
+                                         const char **perr);
+
+/* Records (first use) or verifies which keys db is written with: APR_EACCES
+ * with *perr when db->keys are not those. */
+apr_status_t ce_store_key_check(ce_db_t *db, apr_pool_t *p, const char **perr);
+
+/* Migration step (see ce_store_schema.c): converts in place what was clear
+ * before schema version `version` in every registered column whose since
+ * is that version (seals values, keys digests). Inside the migration's
+ * transaction. */
+apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, const char **perr);
+
+/* ---- instances and group commit ---------------------------------------- */
+
+/* One create, its statement arguments built before any lock is taken, and
+ * (for a batched create) its outcome as the committing thread left it. */
+typedef struct ce_store_create_t ce_store_create_t;
+struct ce_store_create_t {
+    const ce_instance_t *inst;
+    const void *args[15];
+    apr_int64_t id;
+    apr_status_t status;
+    int done;
+    int lead; /* this create's thread writes the next batch */
+#if APR_HAS_THREADS
+    apr_thread_cond_t *wake; /* signalled when done or lead is set */
+#endif
+    char err[256]; /* the committer's message: its pool is not ours */
+    ce_store_create_t *next;
+};
+
+/* Writes every create of list in one transaction and sets each id. On
+ * failure nothing of list is written and *perr says why (ce_store_instance.c). */
+apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t *list,
+                                   const char **perr);
+
+/* Queues c on b and returns once a transaction holding it has ended
+ * (c->status, c->err, c->id set), writing that transaction itself when it
+ * is its turn (ce_store_batch.c). */
+void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_store_create_t *c);
+
+#endif

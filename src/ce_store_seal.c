@@ -1,0 +1,354 @@
+/* ce_store_seal: secrets at rest. The registry of every column holding
+ * secret material, and what reads it: sealing and opening values, the key
+ * check, key rotation (rekey) and the migration that sealed what was clear.
+ *
+ * One key file, two keys (encryption, digest). Sealed values are "ce1:" +
+ * base64(nonce | ciphertext | tag), AES-256-GCM with what the value is as
+ * AAD, so a value cannot be moved to another column or entry. Secrets that
+ * are only ever compared (user and organization secrets, instance tokens
+ * for lookup) are stored as keyed digests: HMAC-SHA-256(digest key, hex
+ * SHA-256(value)); the inner SHA-256 is what schema 1 and 2 stored, so the
+ * migration keys those in place. The digest key never rotates (secrets
+ * exist only as digests); rekey rotates the encryption key.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <openssl/crypto.h>
+
+#include "ce_json.h"
+#include "ce_store_int.h"
+
+/* A sealed configuration value is stored as {"$sealed": "ce1:..."}: an
+ * object, which no caller's value can be (values are scalars). */
+#define SEALED_KEY "$sealed"
+/* The text the key check seals and digests. */
+#define KEY_CHECK_TEXT "mod_ceinstances key check"
+
+/* clang-format off */
+const ce_sealed_column_t ce_store_sealed_columns[CE_SEALED_COLUMNS] = {
+    [CE_SEALED_ORGANIZATION_SECRET] =
+        {"Organization", "ce_organization", "id", "secret_digest", NULL, CE_SEAL_DIGEST, 3},
+    [CE_SEALED_USER_SECRET] =
+        {"User", "ce_user", "id", "secret_digest", NULL, CE_SEAL_DIGEST, 3},
+    [CE_SEALED_INSTANCE_TOKEN] =
+        {"Instance", "ce_instance", "id", "token", "token", CE_SEAL_TEXT, 3},
+    [CE_SEALED_INSTANCE_TOKEN_DIGEST] =
+        {"Instance", "ce_instance", "id", "token_digest", NULL, CE_SEAL_DIGEST, 3},
+    [CE_SEALED_INSTANCE_CONFIGURATION] =
+        {"Instance", "ce_instance", "id", "configuration", "config:", CE_SEAL_CONFIG, 3},
+    [CE_SEALED_KEY_CHECK] =
+        {"The key check", "ce_key_check", NULL, "sealed", "key-check", CE_SEAL_TEXT, 3},
+    [CE_SEALED_KEY_CHECK_DIGEST] =
+        {"The key check", "ce_key_check", NULL, "digest", NULL, CE_SEAL_DIGEST, 3},
+};
+/* clang-format on */
+
+/* ------------------------------------------------------------------ */
+/* Values                                                              */
+
+const char *ce_store_seal(apr_pool_t *p, const ce_keys_t *keys, ce_sealed_t which,
+                          const char *plain, apr_size_t len)
+{
+    return ce_crypto_seal(p, keys, ce_store_sealed_columns[which].aad, plain, len);
+}
+
+apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                           const ce_keys_t *keys, ce_sealed_t which, const char *sealed)
+{
+    return ce_crypto_open(pplain, plen, p, keys, ce_store_sealed_columns[which].aad, sealed);
+}
+
+/* The AAD of configuration entry key. */
+static const char *config_aad(apr_pool_t *p, const char *key)
+{
+    return apr_pstrcat(p, ce_store_sealed_columns[CE_SEALED_INSTANCE_CONFIGURATION].aad, key,
+                       NULL);
+}
+
+/* {"$sealed": <v's JSON text sealed under keys>} for entry key; NULL on failure. */
+static json_t *seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *key, const char *text,
+                          apr_size_t len)
+{
+    const char *sealed = text ? ce_crypto_seal(p, keys, config_aad(p, key), text, len) : NULL;
+
+    return sealed ? json_pack("{s:s}", SEALED_KEY, sealed) : NULL;
+}
+
+const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys,
+                                        const json_t *config, const ce_instance_t *inst)
+{
+    json_t *out, *v, *sealed;
+    const char *key, *text;
+
+    if (!config) {
+        return "{}";
+    }
+    out = ce_json_object(p);
+    json_object_foreach((json_t *)config, key, v)
+    {
+        if (json_is_null(v) || (inst && !ce_instance_secret_entry(inst, key))) {
+            json_object_set(out, key, v);
+            continue;
+        }
+        text = ce_json_dump(p, v);
+        if (!(sealed = seal_entry(p, keys, key, text, text ? strlen(text) : 0))) {
+            return NULL;
+        }
+        json_object_set_new(out, key, sealed);
+    }
+    return ce_json_dump(p, out);
+}
+
+/* The JSON text sealed in entry v of key (an object), opened: *pplain. */
+static apr_status_t open_entry(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                               const ce_keys_t *keys, const char *key, const json_t *v)
+{
+    const char *sealed = json_string_value(json_object_get(v, SEALED_KEY));
+
+    if (!sealed) {
+        return APR_EGENERAL;
+    }
+    return ce_crypto_open(pplain, plen, p, keys, config_aad(p, key), sealed);
+}
+
+apr_status_t ce_store_open_configuration(json_t *config, apr_pool_t *p, const ce_keys_t *keys,
+                                         const char **perr)
+{
+    const char *key, *plain, *err;
+    apr_size_t len;
+    json_t *v, *value;
+    void *tmp;
+
+    json_object_foreach_safe(config, tmp, key, v)
+    {
+        if (!json_is_object(v)) {
+            continue;
+        }
+        if (open_entry(&plain, &len, p, keys, key, v) != APR_SUCCESS ||
+            ce_json_parse(&value, p, plain, len, &err) != APR_SUCCESS) {
+            *perr = apr_psprintf(p,
+                                 "the stored value of configuration entry %s fails "
+                                 "authentication (tampered, or another key)",
+                                 key);
+            return APR_EGENERAL;
+        }
+        json_object_set(config, key, value);
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
+/* The key check                                                       */
+
+/* Verifies the stored key check (digest, sealed) against db->keys. */
+static apr_status_t key_check_verify(ce_db_t *db, apr_pool_t *p, const char **row,
+                                     const char *digest, const char **perr)
+{
+    const char *plain;
+    apr_size_t len;
+
+    if (!ce_crypto_equal(row[0], digest)) {
+        *perr = "The key file does not match this database: its digest key is not the "
+                "one the database was written with";
+        return APR_EACCES;
+    }
+    if (ce_store_open(&plain, &len, p, db->keys, CE_SEALED_KEY_CHECK, row[1]) != APR_SUCCESS) {
+        *perr = "The key file does not match this database: its encryption key is not "
+                "the one the database was written with";
+        return APR_EACCES;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_store_key_check(ce_db_t *db, apr_pool_t *p, const char **perr)
+{
+    const char *digest = ce_crypto_keyed_digest(p, db->keys, KEY_CHECK_TEXT), *sealed;
+    apr_array_header_t *rows;
+    apr_status_t rv;
+
+    rv = ce_store_select(&rows, db, p, "SELECT digest, sealed FROM ce_key_check", perr);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (rows->nelts > 0) {
+        return key_check_verify(db, p, APR_ARRAY_IDX(rows, 0, const char **), digest, perr);
+    }
+    sealed = ce_store_seal(p, db->keys, CE_SEALED_KEY_CHECK, KEY_CHECK_TEXT,
+                           strlen(KEY_CHECK_TEXT));
+    if (!digest || !sealed) {
+        *perr = "Could not compute the key check";
+        return APR_EGENERAL;
+    }
+    return ce_store_exec_update(db, p,
+                                apr_psprintf(p,
+                                             "INSERT INTO ce_key_check (digest, sealed) "
+                                             "VALUES ('%s', '%s')",
+                                             digest, sealed),
+                                perr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rewriting a registered column in place (migration, rekey)           */
+
+/* What one column's value becomes: *pout, or NULL when it cannot be. */
+typedef const char *convert_fn(apr_pool_t *p, const ce_sealed_column_t *c, const char *value,
+                               const ce_keys_t *from, const ce_keys_t *to);
+
+/* Rewrites every row of column c through convert, naming the first row
+ * that fails (nothing is changed then: the caller's transaction rolls
+ * back). */
+static apr_status_t convert_column(ce_db_t *db, apr_pool_t *p, const ce_sealed_column_t *c,
+                                   convert_fn *convert, const ce_keys_t *to, const char *failure,
+                                   const char **perr)
+{
+    apr_array_header_t *rows;
+    apr_status_t rv;
+    int i;
+
+    rv = ce_store_select(&rows, db, p,
+                         apr_psprintf(p, "SELECT %s, %s FROM %s", c->key ? c->key : "0",
+                                      c->column, c->table),
+                         perr);
+    for (i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
+        const char **r = APR_ARRAY_IDX(rows, i, const char **);
+        const char *out = convert(p, c, r[1], db->keys, to);
+
+        if (!out) {
+            *perr = c->key ? apr_psprintf(p, "%s %s: %s", c->noun, r[0], failure)
+                           : apr_psprintf(p, "%s: %s", c->noun, failure);
+            return APR_EGENERAL;
+        }
+        rv = ce_store_exec_update(
+            db, p,
+            apr_psprintf(p, "UPDATE %s SET %s = %s%s%s", c->table, c->column,
+                         ce_store_quote(db, p, out), c->key ? apr_pstrcat(p, " WHERE ", c->key,
+                                                                          " = ", NULL)
+                                                            : "",
+                         c->key ? r[0] : ""),
+            perr);
+    }
+    return rv;
+}
+
+/* Clear → stored (schema 2 → 3): digests keyed, values sealed (every
+ * configuration value: which are secret depends on the catalog, not at
+ * hand here; sealing all is safe, and the next write of an instance seals
+ * only its secret ones). */
+static const char *seal_clear(apr_pool_t *p, const ce_sealed_column_t *c, const char *value,
+                              const ce_keys_t *from, const ce_keys_t *to)
+{
+    const char *v = ce_store_or_empty(value), *err;
+    json_t *cfg;
+
+    switch (c->kind) {
+        case CE_SEAL_DIGEST:
+            return ce_crypto_key_digest(p, to, v);
+        case CE_SEAL_TEXT:
+            return ce_crypto_seal(p, to, c->aad, v, strlen(v));
+        case CE_SEAL_CONFIG:
+            if (ce_json_parse(&cfg, p, *v ? v : "{}", strlen(*v ? v : "{}"), &err) !=
+                    APR_SUCCESS ||
+                !json_is_object(cfg)) {
+                return NULL;
+            }
+            return ce_store_seal_configuration(p, to, cfg, NULL);
+    }
+    return NULL;
+}
+
+/* One sealed configuration text from keys "from" to "to". */
+static const char *reseal_configuration(apr_pool_t *p, const char *text, const ce_keys_t *from,
+                                        const ce_keys_t *to)
+{
+    const char *key, *plain, *err;
+    json_t *cfg, *out, *v, *sealed;
+    apr_size_t len;
+
+    if (ce_json_parse(&cfg, p, text, strlen(text), &err) != APR_SUCCESS || !json_is_object(cfg)) {
+        return NULL;
+    }
+    out = ce_json_object(p);
+    json_object_foreach(cfg, key, v)
+    {
+        if (!json_is_object(v)) {
+            json_object_set(out, key, v);
+            continue;
+        }
+        if (open_entry(&plain, &len, p, from, key, v) != APR_SUCCESS ||
+            !(sealed = seal_entry(p, to, key, plain, len))) {
+            return NULL;
+        }
+        json_object_set_new(out, key, sealed);
+    }
+    return ce_json_dump(p, out);
+}
+
+/* Sealed under "from" → sealed under "to" (rekey). Digests stay. */
+static const char *reseal(apr_pool_t *p, const ce_sealed_column_t *c, const char *value,
+                          const ce_keys_t *from, const ce_keys_t *to)
+{
+    const char *plain;
+    apr_size_t len;
+
+    switch (c->kind) {
+        case CE_SEAL_DIGEST:
+            return value;
+        case CE_SEAL_TEXT:
+            if (ce_crypto_open(&plain, &len, p, from, c->aad, value) != APR_SUCCESS) {
+                return NULL;
+            }
+            return ce_crypto_seal(p, to, c->aad, plain, len);
+        case CE_SEAL_CONFIG:
+            return reseal_configuration(p, value ? value : "{}", from, to);
+    }
+    return NULL;
+}
+
+apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, const char **perr)
+{
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; i < CE_SEALED_COLUMNS && rv == APR_SUCCESS; i++) {
+        const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
+
+        if (c->since == version) {
+            rv = convert_column(db, p, c, seal_clear, db->keys, "could not seal a stored value",
+                                perr);
+        }
+    }
+    return rv;
+}
+
+apr_status_t ce_store_rekey(ce_db_t *db, apr_pool_t *p, const ce_keys_t *to, const char **perr)
+{
+    apr_dbd_transaction_t *tx;
+    ce_db_t next = *db;
+    apr_status_t rv;
+    int i;
+
+    if (CRYPTO_memcmp(db->keys->mac, to->mac, sizeof(to->mac)) != 0) {
+        *perr = "The new key file has another digest key: user and organization secrets are "
+                "stored only as digests under the old one, so it must be kept (make the new "
+                "file with: ceadmin keygen --rotate OLD NEW)";
+        return APR_EINVAL;
+    }
+    if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < CE_SEALED_COLUMNS && rv == APR_SUCCESS; i++) {
+        const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
+
+        if (c->kind != CE_SEAL_DIGEST) {
+            rv = convert_column(db, p, c, reseal, to,
+                                "a stored value fails authentication with the old key; "
+                                "nothing was changed",
+                                perr);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        next.keys = to;
+        rv = ce_store_key_check(&next, p, perr);
+    }
+    return ce_store_tx_end(tx, db, p, rv, perr);
+}
