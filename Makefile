@@ -32,7 +32,7 @@ MODULE   := $(BUILD)/mod_ceinstances.so
 CEADMIN  := $(BUILD)/ceadmin
 CELOAD   := $(BUILD)/ceload
 
-.PHONY: all deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format FORCE
+.PHONY: all deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
 all: $(MODULE) $(CEADMIN) $(CELOAD)
 
 # The core must build without httpd headers: it gets APR's include path only.
@@ -103,7 +103,7 @@ $(ASAN_MODULE): $(ASAN_CORE_OBJ) $(ASAN_GLUE_OBJ)
 $(ASAN_CEADMIN): $(ASAN_OBJ)/ceadmin.o $(ASAN_CORE_OBJ)
 	$(ASAN_CC) -pthread -fsanitize=address,undefined $(ASAN_LDFLAGS) -o $@ $^ $(APR_LIBS) $(LIBS)
 # Preloaded after libasan: APR pool memory as LeakSanitizer roots (see the file).
-$(ASAN_PRELOAD): t/fuzz/asan_preload.c | $(ASAN_OBJ)
+$(ASAN_PRELOAD): t/tools/asan_preload.c | $(ASAN_OBJ)
 	$(CC) -O2 -g -shared -fPIC -pthread $(WARN) -o $@ $< -ldl
 
 # build/fuzz/: libFuzzer targets (t/fuzz/*.c) over the core compiled with
@@ -154,10 +154,10 @@ deps:
 
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed. Then the fast checks
-# (unit, fuzz corpus replay), the suite on both drivers, and the suite on
-# SQLite under ASan/UBSan (about as long as the plain SQLite run).
+# (format, unit, fuzz corpus replay), the suite on both drivers, and the
+# suite on both drivers under ASan/UBSan.
 test: deps
-	$(MAKE) all unit fuzz-replay
+	$(MAKE) format-check all unit fuzz-replay
 	scripts/test.sh
 	$(MAKE) test-asan
 
@@ -176,8 +176,14 @@ bench: deps
 	$(MAKE) all
 	scripts/bench.sh
 
+FORMAT_SRC = mod_ceinstances.c $(wildcard src/*.c src/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/fuzz/*.h)
+
 format:
-	clang-format -i mod_ceinstances.c src/*.c src/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/fuzz/*.h
+	clang-format -i $(FORMAT_SRC)
+
+# Part of `make test`: the committed .clang-format (httpd style), enforced.
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf $(BUILD) t/logs t/conf/httpd.conf t/conf/apache_test_config.pm t/conf/extra.conf t/TEST

@@ -14,12 +14,12 @@
 #   a test starts itself) and ceadmin with the compiler's ASan runtime
 #   preloaded first (CE_ASAN_PRELOAD), as an uninstrumented httpd needs;
 #   perl, curl, sqlite3 and build/ceload run as they are (see
-#   t/fuzz/asan_preload.c).
+#   t/tools/asan_preload.c).
 # - Every sanitizer report goes to a file of its own (log_path, one per
 #   process) in a directory the unprivileged test user can write; they are
 #   collected into build/asan-logs/sanitizer/ and any of them fails the run,
 #   as does a failing suite (its logs: build/asan-logs/). LeakSanitizer runs
-#   at every exit of those processes (detect_leaks=1); t/fuzz/asan.supp
+#   at every exit of those processes (detect_leaks=1); t/tools/asan.supp
 #   suppresses leaks of code that is not ours (mod_perl's interpreter in
 #   httpd, ...), never one whose stack is only ours and the libraries we call.
 # - UBSan reports (runtime error:) are collected the same way; ASan errors
@@ -38,7 +38,7 @@ LOGDIR=$TOP/build/asan-logs
 die() { echo "asan.sh: $*" >&2; exit 1; }
 
 for f in build/asan/mod_ceinstances.so build/asan/ceadmin build/asan/asan_preload.so \
-         t/fuzz/asan.supp; do
+         t/tools/asan.supp; do
     [ -e "$f" ] || die "$f is missing (run 'make test-asan')"
 done
 case "$CC_ASAN" in
@@ -62,7 +62,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 mkdir "$SANDIR/reports"
 : >"$SANDIR/started"
-cp t/fuzz/asan.supp build/asan/asan_preload.so "$SANDIR/"
+cp t/tools/asan.supp build/asan/asan_preload.so "$SANDIR/"
 chmod 0755 "$SANDIR"
 chmod 0644 "$SANDIR/asan.supp"
 chmod 1777 "$SANDIR/reports"
