@@ -17,6 +17,7 @@
 #include "ce_crypto.h"
 #include "ce_instance.h"
 #include "ce_json.h"
+#include "ce_num.h"
 
 /* Largest value of maxCacheSize and cacheTimeToLive (2^31-1). */
 #define CE_COUNT_MAX 2147483647L
@@ -103,24 +104,6 @@ static apr_size_t utf8_length(const char *s)
     return n;
 }
 
-/* *pid = s read as a positive long made only of digits; 0 if it is not one. */
-static int parse_digits(long *pid, const char *s)
-{
-    long id = 0;
-
-    if (!*s) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || id > (LONG_MAX - (*s - '0')) / 10) {
-            return 0;
-        }
-        id = id * 10 + (*s - '0');
-    }
-    *pid = id;
-    return id > 0;
-}
-
 /* ---- reading a body ---------------------------------------------------- */
 
 static apr_status_t element_by_key(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
@@ -138,18 +121,21 @@ static apr_status_t element_by_key(const ce_element_t **pe, apr_pool_t *p, const
 static apr_status_t element_by_id(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
                                   const json_t *id, const char **perr)
 {
-    long n = 0;
+    apr_int64_t v = 0;
+    long n;
     int ok;
 
     if (json_is_integer(id)) {
         ok = json_integer_value(id) > 0 && json_integer_value(id) <= LONG_MAX;
-        n = ok ? (long)json_integer_value(id) : 0;
+        v = ok ? json_integer_value(id) : 0;
     } else {
-        ok = json_is_string(id) && parse_digits(&n, json_string_value(id));
+        ok = json_is_string(id) &&
+             ce_num_parse(&v, json_string_value(id), 1, LONG_MAX) == APR_SUCCESS;
     }
     if (!ok) {
         return invalid(p, perr, "element id must be a positive integer");
     }
+    n = (long)v;
     if (!(*pe = ce_catalog_by_id(cat, n))) {
         return invalid(p, perr, "Element id %ld not found", n);
     }
@@ -892,23 +878,17 @@ apr_status_t ce_instance_page_token_parse(apr_int64_t *plast_id, const char *tok
     unsigned char raw[PAGE_TOKEN_MAX];
     char again[PAGE_TOKEN_MAX + 4];
     apr_int64_t id = 0;
-    int n, i;
+    int n;
 
-    if (!token || (n = b64url_decode(raw, token)) < 3 || raw[0] != 'i' || raw[1] != ':' ||
-        raw[2] == '0') {
+    if (!token || (n = b64url_decode(raw, token)) < 3 || raw[0] != 'i' || raw[1] != ':') {
         return APR_EINVAL;
     }
     b64url_encode(again, raw, (apr_size_t)n);
     if (strcmp(again, token) != 0) {
         return APR_EINVAL; /* stray low bits: not a spelling encode produces */
     }
-    for (i = 2; i < n; i++) {
-        if (raw[i] < '0' || raw[i] > '9' || id > (APR_INT64_MAX - (raw[i] - '0')) / 10) {
-            return APR_EINVAL;
-        }
-        id = id * 10 + (raw[i] - '0');
-    }
-    if (id <= 0) {
+    if (ce_num_parse_n(&id, (const char *)raw + 2, (apr_size_t)n - 2, 1, APR_INT64_MAX) !=
+        APR_SUCCESS) {
         return APR_EINVAL;
     }
     *plast_id = id;

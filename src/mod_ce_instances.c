@@ -4,11 +4,11 @@
  * Updates are read-modify-write of one row: the merge rules live in
  * ce_instance, the SQL in ce_store; this file only sequences them. */
 #include <httpd.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
 
 #include "ce_json.h"
+#include "ce_num.h"
 #include "mod_ce_endpoints.h"
 
 #define PAGE_TOKEN_HEADER "Elements-Next-Page-Token"
@@ -17,17 +17,16 @@
 static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
 {
     const char *err = NULL;
-    apr_status_t rv = ce_store_instance_get(pinst, &req->db, req->r->pool, req->catalog,
-                                            req->user, req->instance_id, &err);
+    apr_status_t rv = ce_store_instance_get(pinst, &req->db, req->r->pool, req->catalog, req->user,
+                                            req->instance_id, &err);
 
     if (rv == APR_SUCCESS && req->scope && (*pinst)->element_id != req->scope->id) {
         rv = APR_NOTFOUND;
     }
     if (rv == APR_NOTFOUND) {
-        req->err = apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found",
-                                req->instance_id);
-    }
-    else if (rv != APR_SUCCESS) {
+        req->err =
+            apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
+    } else if (rv != APR_SUCCESS) {
         req->err = err; /* logged, never sent */
     }
     return rv;
@@ -49,18 +48,18 @@ static int store_and_reply(ce_request_t *req, ce_instance_t *inst)
 static apr_status_t page_size(int *psize, ce_request_t *req, const char *s)
 {
     apr_int64_t v;
-    char *end = NULL;
+    apr_status_t rv;
 
     *psize = CE_PAGE_SIZE_DEFAULT;
     if (!s) {
         return APR_SUCCESS;
     }
-    v = apr_strtoi64(s, &end, 10);
-    if (!*s || *end || !apr_isdigit(*s) || v < 1) {
+    rv = ce_num_parse(&v, s, 0, CE_PAGE_SIZE_MAX);
+    if (rv == APR_EINVAL || v < 1) {
         req->err = "pageSize must be a positive integer";
         return APR_EINVAL;
     }
-    *psize = v > CE_PAGE_SIZE_MAX ? CE_PAGE_SIZE_MAX : (int)v;
+    *psize = (int)v; /* APR_ERANGE: clamped to the maximum */
     return APR_SUCCESS;
 }
 
@@ -114,8 +113,7 @@ int ce_instances_list(ce_request_t *req)
     }
     if (more && found->nelts > 0) {
         const ce_instance_t *last = APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *);
-        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER,
-                       ce_instance_page_token(p, last->id));
+        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_instance_page_token(p, last->id));
     }
     return ce_request_reply(req, HTTP_OK, list);
 }
@@ -129,8 +127,7 @@ int ce_instances_create(ce_request_t *req)
     if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
         (rv = ce_instance_create(&inst, req->r->pool, req->catalog, body, req->scope, req->user,
                                  &req->err)) != APR_SUCCESS ||
-        (rv = ce_store_instance_create(&req->db, req->r->pool, inst, &req->err)) !=
-            APR_SUCCESS) {
+        (rv = ce_store_instance_create(&req->db, req->r->pool, inst, &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return reply_instance(req, inst);
@@ -150,9 +147,10 @@ int ce_instances_update(ce_request_t *req)
     json_t *body;
     apr_status_t rv;
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS || (rv = load(&inst, req)) != APR_SUCCESS ||
-        (rv = ce_instance_merge(inst, req->r->pool, req->catalog, body, req->scope,
-                                &req->err)) != APR_SUCCESS) {
+    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
+        (rv = load(&inst, req)) != APR_SUCCESS ||
+        (rv = ce_instance_merge(inst, req->r->pool, req->catalog, body, req->scope, &req->err)) !=
+            APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return store_and_reply(req, inst);
@@ -172,8 +170,8 @@ int ce_instances_delete(ce_request_t *req)
                                       &req->err);
     }
     if (rv == APR_NOTFOUND) {
-        req->err = apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found",
-                                req->instance_id);
+        req->err =
+            apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
     }
     return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
 }
@@ -217,7 +215,8 @@ int ce_instances_config_patch(ce_request_t *req)
     json_t *body;
     apr_status_t rv;
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS || (rv = load(&inst, req)) != APR_SUCCESS) {
+    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
+        (rv = load(&inst, req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     rv = ce_instance_config_set(inst, p, req->config_id, body, &req->err);

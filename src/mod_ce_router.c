@@ -4,13 +4,13 @@
  * Order of checks, each answered in JSON: unknown path 404, wrong method
  * 405 (+ Allow), caller 401, unknown scope element 404, then the endpoint. */
 #include <httpd.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "ce_num.h"
 #include "mod_ce_config.h"
 #include "mod_ce_endpoints.h"
 #include "mod_ce_router.h"
@@ -51,23 +51,10 @@ static const ce_route_t routes[] = {
      {{M_PUT, ce_instances_enable}, {M_DELETE, ce_instances_disable}}},
 };
 
-/* Digits only, no leading zero, 1..10^18-1: ids are never anything else. */
+/* A positive id (ce_num's grammar): ids are never anything else. */
 static int parse_id(apr_int64_t *pid, const char *s)
 {
-    apr_int64_t v = 0;
-    const char *c;
-
-    if (!*s || *s == '0' || strlen(s) > 18) {
-        return 0;
-    }
-    for (c = s; *c; c++) {
-        if (!apr_isdigit(*c)) {
-            return 0;
-        }
-        v = v * 10 + (*c - '0');
-    }
-    *pid = v;
-    return 1;
+    return ce_num_parse(pid, s, 1, APR_INT64_MAX) == APR_SUCCESS;
 }
 
 /* Splits path on '/', ignoring empty segments ("/instances/" is "/instances").
@@ -256,8 +243,7 @@ int ce_router_handler(request_rec *r)
     ce_request_init(&req, r);
     if (!req.catalog) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "CE00010: no CEInstancesCatalog for this server; cannot serve %s",
-                      r->uri);
+                      "CE00010: no CEInstancesCatalog for this server; cannot serve %s", r->uri);
         return ce_request_fail_status(&req, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL);
     }
     return dispatch(&req);

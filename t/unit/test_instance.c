@@ -377,6 +377,16 @@ static const struct {
      "element id must be a positive integer"},
     {"{\"element\":{\"id\":\"99999999999999999999\"}," JIRA_CFG ",\"name\":\"J\"}",
      "element id must be a positive integer"},
+    {"{\"element\":{\"id\":\"016\"}," JIRA_CFG ",\"name\":\"J\"}",
+     "element id must be a positive integer"},
+    {"{\"element\":{\"id\":\"01\"}," JIRA_CFG ",\"name\":\"J\"}",
+     "element id must be a positive integer"},
+    {"{\"element\":{\"id\":\"+1\"}," JIRA_CFG ",\"name\":\"J\"}",
+     "element id must be a positive integer"},
+    {"{\"element\":{\"id\":\" 1\"}," JIRA_CFG ",\"name\":\"J\"}",
+     "element id must be a positive integer"},
+    {"{\"element\":{\"id\":\"1 \"}," JIRA_CFG ",\"name\":\"J\"}",
+     "element id must be a positive integer"},
     {J_WITH("\"tags\":\"qa\""), "tags must be an array of strings"},
     {J_WITH("\"tags\":[\"qa\",1]"), "tags must be an array of strings"},
     {J_WITH("\"tags\":[null]"), "tags must be an array of strings"},
@@ -694,9 +704,10 @@ START_TEST(to_json_shape)
 
     inst->id = 4014;
     j = ce_instance_to_json(pool, inst);
-    ck_assert_str_eq(unit_keys_of(j), "id,name,token,element,tags,configuration,provisionInteractions,"
-                                 "valid,disabled,maxCacheSize,cacheTimeToLive,cachingEnabled,"
-                                 "eventsEnabled,traceLoggingEnabled,user,createdDate,updatedDate");
+    ck_assert_str_eq(unit_keys_of(j),
+                     "id,name,token,element,tags,configuration,provisionInteractions,"
+                     "valid,disabled,maxCacheSize,cacheTimeToLive,cachingEnabled,"
+                     "eventsEnabled,traceLoggingEnabled,user,createdDate,updatedDate");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "id")), 4014);
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "J");
     ck_assert_str_eq(json_string_value(json_object_get(j, "token")), inst->token);
