@@ -8,7 +8,7 @@
 #include <http_protocol.h>
 
 #include "ce_json.h"
-#include "ce_num.h"
+#include "ce_page.h"
 #include "mod_ce_endpoints.h"
 
 #define PAGE_TOKEN_HEADER "Elements-Next-Page-Token"
@@ -44,55 +44,6 @@ static int store_and_reply(ce_request_t *req, ce_instance_t *inst)
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
-/* pageSize: a positive integer; more than the maximum is the maximum. */
-static apr_status_t page_size(int *psize, ce_request_t *req, const char *s)
-{
-    apr_int64_t v;
-    apr_status_t rv;
-
-    *psize = CE_PAGE_SIZE_DEFAULT;
-    if (!s) {
-        return APR_SUCCESS;
-    }
-    rv = ce_num_parse(&v, s, 0, CE_PAGE_SIZE_MAX);
-    if (rv == APR_EINVAL || v < 1) {
-        req->err = "pageSize must be a positive integer";
-        return APR_EINVAL;
-    }
-    *psize = (int)v; /* APR_ERANGE: clamped to the maximum */
-    return APR_SUCCESS;
-}
-
-static int collect_tag(void *ctx, const char *key, const char *value)
-{
-    apr_array_header_t *tags = ctx;
-
-    APR_ARRAY_PUSH(tags, const char *) = ce_instance_sanitize(tags->pool, value);
-    return 1;
-}
-
-/* Reads pageSize, nextPage and tags[] into q. */
-static apr_status_t list_query(ce_instance_query_t *q, ce_request_t *req)
-{
-    apr_table_t *args = ce_request_query(req);
-    const char *next = apr_table_get(args, "nextPage");
-    apr_array_header_t *tags = apr_array_make(req->r->pool, 2, sizeof(const char *));
-    apr_status_t rv;
-
-    memset(q, 0, sizeof(*q));
-    if ((rv = page_size(&q->limit, req, apr_table_get(args, "pageSize"))) != APR_SUCCESS) {
-        return rv;
-    }
-    if (next && *next && ce_instance_page_token_parse(&q->before_id, next) != APR_SUCCESS) {
-        req->err = "Invalid nextPage token";
-        return APR_EINVAL;
-    }
-    apr_table_do(collect_tag, tags, args, "tags[]", NULL);
-    q->tags = tags;
-    q->element_id = req->scope ? req->scope->id : 0;
-    return APR_SUCCESS;
-}
-
 int ce_instances_list(ce_request_t *req)
 {
     apr_pool_t *p = req->r->pool;
@@ -102,7 +53,8 @@ int ce_instances_list(ce_request_t *req)
     int more = 0, i;
     apr_status_t rv;
 
-    if ((rv = list_query(&q, req)) != APR_SUCCESS ||
+    if ((rv = ce_page_query_parse(&q, p, req->r->args, req->scope ? req->scope->id : 0,
+                                  &req->err)) != APR_SUCCESS ||
         (rv = ce_store_instance_list(&found, &more, &req->db, p, req->catalog, req->user, &q,
                                      &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
@@ -113,7 +65,7 @@ int ce_instances_list(ce_request_t *req)
     }
     if (more && found->nelts > 0) {
         const ce_instance_t *last = APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *);
-        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_instance_page_token(p, last->id));
+        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_page_token(p, last->id));
     }
     return ce_request_reply(req, HTTP_OK, list);
 }
