@@ -44,7 +44,7 @@ static int store_and_reply(ce_request_t *req, ce_instance_t *inst)
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
-int ce_instances_list(ce_request_t *req)
+int ce_ep_instances_list(ce_request_t *req)
 {
     apr_pool_t *p = req->r->pool;
     ce_instance_query_t q;
@@ -70,7 +70,7 @@ int ce_instances_list(ce_request_t *req)
     return ce_request_reply(req, HTTP_OK, list);
 }
 
-int ce_instances_create(ce_request_t *req)
+int ce_ep_instances_create(ce_request_t *req)
 {
     ce_instance_t *inst;
     json_t *body;
@@ -85,7 +85,7 @@ int ce_instances_create(ce_request_t *req)
     return reply_instance(req, inst);
 }
 
-int ce_instances_get(ce_request_t *req)
+int ce_ep_instances_get(ce_request_t *req)
 {
     ce_instance_t *inst;
     apr_status_t rv = load(&inst, req);
@@ -93,7 +93,7 @@ int ce_instances_get(ce_request_t *req)
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
-int ce_instances_update(ce_request_t *req)
+int ce_ep_instances_update(ce_request_t *req)
 {
     ce_instance_t *inst;
     json_t *body;
@@ -108,7 +108,7 @@ int ce_instances_update(ce_request_t *req)
     return store_and_reply(req, inst);
 }
 
-int ce_instances_delete(ce_request_t *req)
+int ce_ep_instances_delete(ce_request_t *req)
 {
     ce_instance_t *inst;
     apr_status_t rv = APR_SUCCESS;
@@ -128,7 +128,7 @@ int ce_instances_delete(ce_request_t *req)
     return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
 }
 
-int ce_instances_config_list(ce_request_t *req)
+int ce_ep_instances_config_list(ce_request_t *req)
 {
     ce_instance_t *inst;
     apr_status_t rv = load(&inst, req);
@@ -145,7 +145,7 @@ static apr_status_t config_not_found(ce_request_t *req)
     return APR_NOTFOUND;
 }
 
-int ce_instances_config_get(ce_request_t *req)
+int ce_ep_instances_config_get(ce_request_t *req)
 {
     ce_instance_t *inst;
     json_t *entry;
@@ -160,7 +160,7 @@ int ce_instances_config_get(ce_request_t *req)
     return ce_request_reply(req, HTTP_OK, entry);
 }
 
-int ce_instances_config_patch(ce_request_t *req)
+int ce_ep_instances_config_patch(ce_request_t *req)
 {
     apr_pool_t *p = req->r->pool;
     ce_instance_t *inst;
@@ -198,12 +198,12 @@ static int set_disabled(ce_request_t *req, int disabled)
     return store_and_reply(req, inst);
 }
 
-int ce_instances_enable(ce_request_t *req)
+int ce_ep_instances_enable(ce_request_t *req)
 {
     return set_disabled(req, 0);
 }
 
-int ce_instances_disable(ce_request_t *req)
+int ce_ep_instances_disable(ce_request_t *req)
 {
     return set_disabled(req, 1);
 }

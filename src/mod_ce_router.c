@@ -33,22 +33,22 @@ typedef struct {
 } ce_route_t;
 
 static const ce_route_t routes[] = {
-    {"elements", "GET", {{M_GET, ce_elements_list}}},
-    {"elements/*", "GET", {{M_GET, ce_elements_get}}},
-    {"instances", "GET, POST", {{M_GET, ce_instances_list}, {M_POST, ce_instances_create}}},
+    {"elements", "GET", {{M_GET, ce_ep_elements_list}}},
+    {"elements/*", "GET", {{M_GET, ce_ep_elements_get}}},
+    {"instances", "GET, POST", {{M_GET, ce_ep_instances_list}, {M_POST, ce_ep_instances_create}}},
     {"instances/#",
      "GET, PUT, PATCH, DELETE",
-     {{M_GET, ce_instances_get},
-      {M_PUT, ce_instances_update},
-      {M_PATCH, ce_instances_update},
-      {M_DELETE, ce_instances_delete}}},
-    {"instances/#/configuration", "GET", {{M_GET, ce_instances_config_list}}},
+     {{M_GET, ce_ep_instances_get},
+      {M_PUT, ce_ep_instances_update},
+      {M_PATCH, ce_ep_instances_update},
+      {M_DELETE, ce_ep_instances_delete}}},
+    {"instances/#/configuration", "GET", {{M_GET, ce_ep_instances_config_list}}},
     {"instances/#/configuration/#",
      "GET, PATCH",
-     {{M_GET, ce_instances_config_get}, {M_PATCH, ce_instances_config_patch}}},
+     {{M_GET, ce_ep_instances_config_get}, {M_PATCH, ce_ep_instances_config_patch}}},
     {"instances/#/enabled",
      "PUT, DELETE",
-     {{M_PUT, ce_instances_enable}, {M_DELETE, ce_instances_disable}}},
+     {{M_PUT, ce_ep_instances_enable}, {M_DELETE, ce_ep_instances_disable}}},
 };
 
 /* A positive id (ce_num's grammar): ids are never anything else. */
