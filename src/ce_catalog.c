@@ -13,6 +13,7 @@
 
 #include "ce_catalog.h"
 #include "ce_json.h"
+#include "ce_num.h"
 
 /* Largest catalog file ce_catalog_load() reads. */
 #define CATALOG_MAX_BYTES (16 * 1024 * 1024)
@@ -459,20 +460,14 @@ const ce_element_t *ce_catalog_by_id(const ce_catalog_t *cat, long id)
 
 const ce_element_t *ce_catalog_find(const ce_catalog_t *cat, const char *key_or_id)
 {
-    const char *s;
-    long id = 0;
+    apr_int64_t id;
 
-    if (!key_or_id || !*key_or_id || *key_or_id == '0' ||
-        strspn(key_or_id, "0123456789") != strlen(key_or_id)) {
+    /* An id is a positive number that fits a long; anything else ("0",
+     * "016", too large) can only be a key, and keys are never all digits. */
+    if (ce_num_parse(&id, key_or_id, 1, LONG_MAX) != APR_SUCCESS) {
         return ce_catalog_by_key(cat, key_or_id);
     }
-    for (s = key_or_id; *s; s++) {
-        if (id > (LONG_MAX - (*s - '0')) / 10) {
-            return ce_catalog_by_key(cat, key_or_id); /* does not fit a long */
-        }
-        id = id * 10 + (*s - '0');
-    }
-    return ce_catalog_by_id(cat, id);
+    return ce_catalog_by_id(cat, (long)id);
 }
 
 const apr_array_header_t *ce_catalog_elements(const ce_catalog_t *cat)

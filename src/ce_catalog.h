@@ -33,8 +33,8 @@
 #include <jansson.h>
 
 /* Configuration entry types accepted in the catalog. */
-#define CE_CONFIG_TYPES                                                                   \
-    "TEXTFIELD_32, TEXTFIELD_64, TEXTFIELD_128, TEXTFIELD_1000, TEXTAREA, PASSWORD, "     \
+#define CE_CONFIG_TYPES                                                                            \
+    "TEXTFIELD_32, TEXTFIELD_64, TEXTFIELD_128, TEXTFIELD_1000, TEXTAREA, PASSWORD, "              \
     "BOOLEAN, NUMBER, SELECTION"
 
 typedef struct {
@@ -67,8 +67,8 @@ typedef struct ce_catalog_t ce_catalog_t;
 /* Parses and validates catalog text. Everything (including the json_t
  * objects, bound with ce_json_bind) lives in p. On error returns APR_EINVAL
  * with *perr naming the element (by index/key) and the field at fault. */
-apr_status_t ce_catalog_parse(ce_catalog_t **pcat, apr_pool_t *p, const char *text,
-                              apr_size_t len, const char **perr);
+apr_status_t ce_catalog_parse(ce_catalog_t **pcat, apr_pool_t *p, const char *text, apr_size_t len,
+                              const char **perr);
 
 /* Reads path and parses it as above; unreadable file → its APR error with
  * *perr saying so, naming the path. */
@@ -78,8 +78,8 @@ apr_status_t ce_catalog_load(ce_catalog_t **pcat, apr_pool_t *p, const char *pat
 /* Lookups; NULL when absent. */
 const ce_element_t *ce_catalog_by_key(const ce_catalog_t *cat, const char *key);
 const ce_element_t *ce_catalog_by_id(const ce_catalog_t *cat, long id);
-/* key_or_id made only of digits (no sign, no leading zeros, fits a long)
- * is looked up as an id, otherwise as a key. */
+/* key_or_id that is a positive number (ce_num's grammar: no sign, no
+ * leading zero) and fits a long is looked up as an id, otherwise as a key. */
 const ce_element_t *ce_catalog_find(const ce_catalog_t *cat, const char *key_or_id);
 
 /* All elements, as const ce_element_t *, in file order. */

@@ -17,6 +17,7 @@
 #include "ce_crypto.h"
 #include "ce_instance.h"
 #include "ce_json.h"
+#include "ce_num.h"
 
 /* Largest value of maxCacheSize and cacheTimeToLive (2^31-1). */
 #define CE_COUNT_MAX 2147483647L
@@ -103,24 +104,6 @@ static apr_size_t utf8_length(const char *s)
     return n;
 }
 
-/* *pid = s read as a positive long made only of digits; 0 if it is not one. */
-static int parse_digits(long *pid, const char *s)
-{
-    long id = 0;
-
-    if (!*s) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || id > (LONG_MAX - (*s - '0')) / 10) {
-            return 0;
-        }
-        id = id * 10 + (*s - '0');
-    }
-    *pid = id;
-    return id > 0;
-}
-
 /* ---- reading a body ---------------------------------------------------- */
 
 static apr_status_t element_by_key(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
@@ -138,18 +121,21 @@ static apr_status_t element_by_key(const ce_element_t **pe, apr_pool_t *p, const
 static apr_status_t element_by_id(const ce_element_t **pe, apr_pool_t *p, const ce_catalog_t *cat,
                                   const json_t *id, const char **perr)
 {
-    long n = 0;
+    apr_int64_t v = 0;
+    long n;
     int ok;
 
     if (json_is_integer(id)) {
         ok = json_integer_value(id) > 0 && json_integer_value(id) <= LONG_MAX;
-        n = ok ? (long)json_integer_value(id) : 0;
+        v = ok ? json_integer_value(id) : 0;
     } else {
-        ok = json_is_string(id) && parse_digits(&n, json_string_value(id));
+        ok = json_is_string(id) &&
+             ce_num_parse(&v, json_string_value(id), 1, LONG_MAX) == APR_SUCCESS;
     }
     if (!ok) {
         return invalid(p, perr, "element id must be a positive integer");
     }
+    n = (long)v;
     if (!(*pe = ce_catalog_by_id(cat, n))) {
         return invalid(p, perr, "Element id %ld not found", n);
     }
@@ -822,95 +808,4 @@ const char *ce_instance_now(apr_pool_t *p)
     apr_time_exp_gmt(&t, apr_time_now());
     return apr_psprintf(p, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1,
                         t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, t.tm_usec / 1000);
-}
-
-/* Page tokens are unpadded base64url of "i:<id>"; "i:" + 19 digits needs
- * 28 characters. */
-#define PAGE_TOKEN_MAX 28
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Writes unpadded base64url of in[0..n) and a NUL to out (4 * n / 3 + 4 bytes). */
-static void b64url_encode(char *out, const unsigned char *in, apr_size_t n)
-{
-    apr_size_t i;
-    unsigned long bits;
-
-    for (i = 0; i < n; i += 3) {
-        bits = (unsigned long)in[i] << 16;
-        bits |= i + 1 < n ? (unsigned long)in[i + 1] << 8 : 0;
-        bits |= i + 2 < n ? in[i + 2] : 0;
-        *out++ = b64url[(bits >> 18) & 63];
-        *out++ = b64url[(bits >> 12) & 63];
-        if (i + 1 < n) {
-            *out++ = b64url[(bits >> 6) & 63];
-        }
-        if (i + 2 < n) {
-            *out++ = b64url[bits & 63];
-        }
-    }
-    *out = '\0';
-}
-
-/* Decodes s (at most PAGE_TOKEN_MAX chars) into out; returns the length or
- * -1. Non-canonical spellings are caught by the caller re-encoding. */
-static int b64url_decode(unsigned char *out, const char *s)
-{
-    apr_size_t len = strlen(s), i;
-    unsigned long bits = 0;
-    int nbits = 0, n = 0;
-
-    if (len == 0 || len > PAGE_TOKEN_MAX || len % 4 == 1) {
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        const char *c = strchr(b64url, s[i]);
-
-        if (!c) {
-            return -1;
-        }
-        bits = (bits << 6) | (unsigned long)(c - b64url);
-        nbits += 6;
-        if (nbits >= 8) {
-            nbits -= 8;
-            out[n++] = (unsigned char)((bits >> nbits) & 0xff);
-        }
-    }
-    return n;
-}
-
-const char *ce_instance_page_token(apr_pool_t *p, apr_int64_t last_id)
-{
-    const char *raw = apr_psprintf(p, "i:%" APR_INT64_T_FMT, last_id);
-    char *out = apr_palloc(p, 4 * strlen(raw) / 3 + 4);
-
-    b64url_encode(out, (const unsigned char *)raw, strlen(raw));
-    return out;
-}
-
-apr_status_t ce_instance_page_token_parse(apr_int64_t *plast_id, const char *token)
-{
-    unsigned char raw[PAGE_TOKEN_MAX];
-    char again[PAGE_TOKEN_MAX + 4];
-    apr_int64_t id = 0;
-    int n, i;
-
-    if (!token || (n = b64url_decode(raw, token)) < 3 || raw[0] != 'i' || raw[1] != ':' ||
-        raw[2] == '0') {
-        return APR_EINVAL;
-    }
-    b64url_encode(again, raw, (apr_size_t)n);
-    if (strcmp(again, token) != 0) {
-        return APR_EINVAL; /* stray low bits: not a spelling encode produces */
-    }
-    for (i = 2; i < n; i++) {
-        if (raw[i] < '0' || raw[i] > '9' || id > (APR_INT64_MAX - (raw[i] - '0')) / 10) {
-            return APR_EINVAL;
-        }
-        id = id * 10 + (raw[i] - '0');
-    }
-    if (id <= 0) {
-        return APR_EINVAL;
-    }
-    *plast_id = id;
-    return APR_SUCCESS;
 }

@@ -39,8 +39,6 @@
 #define CE_MASK "********"
 #define CE_NAME_MAX 255
 #define CE_TAGS_MAX 100
-#define CE_PAGE_SIZE_DEFAULT 200
-#define CE_PAGE_SIZE_MAX 500
 
 typedef struct {
     apr_int64_t id;
@@ -51,21 +49,21 @@ typedef struct {
 } ce_user_t;
 
 typedef struct {
-    apr_int64_t id;            /* 0 until stored */
+    apr_int64_t id; /* 0 until stored */
     apr_int64_t organization_id;
-    const ce_user_t *user;     /* owner */
+    const ce_user_t *user; /* owner */
     long element_id;
     const ce_element_t *element; /* NULL if element_id left the catalog */
     const char *name;
-    const char *token;         /* plaintext, base64 of 32 random bytes */
-    json_t *tags;              /* array of strings, bound to a pool */
-    json_t *configuration;     /* object key -> scalar, plaintext, bound to a pool */
+    const char *token;     /* plaintext, base64 of 32 random bytes */
+    json_t *tags;          /* array of strings, bound to a pool */
+    json_t *configuration; /* object key -> scalar, plaintext, bound to a pool */
     int disabled;
     long max_cache_size;
     long cache_time_to_live;
     int caching_enabled;
     int trace_logging_enabled;
-    const char *created_date;  /* ISO 8601, see ce_instance_now() */
+    const char *created_date; /* ISO 8601, see ce_instance_now() */
     const char *updated_date;
 } ce_instance_t;
 
@@ -84,8 +82,7 @@ apr_status_t ce_instance_create(ce_instance_t **pinst, apr_pool_t *p, const ce_c
  * re-fills that element's defaults for entries not present). Re-validates
  * required configuration. Sets updated_date. On error inst is unchanged. */
 apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_catalog_t *cat,
-                               const json_t *body, const ce_element_t *scope,
-                               const char **perr);
+                               const json_t *body, const ce_element_t *scope, const char **perr);
 
 /* The instance as answered by the API: id, name, token, element, tags,
  * configuration (secrets masked), provisionInteractions ([]), valid,
@@ -125,10 +122,5 @@ const char *ce_instance_sanitize(apr_pool_t *p, const char *s);
 
 /* Current time as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC). */
 const char *ce_instance_now(apr_pool_t *p);
-
-/* Page tokens for GET /instances: opaque, URL-safe. decode returns
- * APR_EINVAL for anything encode could not have produced. */
-const char *ce_instance_page_token(apr_pool_t *p, apr_int64_t last_id);
-apr_status_t ce_instance_page_token_parse(apr_int64_t *plast_id, const char *token);
 
 #endif

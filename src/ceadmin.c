@@ -16,6 +16,7 @@
 
 #include "ce_store.h"
 #include "ce_json.h"
+#include "ce_num.h"
 
 #define EXIT_USAGE 2
 
@@ -59,7 +60,7 @@ typedef struct {
     const char *name;
     const char *const *allowed; /* option names, NULL-terminated */
     int (*run)(ce_db_t *db, apr_pool_t *p, const cli_t *cli);
-    int without_db;             /* runs without --db (db is NULL) */
+    int without_db; /* runs without --db (db is NULL) */
 } command_t;
 
 static int usage_error(const char *msg)
@@ -88,17 +89,16 @@ static int print_json(apr_pool_t *p, const json_t *j)
     return EXIT_SUCCESS;
 }
 
-/* Option name as a positive integer (at most 18 digits), or 0. The
+/* Option name as a positive integer (ce_num's grammar), or 0. The
  * parser has already rejected anything else for the "*-id" options. */
 static apr_int64_t id_option(const cli_t *cli, const char *name)
 {
-    const char *s = apr_table_get(cli->opts, name);
-    apr_size_t len = s ? strlen(s) : 0;
+    apr_int64_t id;
 
-    if (len == 0 || len > 18 || strspn(s, "0123456789") != len) {
+    if (ce_num_parse(&id, apr_table_get(cli->opts, name), 1, APR_INT64_MAX) != APR_SUCCESS) {
         return 0;
     }
-    return apr_atoi64(s);
+    return id;
 }
 
 static json_t *user_json(apr_pool_t *p, const ce_user_t *user, const char *secret)
@@ -199,16 +199,16 @@ static int cmd_instance_config(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
 {
     ce_instance_t *inst;
     const char *err = NULL;
-    apr_status_t rv = ce_store_instance_admin_get(&inst, db, p, NULL,
-                                                  id_option(cli, "instance-id"), &err);
+    apr_status_t rv =
+        ce_store_instance_admin_get(&inst, db, p, NULL, id_option(cli, "instance-id"), &err);
 
     if (rv != APR_SUCCESS) {
         return failure(rv == APR_NOTFOUND ? "no such instance" : "cannot read the instance", rv,
                        err);
     }
-    return print_json(p, ce_json_bind(p, json_pack("{s:{s:I, s:O}}", "instance", "id",
-                                                   (json_int_t)inst->id, "configuration",
-                                                   inst->configuration)));
+    return print_json(
+        p, ce_json_bind(p, json_pack("{s:{s:I, s:O}}", "instance", "id", (json_int_t)inst->id,
+                                     "configuration", inst->configuration)));
 }
 
 /* keygen PATH [--rotate OLD] */
@@ -238,8 +238,7 @@ static int cmd_rekey(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
     ce_keys_t *to;
     apr_status_t rv;
 
-    if ((rv = ce_crypto_keys_load(&to, p, apr_table_get(cli->opts, "new"), &err)) !=
-        APR_SUCCESS) {
+    if ((rv = ce_crypto_keys_load(&to, p, apr_table_get(cli->opts, "new"), &err)) != APR_SUCCESS) {
         return failure("cannot read the new key file", rv, err);
     }
     if ((rv = ce_store_rekey(db, p, to, &err)) != APR_SUCCESS) {
@@ -271,12 +270,9 @@ static const command_t commands[] = {
 
 /* Options each command cannot do without (all must be non-empty). */
 static const char *const required[][3] = {
-    {"signup", "org", "email"},
-    {"user-add", "org-id", "email"},
-    {"rotate-user", "user-id", NULL},
-    {"rotate-org", "org-id", NULL},
-    {"rekey", "old", "new"},
-    {"instance-config", "instance-id", NULL},
+    {"signup", "org", "email"},       {"user-add", "org-id", "email"},
+    {"rotate-user", "user-id", NULL}, {"rotate-org", "org-id", NULL},
+    {"rekey", "old", "new"},          {"instance-config", "instance-id", NULL},
 };
 
 static const command_t *find_command(const char *name)

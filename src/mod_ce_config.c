@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <http_log.h>
 
+#include "ce_num.h"
 #include "mod_ce_config.h"
 
 void *ce_config_server_create(apr_pool_t *p, server_rec *s)
@@ -45,8 +46,7 @@ apr_off_t ce_config_max_body(const ce_server_config_t *cfg)
  * file fails `apache2 -t` and a running server never serves half a catalog. */
 static const char *set_catalog(cmd_parms *cmd, void *dcfg, const char *arg)
 {
-    ce_server_config_t *cfg =
-        ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
     const char *path = ap_server_root_relative(cmd->temp_pool, arg);
     const char *err = NULL;
     ce_catalog_t *cat;
@@ -66,8 +66,7 @@ static const char *set_catalog(cmd_parms *cmd, void *dcfg, const char *arg)
  * readable or malformed file fails `apache2 -t`, naming the directive. */
 static const char *set_key_file(cmd_parms *cmd, void *dcfg, const char *arg)
 {
-    ce_server_config_t *cfg =
-        ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
     const char *path = ap_server_root_relative(cmd->temp_pool, arg);
     const char *err = NULL;
     ce_keys_t *keys;
@@ -85,14 +84,10 @@ static const char *set_key_file(cmd_parms *cmd, void *dcfg, const char *arg)
 
 static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
 {
-    ce_server_config_t *cfg =
-        ap_get_module_config(cmd->server->module_config, &ceinstances_module);
-    char *end = NULL;
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
     apr_int64_t n;
 
-    errno = 0;
-    n = apr_strtoi64(arg, &end, 10);
-    if (errno || !end || *end || end == arg || n < 1 || n > CE_MAX_BODY_LIMIT) {
+    if (ce_num_parse(&n, arg, 1, CE_MAX_BODY_LIMIT) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a byte count between 1 and %d",
                             cmd->cmd->name, arg, CE_MAX_BODY_LIMIT);
     }

@@ -7,7 +7,7 @@
 #include "ce_json.h"
 #include "mod_ce_endpoints.h"
 
-int ce_elements_list(ce_request_t *req)
+int ce_ep_elements_list(ce_request_t *req)
 {
     const apr_array_header_t *all = ce_catalog_elements(req->catalog);
     json_t *list = ce_json_array(req->r->pool);
@@ -19,7 +19,7 @@ int ce_elements_list(ce_request_t *req)
     return ce_request_reply(req, HTTP_OK, list);
 }
 
-int ce_elements_get(ce_request_t *req)
+int ce_ep_elements_get(ce_request_t *req)
 {
     const ce_element_t *e = ce_catalog_find(req->catalog, req->element_ref);
 

@@ -3,6 +3,8 @@
  * (req->instance_id, req->config_id, req->scope, req->element_ref), and
  * answers it (returns OK), success or failure.
  *
+ * Named ce_ep_<group>_<verb>, apart from the core's ce_instance_* model.
+ *
  * mod_ce_instances.c: /instances... (and /elements/{key}/instances...)
  * mod_ce_elements.c:  /elements, /elements/{key or id}
  */
@@ -13,18 +15,18 @@
 
 typedef int (*ce_endpoint_fn)(ce_request_t *req);
 
-int ce_instances_list(ce_request_t *req);
-int ce_instances_create(ce_request_t *req);
-int ce_instances_get(ce_request_t *req);
-int ce_instances_update(ce_request_t *req);  /* PUT and PATCH */
-int ce_instances_delete(ce_request_t *req);
-int ce_instances_config_list(ce_request_t *req);
-int ce_instances_config_get(ce_request_t *req);
-int ce_instances_config_patch(ce_request_t *req);
-int ce_instances_enable(ce_request_t *req);  /* PUT .../enabled */
-int ce_instances_disable(ce_request_t *req); /* DELETE .../enabled */
+int ce_ep_instances_list(ce_request_t *req);
+int ce_ep_instances_create(ce_request_t *req);
+int ce_ep_instances_get(ce_request_t *req);
+int ce_ep_instances_update(ce_request_t *req); /* PUT and PATCH */
+int ce_ep_instances_delete(ce_request_t *req);
+int ce_ep_instances_config_list(ce_request_t *req);
+int ce_ep_instances_config_get(ce_request_t *req);
+int ce_ep_instances_config_patch(ce_request_t *req);
+int ce_ep_instances_enable(ce_request_t *req);  /* PUT .../enabled */
+int ce_ep_instances_disable(ce_request_t *req); /* DELETE .../enabled */
 
-int ce_elements_list(ce_request_t *req);
-int ce_elements_get(ce_request_t *req);
+int ce_ep_elements_list(ce_request_t *req);
+int ce_ep_elements_get(ce_request_t *req);
 
 #endif

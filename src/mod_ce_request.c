@@ -513,29 +513,6 @@ apr_status_t ce_request_body(json_t **pbody, ce_request_t *req)
     return APR_SUCCESS;
 }
 
-apr_table_t *ce_request_query(ce_request_t *req)
-{
-    request_rec *r = req->r;
-    apr_table_t *t = apr_table_make(r->pool, 4);
-    char *args, *pair, *state = NULL, *eq;
-
-    if (!r->args) {
-        return t;
-    }
-    args = apr_pstrdup(r->pool, r->args);
-    for (pair = apr_strtok(args, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
-        eq = strchr(pair, '=');
-        if (eq) {
-            *eq++ = '\0';
-        }
-        /* A name or value that does not decode is kept out, not guessed at. */
-        if (ap_unescape_urlencoded(pair) == OK && (!eq || ap_unescape_urlencoded(eq) == OK)) {
-            apr_table_add(t, pair, eq ? eq : "");
-        }
-    }
-    return t;
-}
-
 /* A body we did not read must not be taken for the next request on the
  * connection; a large one is not worth reading just to throw away. */
 static void settle_body(ce_request_t *req)

@@ -1,13 +1,13 @@
 /* fuzz_query: libFuzzer target of the core functions that take URL parts
- * (src/mod_ce_instances.c, src/mod_ce_router.c):
- *   nextPage   ce_instance_page_token_parse (into a fixed-size buffer);
+ * (src/ce_page.c, src/ce_instance.c, src/ce_catalog.c):
+ *   nextPage   ce_page_token_parse (into a fixed-size buffer);
  *   tags[]     ce_instance_sanitize of each value;
  *   {key|id}   ce_catalog_find of /elements/{key or id}/...
  * The input is one decoded query value or path segment: a NUL-terminated
  * string (it ends at the first NUL byte), in a buffer of exactly its size.
  *
  * Contract checked (FUZZ_CHECK): an accepted page token is exactly what
- * ce_instance_page_token() makes of its id (there is one spelling per
+ * ce_page_token() makes of its id (there is one spelling per
  * page); sanitize removes every tag and the surrounding space and never
  * grows the text; find answers only the element whose key, or decimal id
  * without sign or leading zero, is the input.
@@ -18,6 +18,7 @@
 
 #include "ce_catalog.h"
 #include "ce_instance.h"
+#include "ce_page.h"
 #include "fuzz.h"
 
 static const ce_catalog_t *cat;
@@ -26,10 +27,10 @@ static void page_token(apr_pool_t *p, const char *s)
 {
     apr_int64_t id = 0;
 
-    if (ce_instance_page_token_parse(&id, s) == APR_SUCCESS) {
+    if (ce_page_token_parse(&id, s) == APR_SUCCESS) {
         FUZZ_CHECK(id > 0, "token gives id %lld", (long long)id);
-        FUZZ_CHECK(strcmp(ce_instance_page_token(p, id), s) == 0,
-                   "token is not the one spelling of id %lld", (long long)id);
+        FUZZ_CHECK(strcmp(ce_page_token(p, id), s) == 0, "token is not the one spelling of id %lld",
+                   (long long)id);
     }
 }
 
@@ -60,7 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
     fuzz_init();
     cat = fuzz_catalog();
-    FUZZ_CHECK(ce_instance_page_token_parse(&id, NULL) == APR_EINVAL, "NULL token");
+    FUZZ_CHECK(ce_page_token_parse(&id, NULL) == APR_EINVAL, "NULL token");
     fuzz_init_done();
     return 0;
 }

@@ -1,0 +1,129 @@
+/* ce_page: the listing query and page tokens (see ce_page.h). apr decodes
+ * (apr_escape for the query, apr_encode for base64url); ce_num reads the
+ * numbers. */
+#include <string.h>
+#include <strings.h>
+#include <apr_encode.h>
+#include <apr_escape.h>
+#include <apr_strings.h>
+
+#include "ce_instance.h"
+#include "ce_num.h"
+#include "ce_page.h"
+
+#define B64URL (APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING)
+/* "i:" + 19 digits is 21 bytes, 28 base64url characters. */
+#define PAGE_TOKEN_MAX 28
+#define PAGE_RAW_MAX 21
+
+/* The query's pairs that matter, decoded, before they are read. */
+typedef struct {
+    const char *page_size; /* first pageSize, or NULL */
+    const char *next_page; /* first nextPage, or NULL */
+    apr_array_header_t *tags;
+} pairs_t;
+
+/* s decoded as a form value, or NULL when it does not decode (apr refuses
+ * a bad escape and %00, as httpd's ap_unescape_urlencoded does). */
+static const char *form_decode(apr_pool_t *p, const char *s)
+{
+    return apr_punescape_url(p, s, NULL, NULL, 1);
+}
+
+/* Files one decoded pair into pr; names as httpd's tables compare them. */
+static void take_pair(pairs_t *pr, apr_pool_t *p, const char *name, const char *value)
+{
+    if (strcasecmp(name, "pageSize") == 0) {
+        pr->page_size = pr->page_size ? pr->page_size : value;
+    } else if (strcasecmp(name, "nextPage") == 0) {
+        pr->next_page = pr->next_page ? pr->next_page : value;
+    } else if (strcasecmp(name, "tags[]") == 0) {
+        APR_ARRAY_PUSH(pr->tags, const char *) = ce_instance_sanitize(p, value);
+    }
+}
+
+static void split_pairs(pairs_t *pr, apr_pool_t *p, const char *args)
+{
+    char *copy = apr_pstrdup(p, args ? args : ""), *state = NULL, *pair, *eq;
+    const char *name, *value;
+
+    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        if ((eq = strchr(pair, '=')) != NULL) {
+            *eq++ = '\0';
+        }
+        name = form_decode(p, pair);
+        value = form_decode(p, eq ? eq : "");
+        if (name && value) {
+            take_pair(pr, p, name, value);
+        }
+    }
+}
+
+/* pageSize: a positive number; above the maximum (even past int64) is the
+ * maximum. */
+static apr_status_t page_size(int *plimit, const char *s)
+{
+    apr_int64_t v;
+
+    if (!s) {
+        *plimit = CE_PAGE_SIZE_DEFAULT;
+        return APR_SUCCESS;
+    }
+    if (ce_num_parse(&v, s, 0, CE_PAGE_SIZE_MAX) == APR_EINVAL || v < 1) {
+        return APR_EINVAL;
+    }
+    *plimit = (int)v; /* APR_ERANGE: v is the maximum */
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const char *args,
+                                 long element_id, const char **perr)
+{
+    pairs_t pr = {NULL, NULL, apr_array_make(p, 2, sizeof(const char *))};
+
+    memset(q, 0, sizeof(*q));
+    split_pairs(&pr, p, args);
+    if (page_size(&q->limit, pr.page_size) != APR_SUCCESS) {
+        *perr = "pageSize must be a positive integer";
+        return APR_EINVAL;
+    }
+    if (pr.next_page && *pr.next_page &&
+        ce_page_token_parse(&q->before_id, pr.next_page) != APR_SUCCESS) {
+        *perr = "Invalid nextPage token";
+        return APR_EINVAL;
+    }
+    q->tags = pr.tags;
+    q->element_id = element_id;
+    return APR_SUCCESS;
+}
+
+const char *ce_page_token(apr_pool_t *p, apr_int64_t last_id)
+{
+    const char *raw = apr_psprintf(p, "i:%" APR_INT64_T_FMT, last_id);
+
+    return apr_pencode_base64(p, raw, APR_ENCODE_STRING, B64URL, NULL);
+}
+
+/* apr's decoder is lenient (it takes '+', padding and stray low bits), so
+ * a token is accepted only if encoding what it decodes to gives it back. */
+apr_status_t ce_page_token_parse(apr_int64_t *plast_id, const char *token)
+{
+    char raw[PAGE_RAW_MAX + 8], again[PAGE_TOKEN_MAX + 8];
+    apr_size_t n = 0, len;
+    apr_int64_t id;
+
+    if (!token || (len = strlen(token)) == 0 || len > PAGE_TOKEN_MAX ||
+        apr_decode_base64(raw, token, len, B64URL, &n) != APR_SUCCESS || n < 3 || raw[0] != 'i' ||
+        raw[1] != ':') {
+        return APR_EINVAL;
+    }
+    if (apr_encode_base64(again, raw, (apr_ssize_t)n, B64URL, NULL) != APR_SUCCESS ||
+        strcmp(again, token) != 0) {
+        return APR_EINVAL; /* not the spelling ce_page_token makes */
+    }
+    if (ce_num_parse_n(&id, raw + 2, n - 2, 1, APR_INT64_MAX) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    *plast_id = id;
+    return APR_SUCCESS;
+}
