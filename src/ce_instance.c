@@ -1,6 +1,6 @@
 /* ce_instance: the element instance model — body validation, PUT/PATCH
- * merge, HTML stripping, response JSON shapes, configuration entries and
- * page tokens.
+ * merge, configuration entries, HTML stripping. The JSON shapes answered
+ * are in ce_instance_json.c.
  *
  * A body is first read into a changes_t (every type rule checked there);
  * create and merge then build the new instance state in copies and commit
@@ -52,15 +52,7 @@ static apr_status_t invalid(apr_pool_t *p, const char **perr, const char *fmt, .
     return APR_EINVAL;
 }
 
-/* A JSON string of s, or null when s is NULL or not UTF-8. */
-static json_t *jstr(const char *s)
-{
-    json_t *j = s ? json_string(s) : NULL;
-
-    return j ? j : json_null();
-}
-
-static int is_blank(const json_t *v)
+int ce_instance_value_blank(const json_t *v)
 {
     return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
 }
@@ -442,7 +434,7 @@ static apr_status_t build_configuration(json_t **pcfg, apr_pool_t *p, const ce_e
 /* 1 if spec is required and cfg lacks it (absent, null or ""). */
 static int lacks(const ce_config_spec_t *spec, const json_t *cfg)
 {
-    return spec->required && is_blank(json_object_get(cfg, spec->key));
+    return spec->required && ce_instance_value_blank(json_object_get(cfg, spec->key));
 }
 
 /* APR_EINVAL naming every required entry of e that cfg lacks, in catalog order. */
@@ -569,125 +561,7 @@ int ce_instance_valid(const ce_instance_t *inst)
     return 1;
 }
 
-/* ---- response shapes ---------------------------------------------------- */
-
-/* Secret values that are set show as CE_MASK; unset ones (null, "") as they are. */
-static json_t *shown_value(const ce_element_t *e, const char *key, const json_t *v)
-{
-    if (!is_blank(v) && is_secret(e, key)) {
-        return json_string(CE_MASK);
-    }
-    return v ? json_deep_copy(v) : json_null();
-}
-
-static json_t *masked_configuration(const ce_instance_t *inst)
-{
-    json_t *out = json_object(), *v;
-    const char *key;
-
-    json_object_foreach(inst->configuration, key, v)
-    {
-        json_object_set_new(out, key, shown_value(inst->element, key, v));
-    }
-    return out;
-}
-
-static json_t *user_json(const ce_user_t *u)
-{
-    json_t *j;
-
-    if (!u) {
-        return json_null();
-    }
-    j = json_object();
-    json_object_set_new(j, "id", json_integer(u->id));
-    json_object_set_new(j, "emailAddress", jstr(u->email_address));
-    json_object_set_new(j, "firstName", jstr(u->first_name ? u->first_name : ""));
-    json_object_set_new(j, "lastName", jstr(u->last_name ? u->last_name : ""));
-    return j;
-}
-
-static int events_enabled(const ce_instance_t *inst)
-{
-    const json_t *v = json_object_get(inst->configuration, "event.notification.enabled");
-
-    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
-}
-
-static void set_element(json_t *j, const ce_instance_t *inst)
-{
-    json_t *stub;
-
-    if (inst->element) {
-        /* shared catalog object: referenced, never modified */
-        json_object_set(j, "element", inst->element->json);
-        return;
-    }
-    stub = json_object();
-    json_object_set_new(stub, "id", json_integer(inst->element_id));
-    json_object_set_new(j, "element", stub);
-}
-
-json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst)
-{
-    json_t *j = ce_json_object(p);
-
-    json_object_set_new(j, "id", json_integer(inst->id));
-    json_object_set_new(j, "name", jstr(inst->name));
-    json_object_set_new(j, "token", jstr(inst->token));
-    set_element(j, inst);
-    json_object_set_new(j, "tags", inst->tags ? json_deep_copy(inst->tags) : json_array());
-    json_object_set_new(j, "configuration", masked_configuration(inst));
-    json_object_set_new(j, "provisionInteractions", json_array());
-    json_object_set_new(j, "valid", json_boolean(ce_instance_valid(inst)));
-    json_object_set_new(j, "disabled", json_boolean(inst->disabled));
-    json_object_set_new(j, "maxCacheSize", json_integer(inst->max_cache_size));
-    json_object_set_new(j, "cacheTimeToLive", json_integer(inst->cache_time_to_live));
-    json_object_set_new(j, "cachingEnabled", json_boolean(inst->caching_enabled));
-    json_object_set_new(j, "eventsEnabled", json_boolean(events_enabled(inst)));
-    json_object_set_new(j, "traceLoggingEnabled", json_boolean(inst->trace_logging_enabled));
-    json_object_set_new(j, "user", user_json(inst->user));
-    json_object_set_new(j, "createdDate", jstr(inst->created_date));
-    json_object_set_new(j, "updatedDate", jstr(inst->updated_date));
-    return j;
-}
-
-/* ---- configuration entries ---------------------------------------------- */
-
-static json_t *entry_json(const ce_instance_t *inst, long config_id, const char *key,
-                          const json_t *v)
-{
-    const ce_config_spec_t *spec = ce_catalog_config_spec(inst->element, key);
-    json_t *j = json_object();
-
-    json_object_set_new(j, "id", json_integer(config_id));
-    json_object_set_new(j, "key", json_string(key));
-    json_object_set_new(j, "name", json_string(spec ? spec->name : key));
-    json_object_set_new(j, "description", json_string(spec ? spec->description : ""));
-    json_object_set_new(j, "type", json_string(spec ? spec->type : "TEXTFIELD_1000"));
-    json_object_set_new(j, "required", json_boolean(spec && spec->required));
-    json_object_set_new(j, "defaultValue",
-                        spec && spec->default_value ? json_deep_copy(spec->default_value)
-                                                    : json_null());
-    json_object_set_new(j, "propertyValue", shown_value(inst->element, key, v));
-    return j;
-}
-
-json_t *ce_instance_config_list(apr_pool_t *p, const ce_instance_t *inst)
-{
-    json_t *list = ce_json_array(p), *v;
-    const char *key;
-    long config_id = 0;
-
-    json_object_foreach(inst->configuration, key, v)
-    {
-        json_array_append_new(list, entry_json(inst, ++config_id, key, v));
-    }
-    return list;
-}
-
-/* The key of the config_id-th (1-based) configuration entry, or NULL. */
-static const char *entry_key(const ce_instance_t *inst, long config_id)
+const char *ce_instance_config_key(const ce_instance_t *inst, long config_id)
 {
     const char *key;
     json_t *v;
@@ -700,17 +574,6 @@ static const char *entry_key(const ce_instance_t *inst, long config_id)
         }
     }
     return NULL;
-}
-
-json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long config_id)
-{
-    const char *key = entry_key(inst, config_id);
-
-    if (!key) {
-        return NULL;
-    }
-    return ce_json_bind(
-        p, entry_json(inst, config_id, key, json_object_get(inst->configuration, key)));
 }
 
 static apr_status_t read_property_value(const json_t **pv, apr_pool_t *p, const json_t *body,
@@ -734,7 +597,7 @@ static apr_status_t read_property_value(const json_t **pv, apr_pool_t *p, const 
 apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long config_id,
                                     const json_t *body, const char **perr)
 {
-    const char *key = entry_key(inst, config_id);
+    const char *key = ce_instance_config_key(inst, config_id);
     const ce_config_spec_t *spec;
     const json_t *v = NULL;
     json_t *cfg;
@@ -751,7 +614,7 @@ apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long con
     if (spec && (rv = check_value(p, spec, v, perr)) != APR_SUCCESS) {
         return rv;
     }
-    if (spec && spec->required && is_blank(v)) {
+    if (spec && spec->required && ce_instance_value_blank(v)) {
         return invalid(p, perr, "Configuration entry '%s' is required and cannot be empty", key);
     }
     cfg = copy_configuration(p, inst->configuration);

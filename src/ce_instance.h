@@ -96,6 +96,12 @@ json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst);
  * shown masked, stored sealed. */
 int ce_instance_secret_entry(const ce_instance_t *inst, const char *key);
 
+/* Whether a configuration value counts as unset: absent, null or "". */
+int ce_instance_value_blank(const json_t *v);
+
+/* The key of inst's config_id-th (1-based) configuration entry, or NULL. */
+const char *ce_instance_config_key(const ce_instance_t *inst, long config_id);
+
 /* 1 if every required catalog entry is present, non-null and non-empty. */
 int ce_instance_valid(const ce_instance_t *inst);
 

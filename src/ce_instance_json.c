@@ -1,0 +1,142 @@
+/* ce_instance_json: every JSON shape the API answers about an instance —
+ * the instance itself and its configuration entries — with secret values
+ * masked (see ce_instance.h). */
+#include <string.h>
+
+#include "ce_instance.h"
+#include "ce_json.h"
+
+/* A JSON string of s, or null when s is NULL or not UTF-8. */
+static json_t *jstr(const char *s)
+{
+    json_t *j = s ? json_string(s) : NULL;
+
+    return j ? j : json_null();
+}
+
+/* Secret values that are set show as CE_MASK; unset ones (null, "") as they are. */
+static json_t *shown_value(const ce_instance_t *inst, const char *key, const json_t *v)
+{
+    if (!ce_instance_value_blank(v) && ce_instance_secret_entry(inst, key)) {
+        return json_string(CE_MASK);
+    }
+    return v ? json_deep_copy(v) : json_null();
+}
+
+static json_t *masked_configuration(const ce_instance_t *inst)
+{
+    json_t *out = json_object(), *v;
+    const char *key;
+
+    json_object_foreach(inst->configuration, key, v)
+    {
+        json_object_set_new(out, key, shown_value(inst, key, v));
+    }
+    return out;
+}
+
+static json_t *user_json(const ce_user_t *u)
+{
+    json_t *j;
+
+    if (!u) {
+        return json_null();
+    }
+    j = json_object();
+    json_object_set_new(j, "id", json_integer(u->id));
+    json_object_set_new(j, "emailAddress", jstr(u->email_address));
+    json_object_set_new(j, "firstName", jstr(u->first_name ? u->first_name : ""));
+    json_object_set_new(j, "lastName", jstr(u->last_name ? u->last_name : ""));
+    return j;
+}
+
+static int events_enabled(const ce_instance_t *inst)
+{
+    const json_t *v = json_object_get(inst->configuration, "event.notification.enabled");
+
+    return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
+}
+
+static void set_element(json_t *j, const ce_instance_t *inst)
+{
+    json_t *stub;
+
+    if (inst->element) {
+        /* shared catalog object: referenced, never modified */
+        json_object_set(j, "element", inst->element->json);
+        return;
+    }
+    stub = json_object();
+    json_object_set_new(stub, "id", json_integer(inst->element_id));
+    json_object_set_new(j, "element", stub);
+}
+
+json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst)
+{
+    json_t *j = ce_json_object(p);
+
+    json_object_set_new(j, "id", json_integer(inst->id));
+    json_object_set_new(j, "name", jstr(inst->name));
+    json_object_set_new(j, "token", jstr(inst->token));
+    set_element(j, inst);
+    json_object_set_new(j, "tags", inst->tags ? json_deep_copy(inst->tags) : json_array());
+    json_object_set_new(j, "configuration", masked_configuration(inst));
+    json_object_set_new(j, "provisionInteractions", json_array());
+    json_object_set_new(j, "valid", json_boolean(ce_instance_valid(inst)));
+    json_object_set_new(j, "disabled", json_boolean(inst->disabled));
+    json_object_set_new(j, "maxCacheSize", json_integer(inst->max_cache_size));
+    json_object_set_new(j, "cacheTimeToLive", json_integer(inst->cache_time_to_live));
+    json_object_set_new(j, "cachingEnabled", json_boolean(inst->caching_enabled));
+    json_object_set_new(j, "eventsEnabled", json_boolean(events_enabled(inst)));
+    json_object_set_new(j, "traceLoggingEnabled", json_boolean(inst->trace_logging_enabled));
+    json_object_set_new(j, "user", user_json(inst->user));
+    json_object_set_new(j, "createdDate", jstr(inst->created_date));
+    json_object_set_new(j, "updatedDate", jstr(inst->updated_date));
+    return j;
+}
+
+/* ---- configuration entries ---------------------------------------------- */
+
+static json_t *entry_json(const ce_instance_t *inst, long config_id, const char *key,
+                          const json_t *v)
+{
+    const ce_config_spec_t *spec = ce_catalog_config_spec(inst->element, key);
+    json_t *j = json_object();
+
+    json_object_set_new(j, "id", json_integer(config_id));
+    json_object_set_new(j, "key", json_string(key));
+    json_object_set_new(j, "name", json_string(spec ? spec->name : key));
+    json_object_set_new(j, "description", json_string(spec ? spec->description : ""));
+    json_object_set_new(j, "type", json_string(spec ? spec->type : "TEXTFIELD_1000"));
+    json_object_set_new(j, "required", json_boolean(spec && spec->required));
+    json_object_set_new(j, "defaultValue",
+                        spec && spec->default_value ? json_deep_copy(spec->default_value)
+                                                    : json_null());
+    json_object_set_new(j, "propertyValue", shown_value(inst, key, v));
+    return j;
+}
+
+json_t *ce_instance_config_list(apr_pool_t *p, const ce_instance_t *inst)
+{
+    json_t *list = ce_json_array(p), *v;
+    const char *key;
+    long config_id = 0;
+
+    json_object_foreach(inst->configuration, key, v)
+    {
+        json_array_append_new(list, entry_json(inst, ++config_id, key, v));
+    }
+    return list;
+}
+
+json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long config_id)
+{
+    const char *key = ce_instance_config_key(inst, config_id);
+
+    if (!key) {
+        return NULL;
+    }
+    return ce_json_bind(
+        p, entry_json(inst, config_id, key, json_object_get(inst->configuration, key)));
+}
+
