@@ -8,7 +8,8 @@ package CETest::Node;
 #   start_node(%o)        make_node + `apache2 -k start` + waits until it answers
 #   node_ctl($node, ARGS) `apache2 -f <its conf> ARGS` (-t, -k graceful, ...)
 #   stop_node($node, %o)  ends it cleanly; crash_node($node) with SIGKILL
-#   node_pid, node_pids, node_listening, pid_alive, wait_gone, wait_until
+#   node_pid, node_pids, node_listening (TCP), node_answers (HTTP),
+#   pid_alive, wait_gone, wait_until
 #
 # A node is a hash: { name, dir, port, conf, pidfile, error_log, driver,
 # params } plus the options it was made with, so start_node(%$node, ...)
@@ -30,7 +31,7 @@ use Apache::Test ();
 use CETest::Raw ();
 
 our @EXPORT = qw(free_port make_node start_node node_ctl stop_node crash_node node_pid node_pids
-                 node_listening pid_alive wait_gone wait_until);
+                 node_listening node_answers pid_alive wait_gone wait_until);
 
 my $HTTPD = '/usr/sbin/apache2';
 my $MODS  = '/usr/lib/apache2/modules';
@@ -187,10 +188,24 @@ sub node_listening {
     return 1;
 }
 
+# Whether $node answers HTTP (GET /, any status, within 5 s): a child has
+# finished its start-up (the module's child_init prepares the database:
+# journal mode, schema, key check), which accepting a connection does not
+# prove (the parent listens before its children are ready).
+sub node_answers {
+    my $node = shift;
+    my $c = CETest::Raw::raw_connect(node => $node, try => 1, timeout => 5) or return 0;
+    $c->send(CETest::Raw::raw_bytes(GET => '/', node => $node));
+    CETest::Raw::raw_read([$c], until => 'head');
+    $c->close;
+    return $c->response->{status} ? 1 : 0;
+}
+
 # start_node(%o): make_node(%o), then `apache2 -k start`; the node, with
 # start_exit and start_output (what apache2 -k start said). Then waits (at
-# most 20 s) until the pid file is written and the port answers; dies when
-# it did not start or does not answer. %o, besides make_node's:
+# most 20 s) until the pid file is written and it answers HTTP
+# (node_answers); dies when it did not start or does not answer. %o,
+# besides make_node's:
 #   tries: attempts at apache2 -k start, 0.5 s apart (default 1; after a
 #     crash the kernel may hold the port a little longer);
 #   wait => 0: started (apache2 -k start said so), not waited for: the
@@ -214,7 +229,7 @@ sub start_node {
     }
     return $node if defined $o{wait} && !$o{wait};
     my $up = wait_until($o{fails} && $node->{start_exit} ? 1 : 20,
-                        sub { -s $node->{pidfile} && node_listening($node) });
+                        sub { -s $node->{pidfile} && node_answers($node) });
     return $node if $up or $o{fails};
     die "CETest: node $node->{name} is not answering on port $node->{port} "
         . "(see $node->{error_log})\n";
