@@ -344,7 +344,7 @@ sub held_round {
     }
     # Each socket's first answer: all of its head.
     raw_read(\@conns, until => 'head', timeout => $TIMEOUT);
-    my @first = map { $_->{buf} } @conns;
+    my @first = map { $_->bytes } @conns;
     $r{in_handler} = grep { m{^HTTP/1\.1 100 } } @first;
     $r{no_100} = [map { "round $round, POST $_: " . (length $first[$_]
                             ? $first[$_] =~ s/\r\n\r\n.*//sr : "nothing within $TIMEOUT s") }

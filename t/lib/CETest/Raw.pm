@@ -11,7 +11,8 @@ package CETest::Raw;
 #                                 has answered or closed
 #   raw_read(\@conns, %o)         reads on many connections at once until
 #                                 each has what o{until} asks for
-#   $conn->response               what it read so far, parsed
+#   $conn->response               what it read so far, parsed ($conn->bytes:
+#                                 as it came)
 #   raw_request(BYTES, %o)        connect, send, read the answer, close
 #   raw_parse(BYTES, %o)          a response (or the start of one), parsed
 #
@@ -108,6 +109,9 @@ sub send {
     }
     return 1;
 }
+
+# $conn->bytes: everything read on it so far, as it came.
+sub bytes { $_[0]{buf} }
 
 # $conn->response: raw_parse of what was read (see the top).
 sub response {
