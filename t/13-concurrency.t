@@ -34,8 +34,6 @@ use CETest;
 
 use File::Path ();
 use File::Temp ();
-use IO::Select ();
-use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
 
@@ -320,79 +318,37 @@ ok $m->{keepalive} > 1, 'mixed: clients reused their keep-alive connections';
 
 # ---------------------------------------------------------------- held
 
-# Raw HTTP/1.1 on sockets we control: the headers of a create that waits
-# for "100 Continue" before its body.
-my $hostport = Apache::TestRequest::hostport();
+# Raw HTTP/1.1 on sockets we control (CETest's raw_*): the headers of a
+# create that waits for "100 Continue" before its body.
 sub raw_post_headers {
     my($t, $len) = @_;
-    return join "\r\n", "POST $BASE/instances HTTP/1.1", "Host: $hostport",
-        'Authorization: ' . auth($t), 'Content-Type: application/json',
-        "Content-Length: $len", 'Expect: 100-continue', 'Connection: close', '', '';
-}
-
-# Reads from each socket (non-blocking, all at once) until $done->($buf) is
-# true or EOF or the deadline; returns { index => [buffer, time done] }.
-sub read_all {
-    my($socks, $done, $deadline) = @_;
-    my %buf = map { $_ => '' } keys %$socks;
-    my %at;
-    my $sel = IO::Select->new(values %$socks);
-    my %idx = map { fileno($socks->{$_}) => $_ } keys %$socks;
-    while ($sel->count and now() < $deadline) {
-        for my $s ($sel->can_read($deadline - now())) {
-            my $i = $idx{ fileno $s };
-            my $got = sysread $s, $buf{$i}, 65536, length $buf{$i};
-            if (!$got or $done->($buf{$i})) {
-                $at{$i} = now();
-                $sel->remove($s);
-            }
-        }
-    }
-    return { map { $_ => [$buf{$_}, $at{$_}] } keys %buf };
-}
-
-sub parse_response {
-    my $raw = shift;
-    my($head, $body) = split /\r\n\r\n/, $raw, 2;
-    return (0, {}, $raw) unless defined $body;
-    my($status) = $head =~ m{^HTTP/1\.\d (\d{3})};
-    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $head;
-    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
-        my $out = '';
-        while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
-            my $len = hex $1;
-            last unless $len;
-            $out .= substr $body, 0, $len, '';
-            $body =~ s/^\r\n//;
-        }
-        $body = $out;
-    }
-    return ($status // 0, \%h, $body);
+    return raw_bytes(POST => 'instances', auth => $t,
+                     headers => ['Content-Type' => 'application/json', 'Content-Length' => $len,
+                                 'Expect' => '100-continue', 'Connection' => 'close']);
 }
 
 # One round: $HELD POSTs wait in handlers (100 Continue), a GET is sent
 # meanwhile, then every body goes at once. Returns what the parent checks.
 sub held_round {
     my $round = shift;
-    my(%socks, %bodies, %want, %r);
+    my(@conns, @bodies, @want, %r);
     for my $i (0 .. $HELD - 1) {
         my $t = $tenants[$i % $TENANTS];
         # Several tags: a longer write transaction (one INSERT per tag).
         my %b = (name => "held-$round-$i", tags => ['held', "r$round", map { "h$i-$_" } 1 .. 4]);
-        $want{$i} = \%b;
-        $bodies{$i} = encode_json({ element => { key => 'jira' },
+        $want[$i] = \%b;
+        $bodies[$i] = encode_json({ element => { key => 'jira' },
                                     configuration => valid_config('jira'), %b });
-        my $s = IO::Socket::INET->new(PeerAddr => $hostport, Timeout => $TIMEOUT)
-            or die "connect $hostport: $!";
-        $s->autoflush(1);
-        syswrite $s, raw_post_headers($t, length $bodies{$i});
-        $socks{$i} = $s;
+        $conns[$i] = raw_connect(timeout => $TIMEOUT);
+        $conns[$i]->send(raw_post_headers($t, length $bodies[$i]));
     }
-    my $cont = read_all(\%socks, sub { $_[0] =~ /\r\n\r\n/ }, now() + $TIMEOUT);
-    $r{in_handler} = grep { $cont->{$_}[0] =~ m{^HTTP/1\.1 100 } } keys %$cont;
-    $r{no_100} = [map { "round $round, POST $_: " . (length $cont->{$_}[0]
-                            ? $cont->{$_}[0] =~ s/\r\n\r\n.*//sr : "nothing within $TIMEOUT s") }
-                  grep { $cont->{$_}[0] !~ m{^HTTP/1\.1 100 } } sort keys %$cont];
+    # Each socket's first answer: all of its head.
+    raw_read(\@conns, until => 'head', timeout => $TIMEOUT);
+    my @first = map { $_->bytes } @conns;
+    $r{in_handler} = grep { m{^HTTP/1\.1 100 } } @first;
+    $r{no_100} = [map { "round $round, POST $_: " . (length $first[$_]
+                            ? $first[$_] =~ s/\r\n\r\n.*//sr : "nothing within $TIMEOUT s") }
+                  grep { $first[$_] !~ m{^HTTP/1\.1 100 } } 0 .. $#first];
 
     # With every one of them holding a worker, another request is answered.
     my $t0 = now();
@@ -401,29 +357,29 @@ sub held_round {
 
     # Release every body at once: $HELD writers reach the database together.
     my $release = now();
-    syswrite $socks{$_}, $bodies{$_} for sort keys %socks;
-    my $resp = read_all(\%socks, sub { 0 }, $release + $TIMEOUT);
+    $conns[$_]->send($bodies[$_]) for 0 .. $#conns;
+    raw_read(\@conns, until => 'response', deadline => $release + $TIMEOUT);
     $r{slowest} = 0;
-    for my $i (sort { $a <=> $b } keys %$resp) {
-        my($raw, $at) = @{ $resp->{$i} };
-        $raw =~ s{^HTTP/1\.1 100 [^\r\n]*\r\n\r\n}{};
-        my($status, $h, $body) = parse_response($raw);
-        my $took = defined $at && length $raw ? $at - $release : 9e9;
+    for my $i (0 .. $#conns) {
+        my $resp = $conns[$i]->response;
+        (my $raw = $resp->{raw}) =~ s{^HTTP/1\.1 100 [^\r\n]*\r\n\r\n}{};
+        my $took = defined $resp->{at} && length $raw ? $resp->{at} - $release : 9e9;
         $r{slowest} = $took if $took > $r{slowest};
-        my $j = eval { decode_json($body) };
+        my $j = eval { decode_json($resp->{body}) };
         my $problem = !length $raw ? "no answer within $TIMEOUT s"
-            : $status != 200 ? "status $status"
+            : $resp->{status} != 200 ? "status $resp->{status}"
+            : !$resp->{complete} ? "incomplete answer within $TIMEOUT s"
             : ref $j ne 'HASH' ? 'not JSON'
-            : ($j->{name} // '') ne $want{$i}{name} ? "name $j->{name}"
-            : encode_json($j->{tags} // []) ne encode_json($want{$i}{tags}) ? 'tags ' . encode_json($j->{tags})
+            : ($j->{name} // '') ne $want[$i]{name} ? "name $j->{name}"
+            : encode_json($j->{tags} // []) ne encode_json($want[$i]{tags}) ? 'tags ' . encode_json($j->{tags})
             : undef;
         if ($problem) {
             push @{ $r{bad} }, "round $round, POST $i: $problem: " . substr($raw, 0, 400);
             next;
         }
-        push @{ $r{created} }, [$j->{id}, $i % $TENANTS, $want{$i}];
+        push @{ $r{created} }, [$j->{id}, $i % $TENANTS, $want[$i]];
     }
-    close $_ for values %socks;
+    $_->close for @conns;
     return \%r;
 }
 

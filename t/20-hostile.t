@@ -24,12 +24,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
-use Apache::TestRequest ();
-use HTTP::Response ();
 use HTTP::Status ();
-use IO::Select ();
-use IO::Socket::INET ();
-use URI ();
 use CETest;
 
 $SIG{PIPE} = 'IGNORE'; # a server closing on a 413 must not end the test
@@ -557,48 +552,19 @@ case(name => 'PATCH without Content-Type, wrong type', method => 'PATCH', path =
 
 # ---------------------------------------------------------------- running it
 
-# The request as bytes: request line, Host, Connection: close, the headers
-# given (hash or list of pairs; $t's Authorization unless one is given),
-# Content-Length unless given or chunked.
+# The request as bytes (CETest's raw_bytes): request line, Host, Connection:
+# close, the headers given (hash or list of pairs; $t's Authorization unless
+# one is given), Content-Length unless given or chunked.
 sub request_bytes {
     my($method, $path, $headers, $body) = @_;
-    my $url = URI->new(Apache::TestRequest::resolve_url($path =~ m{^/} ? $path : "$BASE/$path"));
-    my @h = ref $headers eq 'HASH' ? %$headers : @{ $headers || [] };
-    my %has;
-    for (my $i = 0; $i < @h; $i += 2) { $has{ lc $h[$i] } = 1 }
-    push @h, Authorization => auth($t) unless $has{authorization};
-    my $req = "$method " . $url->path_query . " HTTP/1.1\r\nHost: " . $url->host_port . "\r\nConnection: close\r\n";
-    for (my $i = 0; $i < @h; $i += 2) {
-        $req .= "$h[$i]: $h[$i + 1]\r\n";
-    }
-    $req .= 'Content-Length: ' . length($body) . "\r\n"
-        if defined $body and !exists $has{'content-length'} and !exists $has{'transfer-encoding'};
-    return $req . "\r\n" . ($body // '');
+    return raw_bytes($method => $path, auth => $t, headers => $headers, body => $body);
 }
 
-# Sends raw bytes on a connection of their own; the answer as a CETest::Res.
+# Sends raw bytes on a connection of their own (stopping early when the
+# server answers first, e.g. 413); the answer as a CETest::Res.
 sub send_raw {
     my($what, $bytes) = @_;
-    my $url = URI->new(Apache::TestRequest::resolve_url('/'));
-    my $sock = IO::Socket::INET->new(PeerAddr => $url->host, PeerPort => $url->port, Timeout => 30)
-        or die "cannot connect: $!";
-    binmode $sock;
-    my $sel = IO::Select->new($sock);
-    # Write in pieces; stop when the server has answered (e.g. 413) or closed.
-    for (my $off = 0; $off < length $bytes; $off += 65536) {
-        last if $sel->can_read(0);
-        defined syswrite($sock, $bytes, 65536, $off) or last;
-    }
-    my $resp = '';
-    while ($sel->can_read(30)) {
-        my $n = sysread($sock, my $buf, 65536);
-        last unless $n;
-        $resp .= $buf;
-    }
-    close $sock;
-    my $res = length $resp ? HTTP::Response->parse($resp)
-                           : HTTP::Response->new(599, 'no answer (connection closed)');
-    return CETest::Res->new($res, $what);
+    return raw_res(raw_request($bytes), $what);
 }
 
 sub run_case {

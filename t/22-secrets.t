@@ -143,8 +143,7 @@ like $out, qr/key file does not match this database/, 'and says why';
 # when its first child finds the key is not the database's.
 my $wrong = start_node(name => 'secrets-wrong', driver => $driver, params => $params, key => $key_x,
                        procs => 2, threads => 4, wait => 0);
-my $wpid;
-for (1 .. 200) { last if $wpid = node_pid($wrong); Time::HiRes::sleep(0.05) }
+my $wpid = wait_until(10, sub { node_pid($wrong) });
 ok $wpid, 'the server with another key file got as far as writing its pid';
 ok wait_gone($wpid), 'and then stopped by itself' or stop_node($wrong);
 ok grep_file("$wrong->{dir}/error_log",

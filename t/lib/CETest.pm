@@ -12,6 +12,12 @@ package CETest;
 #              a failed request wrote nothing; db_contains() for what the API
 #              never shows (stored secrets, providerData); db_instances() for
 #              a tenant's stored instance ids and tag rows.
+#   nodes      more httpd servers (free ports, start, stop, crash):
+#              CETest::Node, re-exported here.
+#   raw HTTP   requests as bytes on sockets the test controls (malformed
+#              requests, 100 Continue, bodies sent later, many at once):
+#              CETest::Raw, re-exported here; raw_res() makes its answer a
+#              CETest::Res for the assertions.
 #
 # The database comes from Apache::Test::vars (set by t/TEST.PL): ce_dbd_driver
 # and ce_dbd_params; %DRIVERS says how to reach each driver's database
@@ -27,26 +33,25 @@ use HTTP::Request ();
 use JSON::PP ();
 use MIME::Base64 ();
 
-use File::Path ();
 use File::Spec ();
-use IO::Socket::INET ();
-use LWP::UserAgent ();
-use Time::HiRes ();
+use HTTP::Response ();
 
 use Apache::Test ();
 use Apache::TestRequest ();
+use CETest::Node;    # re-exported: see @EXPORT
+use CETest::Raw;     # re-exported: see @EXPORT
 require Test::More;
 
-our @EXPORT = qw(
+our @EXPORT = (qw(
     api auth signup add_user rotate_user rotate_org ceadmin
     expect_ok expect_error expect_instance expect_element unchanged snapshot db_contains
     db_instances
     create_instance valid_config catalog catalog_element expected_element
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
-    db_spec with_db start_node stop_node crash_node node_pid node_pids wait_gone free_port pg_ctl
+    db_spec with_db pg_ctl raw_res
     stored_config stored_holds token_digest remember_secrets secrets_file
-);
+), @CETest::Node::EXPORT, @CETest::Raw::EXPORT);
 
 our $BASE = '/elements/api-v2';
 
@@ -200,9 +205,12 @@ sub unchanged {
 # ---------------------------------------------------------------- tenants
 
 # Runs build/ceadmin on the test database; returns its decoded JSON output.
-sub ceadmin {
-    my @args = @_;
-    my @cmd = (vars('ce_ceadmin'), '--db', db_spec(), '--key', vars('ce_key_file'), @args);
+sub ceadmin { ceadmin_on(db_spec(), vars('ce_key_file'), @_) }
+
+# The same on the database DB_SPEC ("driver:params") with key file KEY.
+sub ceadmin_on {
+    my($db, $key, @args) = @_;
+    my @cmd = (vars('ce_ceadmin'), '--db', $db, '--key', $key, @args);
     open my $fh, '-|', @cmd or die "cannot run @cmd: $!";
     my $out = do { local $/; <$fh> };
     close $fh;
@@ -227,12 +235,18 @@ sub tenant_from {
 }
 
 # A new organization and its first user: a tenant hash (see tenant_from).
+# %o: org, email, first, last; node => a CETest::Node node whose database
+# (and key file) to sign up in instead of the suite's.
 sub signup {
     my %o = @_;
     my $org = $o{org} // uniq_name('Org');
     my $email = $o{email} // lc(uniq_name('user')) . '@example.com';
-    my $j = ceadmin('signup', '--org', $org, '--email', $email,
-                    '--first', $o{first} // 'Ada', '--last', $o{last} // 'Lovelace');
+    my @args = ('signup', '--org', $org, '--email', $email,
+                '--first', $o{first} // 'Ada', '--last', $o{last} // 'Lovelace');
+    my $n = $o{node};
+    my $j = $n ? ceadmin_on("$n->{driver}:$n->{params}",
+                            exists $n->{key} ? $n->{key} : vars('ce_key_file'), @args)
+               : ceadmin(@args);
     return tenant_from($j->{organization}, $j->{user});
 }
 
@@ -296,10 +310,24 @@ sub api {
     while (my($k, $v) = each %{ $o{headers} || {} }) {
         $req->header($k => $v);
     }
-    my $res = ($o{node} ? node_agent() : Apache::TestRequest::user_agent())->request($req);
+    my $res = ($o{node} ? CETest::Node::node_agent() : Apache::TestRequest::user_agent())
+        ->request($req);
     my $r = CETest::Res->new($res, "$method $url");
     remember_used($req, \%o, $r) if $res->is_success;
     return $r;
+}
+
+# raw_res(RESPONSE, WHAT): a raw_parse/raw_request response as a CETest::Res
+# (WHAT names the request in diagnostics), for expect_ok/expect_error: 599
+# "no answer (connection closed)" when nothing came back, 599 "not an HTTP
+# response" when what came back was not one.
+sub raw_res {
+    my($r, $what) = @_;
+    my $res = $r->{status}
+        ? HTTP::Response->new($r->{status}, $r->{reason}, [@{ $r->{header_list} }], $r->{body})
+        : HTTP::Response->new(599, length $r->{raw} ? 'not an HTTP response'
+                                                    : 'no answer (connection closed)');
+    return CETest::Res->new($res, $what);
 }
 
 # ---------------------------------------------------------------- secrets
@@ -566,159 +594,6 @@ sub expect_instance {
                            "$b is " . ($x{$b} ? 'true' : 'false'));
         }
     });
-}
-
-# ---------------------------------------------------------------- response
-
-# ---------------------------------------------------------------- more nodes
-#
-# start_node(%o) starts one more httpd with the module, configured as
-# t/conf/extra.conf.in configures the suite's (a user's configuration), on a
-# free loopback port, against the suite's database unless o{driver} and
-# o{params} name another; o{procs} x o{threads} (default 2 x 16). Returns
-# { name, dir, port, conf, pidfile }; pass it as api(..., node => $node).
-# stop_node() ends it cleanly, crash_node() with SIGKILL to the parent and
-# every child at once; start_node(%$node) starts it again in place.
-
-# A free port below the kernel's ephemeral range: a client retrying a port
-# in that range while nothing listens there can be given the same port as
-# its own source (TCP self-connect), and the connection's TIME_WAIT then
-# keeps the server from binding it for a minute (seen in 19-crash, where
-# ceload retries against the killed server).
-sub free_port {
-    my $low = 32768;
-    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
-        ($low) = (<$fh> // '') =~ /^\s*(\d+)/ or $low = 32768;
-    }
-    my $lo = 10000;
-    my $span = $low - $lo > 1000 ? $low - $lo : 1000;
-    for my $port (map { $lo + int rand $span } 1 .. 200) {
-        my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-                                         Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-            or next;
-        close $sock;
-        return $port;
-    }
-    die "CETest: no free port\n";
-}
-
-my $agent;
-sub node_agent {
-    $agent ||= LWP::UserAgent->new(keep_alive => 8, timeout => 30);
-    return $agent;
-}
-
-sub start_node {
-    my %o = @_;
-    my $name = $o{name} // 'node';
-    my $dir = $o{dir} // File::Spec->catdir(vars('t_dir'), 'var', "$name-$$-" . int rand 1e6);
-    File::Path::make_path($dir);
-    my $port = $o{port} // free_port();
-    my $driver = $o{driver} // vars('ce_dbd_driver');
-    my $params = $o{params} // vars('ce_dbd_params');
-    my($procs, $threads) = ($o{procs} // 2, $o{threads} // 16);
-    my $top = vars('top_dir');
-    my $mods = '/usr/lib/apache2/modules';
-    my $conf = "$dir/httpd.conf";
-    open my $fh, '>', $conf or die "CETest: $conf: $!";
-    print $fh join "\n",
-        "ServerRoot $dir",
-        "ServerName 127.0.0.1",
-        "Listen 127.0.0.1:$port",
-        "PidFile $dir/httpd.pid",
-        "DefaultRuntimeDir $dir",
-        "ErrorLog $dir/error_log",
-        "LogLevel info",
-        "LoadModule mpm_event_module $mods/mod_mpm_event.so",
-        "LoadModule authz_core_module $mods/mod_authz_core.so",
-        "LoadModule dbd_module $mods/mod_dbd.so",
-        "LoadModule ceinstances_module $top/build/mod_ceinstances.so",
-        "StartServers $procs",
-        "ServerLimit $procs",
-        "ThreadsPerChild $threads",
-        "ThreadLimit $threads",
-        'MaxRequestWorkers ' . $procs * $threads,
-        "DocumentRoot $dir",
-        "DBDriver $driver",
-        qq{DBDParams "$params"},
-        "DBDKeep $threads",
-        "DBDMax $threads",
-        "CEInstancesCatalog $top/conf/elements.json",
-        'CEInstancesKeyFile ' . ($o{key} // vars('ce_key_file')),
-        (map { s/\@DIR\@/$dir/gr } @{ $o{extra} || [] }),
-        '<Location /elements/api-v2>',
-        '    SetHandler ceinstances',
-        '</Location>',
-        '';
-    close $fh;
-    my $node = { %o, name => $name, dir => $dir, port => $port, conf => $conf,
-                 pidfile => "$dir/httpd.pid", driver => $driver, params => $params };
-    unlink $node->{pidfile};
-    # o{tries}: after a crash the kernel may hold the port a little longer
-    # (the killed server's connections closing down).
-    my $tries = $o{tries} // 1;
-    until (system('/usr/sbin/apache2', '-f', $conf, '-k', 'start') == 0) {
-        die "CETest: node $name did not start (see $dir/error_log)\n" if --$tries <= 0;
-        Time::HiRes::sleep(0.5);
-    }
-    # o{wait} => 0: started (apache2 -k start said so), not waited for; the
-    # caller expects it to stop by itself, or polls.
-    return $node if defined $o{wait} && !$o{wait};
-    for (1 .. 200) {
-        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                         Proto => 'tcp');
-        if ($sock && -s $node->{pidfile}) { close $sock; return $node; }
-        Time::HiRes::sleep(0.05);
-    }
-    die "CETest: node $name is not answering on port $port (see $dir/error_log)\n";
-}
-
-sub node_pid {
-    my $node = shift;
-    open my $fh, '<', $node->{pidfile} or return;
-    my $pid = <$fh>;
-    return $pid && $pid =~ /^(\d+)/ ? $1 : undef;
-}
-
-# The parent's pid and its children's.
-sub node_pids {
-    my $node = shift;
-    my $parent = node_pid($node) or return ();
-    my @kids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh> // next;
-        my($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        push @kids, $pid if $ppid == $parent;
-    }
-    return ($parent, @kids);
-}
-
-sub wait_gone {
-    my @pids = @_;
-    for (1 .. 300) {
-        @pids = grep { kill 0, $_ } @pids;
-        return 1 unless @pids;
-        Time::HiRes::sleep(0.05);
-    }
-    return 0;
-}
-
-sub stop_node {
-    my $node = shift;
-    my @pids = node_pids($node) or return;
-    kill TERM => $pids[0];
-    wait_gone(@pids) or kill KILL => @pids;
-    wait_gone(@pids);
-}
-
-sub crash_node {
-    my $node = shift;
-    my @pids = node_pids($node) or return;
-    kill KILL => @pids;
-    wait_gone(@pids);
-    # what a killed httpd leaves behind is no reason for its restart to fail
-    unlink $node->{pidfile};
 }
 
 # pg_ctl(stop|start|kill): the suite's throwaway PostgreSQL (test.sh passes
