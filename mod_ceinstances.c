@@ -10,12 +10,13 @@
 #include <stdlib.h>
 
 #include "mod_ce_config.h"
+#include "mod_ce_dbd.h"
 #include "mod_ce_request.h"
 #include "mod_ce_router.h"
 
 static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    return ce_request_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    return ce_dbd_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* Runs under `apache2 -t` too, so a configuration test catches what would
@@ -26,7 +27,7 @@ static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     server_rec *vs;
     int catalog = 0;
 
-    if (ce_request_dbd_bind() != APR_SUCCESS) {
+    if (ce_dbd_bind() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                      "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -59,7 +60,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return OK;
     }
     ce_request_filters_configure(s);
-    if (ce_request_mutex_create(pconf, s) != APR_SUCCESS) {
+    if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
                      CE_MUTEX_NAME);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -73,8 +74,8 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
  * answer 503 to every request. */
 static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    ce_request_child_init(pchild, s);
-    if (ce_request_check_keys(pchild, s) == APR_EACCES) {
+    ce_dbd_child_init(pchild, s);
+    if (ce_dbd_check_keys(pchild, s) == APR_EACCES) {
         exit(APEXIT_CHILDFATAL);
     }
 }
@@ -118,6 +119,8 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
+/* One field a line, as httpd's modules write it. */
+/* clang-format off */
 AP_DECLARE_MODULE(ceinstances) = {
     STANDARD20_MODULE_STUFF,
     NULL, /* no per-directory configuration */
@@ -130,3 +133,4 @@ AP_DECLARE_MODULE(ceinstances) = {
     AP_MODULE_FLAG_ALWAYS_MERGE
 #endif
 };
+/* clang-format on */

@@ -17,17 +17,16 @@
 static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
 {
     const char *err = NULL;
-    apr_status_t rv = ce_store_instance_get(pinst, &req->db, req->r->pool, req->catalog,
+    apr_status_t rv = ce_store_instance_get(pinst, &req->conn->db, req->r->pool, req->catalog,
                                             req->user, req->instance_id, &err);
 
     if (rv == APR_SUCCESS && req->scope && (*pinst)->element_id != req->scope->id) {
         rv = APR_NOTFOUND;
     }
     if (rv == APR_NOTFOUND) {
-        req->err = apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found",
-                                req->instance_id);
-    }
-    else if (rv != APR_SUCCESS) {
+        req->err =
+            apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
+    } else if (rv != APR_SUCCESS) {
         req->err = err; /* logged, never sent */
     }
     return rv;
@@ -40,7 +39,7 @@ static int reply_instance(ce_request_t *req, const ce_instance_t *inst)
 
 static int store_and_reply(ce_request_t *req, ce_instance_t *inst)
 {
-    apr_status_t rv = ce_store_instance_update(&req->db, req->r->pool, inst, &req->err);
+    apr_status_t rv = ce_store_instance_update(&req->conn->db, req->r->pool, inst, &req->err);
 
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
@@ -104,7 +103,7 @@ int ce_instances_list(ce_request_t *req)
     apr_status_t rv;
 
     if ((rv = list_query(&q, req)) != APR_SUCCESS ||
-        (rv = ce_store_instance_list(&found, &more, &req->db, p, req->catalog, req->user, &q,
+        (rv = ce_store_instance_list(&found, &more, &req->conn->db, p, req->catalog, req->user, &q,
                                      &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
@@ -114,8 +113,7 @@ int ce_instances_list(ce_request_t *req)
     }
     if (more && found->nelts > 0) {
         const ce_instance_t *last = APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *);
-        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER,
-                       ce_instance_page_token(p, last->id));
+        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_instance_page_token(p, last->id));
     }
     return ce_request_reply(req, HTTP_OK, list);
 }
@@ -129,7 +127,7 @@ int ce_instances_create(ce_request_t *req)
     if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
         (rv = ce_instance_create(&inst, req->r->pool, req->catalog, body, req->scope, req->user,
                                  &req->err)) != APR_SUCCESS ||
-        (rv = ce_store_instance_create(&req->db, req->r->pool, inst, &req->err)) !=
+        (rv = ce_store_instance_create(&req->conn->db, req->r->pool, inst, &req->err)) !=
             APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
@@ -150,9 +148,10 @@ int ce_instances_update(ce_request_t *req)
     json_t *body;
     apr_status_t rv;
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS || (rv = load(&inst, req)) != APR_SUCCESS ||
-        (rv = ce_instance_merge(inst, req->r->pool, req->catalog, body, req->scope,
-                                &req->err)) != APR_SUCCESS) {
+    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
+        (rv = load(&inst, req)) != APR_SUCCESS ||
+        (rv = ce_instance_merge(inst, req->r->pool, req->catalog, body, req->scope, &req->err)) !=
+            APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return store_and_reply(req, inst);
@@ -168,12 +167,12 @@ int ce_instances_delete(ce_request_t *req)
         rv = load(&inst, req);
     }
     if (rv == APR_SUCCESS) {
-        rv = ce_store_instance_delete(&req->db, req->r->pool, req->user, req->instance_id,
+        rv = ce_store_instance_delete(&req->conn->db, req->r->pool, req->user, req->instance_id,
                                       &req->err);
     }
     if (rv == APR_NOTFOUND) {
-        req->err = apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found",
-                                req->instance_id);
+        req->err =
+            apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
     }
     return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
 }
@@ -217,7 +216,8 @@ int ce_instances_config_patch(ce_request_t *req)
     json_t *body;
     apr_status_t rv;
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS || (rv = load(&inst, req)) != APR_SUCCESS) {
+    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
+        (rv = load(&inst, req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     rv = ce_instance_config_set(inst, p, req->config_id, body, &req->err);
@@ -225,7 +225,7 @@ int ce_instances_config_patch(ce_request_t *req)
         rv = config_not_found(req);
     }
     if (rv != APR_SUCCESS ||
-        (rv = ce_store_instance_update(&req->db, p, inst, &req->err)) != APR_SUCCESS) {
+        (rv = ce_store_instance_update(&req->conn->db, p, inst, &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return ce_request_reply(req, HTTP_OK, ce_instance_config_entry(p, inst, req->config_id));

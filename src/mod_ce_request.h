@@ -1,6 +1,6 @@
-/* mod_ce_request: one API request — its database connection, caller,
- * body, query and response — and the single place where failures become
- * HTTP statuses and JSON error bodies.
+/* mod_ce_request: one API request — its caller, body, query and
+ * response (its database connection comes from mod_ce_dbd) — and the single place where failures
+ * become HTTP statuses and JSON error bodies.
  */
 #ifndef MOD_CE_REQUEST_H
 #define MOD_CE_REQUEST_H
@@ -12,18 +12,18 @@
 #include "ce_instance.h"
 #include "ce_store.h"
 #include "mod_ce_config.h"
+#include "mod_ce_dbd.h"
 
 /* apr_status_t values of our own, mapped to HTTP by ce_request_fail(). */
 #define CE_ETOOLARGE (APR_OS_START_USERERR + 413)
 #define CE_EMEDIATYPE (APR_OS_START_USERERR + 415)
-#define CE_EUNAVAILABLE (APR_OS_START_USERERR + 503)
+/* (and CE_EUNAVAILABLE, 503, from mod_ce_dbd.h) */
 
 typedef struct {
     request_rec *r;
     const ce_server_config_t *cfg;
     const ce_catalog_t *catalog;
-    ce_db_t db;                /* valid while held is set */
-    struct held_db_t *held;    /* mod_dbd connection held, or NULL */
+    ce_dbd_conn_t *conn;       /* held from the first statement until the reply */
     const ce_user_t *user;     /* set by ce_request_authenticate */
     const ce_element_t *scope; /* /elements/{key}/instances... */
     const char *element_ref;   /* {key or id} as given in the path */
@@ -32,31 +32,6 @@ typedef struct {
     const char *err;           /* message for the failure being returned */
     int body_consumed;         /* request body read (or rejected) by us */
 } ce_request_t;
-
-/* Makes the mod_dbd functions available; called once after configuration.
- * Returns APR_EGENERAL when mod_dbd is not loaded. */
-apr_status_t ce_request_dbd_bind(void);
-
-/* The cross-process lock that queues SQLite writers (apr-util's sqlite3
- * driver holds a process-wide mutex while SQLite waits on a busy database,
- * so writers must not meet inside SQLite). Named for httpd's Mutex
- * directive: "Mutex <mechanism> ceinstances-db". */
-#define CE_MUTEX_NAME "ceinstances-db"
-
-/* pre_config: registers the mutex type. */
-apr_status_t ce_request_mutex_register(apr_pool_t *pconf);
-/* post_config: creates it (in the parent). */
-apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s);
-/* child_init: re-attaches it in a child, and sets up the child's group
- * commit of creates (a queue and one held connection per server_rec). */
-void ce_request_child_init(apr_pool_t *pchild, server_rec *s);
-
-/* child_init, after mod_dbd's: readies the database of every server that
- * serves the API and checks that its key file opens it. APR_EACCES (logged,
- * CE00025) when a key file is not the one a database was written with: the
- * child then exits with APEXIT_CHILDFATAL, which stops httpd. A database
- * that cannot be reached is no reason to stop (requests answer 503). */
-apr_status_t ce_request_check_keys(apr_pool_t *pchild, server_rec *s);
 
 /* post_read_request, in a server that serves the API: moves the
  * Authorization header, whatever its scheme, out of r->headers_in, before
@@ -88,14 +63,6 @@ apr_status_t ce_request_media_type(ce_request_t *req);
 
 /* Fills req for r. */
 void ce_request_init(ce_request_t *req, request_rec *r);
-
-/* Takes a database connection from mod_dbd's pool (once per request) and
- * readies our schema/statements on it. It goes back to the pool as soon as
- * the answer is made (ce_request_db_release, called by every reply), not
- * when the request ends, so it serves other requests while this one is
- * written out. */
-apr_status_t ce_request_db(ce_request_t *req);
-void ce_request_db_release(ce_request_t *req);
 
 /* Parses Authorization and finds the caller: APR_EACCES (req->err set)
  * for anything but a live user/organization pair and, when given, one of
