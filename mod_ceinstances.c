@@ -11,6 +11,7 @@
 
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
+#include "mod_ce_guard.h"
 #include "mod_ce_request.h"
 #include "mod_ce_router.h"
 
@@ -59,7 +60,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    ce_request_filters_configure(s);
+    ce_guard_filters_configure(s);
     if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
                      CE_MUTEX_NAME);
@@ -82,20 +83,20 @@ static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 
 static int ce_pre_connection(conn_rec *c, void *csd)
 {
-    ce_request_filters_add(c);
+    ce_guard_filters_add(c);
     return OK;
 }
 
 static void ce_insert_error_filter(request_rec *r)
 {
     if (r->status >= 400 && r->status < 600 && ce_router_is_api(r)) {
-        ce_request_error_json(r);
+        ce_guard_error_json(r);
     }
 }
 
 static int ce_post_read_request(request_rec *r)
 {
-    ce_request_hide_credentials(r);
+    ce_guard_hide_credentials(r);
     return DECLINED;
 }
 
@@ -109,7 +110,7 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_connection(ce_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ce_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ce_request_filters_register();
+    ce_guard_filters_register();
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);

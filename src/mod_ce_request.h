@@ -33,30 +33,6 @@ typedef struct {
     int body_consumed;         /* request body read (or rejected) by us */
 } ce_request_t;
 
-/* post_read_request, in a server that serves the API: moves the
- * Authorization header, whatever its scheme, out of r->headers_in, before
- * httpd's trace4 dump of the request headers can log it (clients send our
- * credentials in malformed shapes too: "Bearer <token>", "<secret>,
- * <secret>"). The handler reads it from where it was put. */
-void ce_request_hide_credentials(request_rec *r);
-
-/* The connection input filter that keeps control characters in an
- * Authorization header line from reaching httpd's own logs (see
- * ce_auth_line_has_ctl): registered with the hooks, told after
- * configuration whether any server serves the API, added to each
- * connection (pre_connection) when one does. */
-void ce_request_filters_register(void);
-void ce_request_filters_configure(server_rec *s);
-void ce_request_filters_add(conn_rec *c);
-
-/* insert_error_filter, for a request to the API that httpd answers with
- * an error itself: the body becomes {"requestId", "message"} JSON. */
-void ce_request_error_json(request_rec *r);
-
-/* translate_name, for a request that is not the API's: puts the header
- * back for whoever reads it (mod_rewrite, authentication modules). */
-void ce_request_restore_credentials(request_rec *r);
-
 /* CE_EMEDIATYPE (415) when the request says its body is anything but
  * JSON (for endpoints that take no body but must not accept any). */
 apr_status_t ce_request_media_type(ce_request_t *req);

@@ -13,6 +13,7 @@
 
 #include "mod_ce_config.h"
 #include "mod_ce_endpoints.h"
+#include "mod_ce_guard.h"
 #include "mod_ce_router.h"
 
 APLOG_USE_MODULE(ceinstances);
@@ -202,7 +203,7 @@ static int dispatch(ce_request_t *req)
  * directory). At translate_name the configuration is that of the request's
  * <Location>, where SetHandler is; map_to_storage then reports the request
  * mapped, the way mod_proxy does. A request that is not the API's gets its
- * Authorization header back here (see ce_request_hide_credentials), before
+ * Authorization header back here (see ce_guard_hide_credentials), before
  * any other module's translate_name (the hook runs REALLY_FIRST). */
 /* Whether r's <Location> configuration (walked) sets our handler. */
 static int mounted(request_rec *r)
@@ -223,7 +224,7 @@ int ce_router_translate(request_rec *r)
         ap_set_module_config(r->request_config, &ceinstances_module, (void *)CE_HANDLER_NAME);
         return DECLINED;
     }
-    ce_request_restore_credentials(r);
+    ce_guard_restore_credentials(r);
     return DECLINED;
 }
 
@@ -256,8 +257,7 @@ int ce_router_handler(request_rec *r)
     ce_request_init(&req, r);
     if (!req.catalog) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "CE00010: no CEInstancesCatalog for this server; cannot serve %s",
-                      r->uri);
+                      "CE00010: no CEInstancesCatalog for this server; cannot serve %s", r->uri);
         return ce_request_fail_status(&req, HTTP_INTERNAL_SERVER_ERROR, NULL, NULL);
     }
     return dispatch(&req);
