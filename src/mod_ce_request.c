@@ -10,10 +10,8 @@
 #include <http_protocol.h>
 #include <util_filter.h>
 
-#include "ce_auth.h"
 #include "ce_crypto.h"
 #include "ce_json.h"
-#include "mod_ce_guard.h"
 #include "mod_ce_request.h"
 
 APLOG_USE_MODULE(ceinstances);
@@ -25,56 +23,6 @@ void ce_request_init(ce_request_t *req, request_rec *r)
     req->cfg = ce_config_server(r);
     req->catalog = req->cfg->catalog;
     req->conn = ce_dbd_conn(r->server, r->pool, r);
-}
-
-/* The first statement of a request, for ce_dbd_first. */
-typedef struct {
-    ce_user_t *user;
-    const ce_credentials_t *creds;
-} authn_args_t;
-
-static apr_status_t authenticate(ce_db_t *db, apr_pool_t *p, void *baton, const char **perr)
-{
-    authn_args_t *a = baton;
-
-    return ce_store_authenticate(&a->user, db, p, a->creds->user_secret,
-                                 a->creds->organization_secret, perr);
-}
-
-apr_status_t ce_request_authenticate(ce_request_t *req)
-{
-    request_rec *r = req->r;
-    ce_credentials_t creds;
-    authn_args_t a = {NULL, &creds};
-    const char *err = NULL;
-    apr_int64_t id;
-    apr_status_t rv;
-
-    rv = ce_auth_parse(&creds, r->pool, ce_guard_authorization(r), &req->err);
-    if (rv != APR_SUCCESS) {
-        return APR_EACCES;
-    }
-    rv = ce_dbd_first(req->conn, authenticate, &a, &err);
-    if (rv == APR_NOTFOUND) {
-        req->err = "Invalid Organization or User secret, or not authorized";
-        return APR_EACCES;
-    }
-    if (rv != APR_SUCCESS) {
-        req->err = err; /* logged, never sent */
-        return rv;
-    }
-    if (creds.element_token) {
-        rv = ce_store_instance_by_token(&id, &req->conn->db, r->pool, a.user, creds.element_token,
-                                        &err);
-        if (rv != APR_SUCCESS) {
-            req->err = "Invalid Element token";
-            return rv == APR_NOTFOUND ? APR_EACCES : rv;
-        }
-    }
-    req->user = a.user;
-    /* For the access log: who, by id — never a secret. */
-    r->user = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, a.user->id);
-    return APR_SUCCESS;
 }
 
 static int is_json_type(const char *ct)

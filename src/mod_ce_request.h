@@ -23,14 +23,15 @@ typedef struct {
     request_rec *r;
     const ce_server_config_t *cfg;
     const ce_catalog_t *catalog;
-    ce_dbd_conn_t *conn;       /* held from the first statement until the reply */
-    const ce_user_t *user;     /* set by ce_request_authenticate */
-    const ce_element_t *scope; /* /elements/{key}/instances... */
-    const char *element_ref;   /* {key or id} as given in the path */
-    apr_int64_t instance_id;   /* {id} in the path, 0 if none */
-    long config_id;            /* {configId} in the path, 0 if none */
-    const char *err;           /* message for the failure being returned */
-    int body_consumed;         /* request body read (or rejected) by us */
+    ce_dbd_conn_t *conn;           /* held from the first statement until the reply */
+    const ce_user_t *user;         /* the caller: set by ce_authn_request */
+    apr_int64_t token_instance_id; /* its Element token's instance, 0 if none */
+    const ce_element_t *scope;     /* /elements/{key}/instances... */
+    const char *element_ref;       /* {key or id} as given in the path */
+    apr_int64_t instance_id;       /* {id} in the path, 0 if none */
+    long config_id;                /* {configId} in the path, 0 if none */
+    const char *err;               /* message for the failure being returned */
+    int body_consumed;             /* request body read (or rejected) by us */
 } ce_request_t;
 
 /* CE_EMEDIATYPE (415) when the request says its body is anything but
@@ -39,11 +40,6 @@ apr_status_t ce_request_media_type(ce_request_t *req);
 
 /* Fills req for r. */
 void ce_request_init(ce_request_t *req, request_rec *r);
-
-/* Parses Authorization and finds the caller: APR_EACCES (req->err set)
- * for anything but a live user/organization pair and, when given, one of
- * that user's instance tokens. Sets req->user and r->user (the user id). */
-apr_status_t ce_request_authenticate(ce_request_t *req);
 
 /* The request body as a JSON object: CE_EMEDIATYPE for a non-JSON
  * Content-Type, CE_ETOOLARGE past CEInstancesMaxBodySize, APR_EINVAL for

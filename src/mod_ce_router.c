@@ -11,6 +11,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "mod_ce_authn.h"
 #include "mod_ce_config.h"
 #include "mod_ce_endpoints.h"
 #include "mod_ce_guard.h"
@@ -185,7 +186,7 @@ static int dispatch(ce_request_t *req)
             req, HTTP_METHOD_NOT_ALLOWED,
             apr_psprintf(req->r->pool, "Method not allowed here; use %s", rt->allow), rt->allow);
     }
-    if ((rv = ce_request_authenticate(req)) != APR_SUCCESS) {
+    if ((rv = ce_authn_request(req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     if (req->element_ref && strncmp(rt->pattern, "instances", 9) == 0) {
