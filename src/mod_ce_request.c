@@ -1,6 +1,6 @@
-/* mod_ce_request: one API request — its database connection, caller,
- * body, query and response — and the single place where failures become
- * HTTP statuses and JSON error bodies. */
+/* mod_ce_request: one API request — body, query and reply — and the
+ * single place where failures become HTTP statuses and JSON error bodies
+ * (see mod_ce_request.h). */
 #include <httpd.h>
 #include <apr_optional.h>
 #include <apr_lib.h>
@@ -254,6 +254,6 @@ int ce_request_fail_status(ce_request_t *req, int status, const char *message, c
     }
     /* Status and id only: a message may quote the caller's body. */
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d", id, status);
-    j = ce_json_bind(r->pool, json_pack("{s:s, s:s}", "requestId", id, "message", message));
+    j = ce_json_error(r->pool, id, message);
     return j ? ce_request_reply(req, status, j) : send_text(req, status, NULL);
 }

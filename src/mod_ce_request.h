@@ -1,6 +1,10 @@
-/* mod_ce_request: one API request — its caller, body, query and
- * response (its database connection comes from mod_ce_dbd) — and the single place where failures
- * become HTTP statuses and JSON error bodies.
+/* mod_ce_request: one API request — its path parameters and caller, its
+ * body, query and reply — and the single place where failures become HTTP
+ * statuses and JSON error bodies (every one built by ce_json_error).
+ *
+ * Its database connection comes from mod_ce_dbd (req->conn, acquired by
+ * the first statement, given back by every reply); its caller from
+ * mod_ce_authn.
  */
 #ifndef MOD_CE_REQUEST_H
 #define MOD_CE_REQUEST_H
@@ -38,7 +42,8 @@ typedef struct {
  * JSON (for endpoints that take no body but must not accept any). */
 apr_status_t ce_request_media_type(ce_request_t *req);
 
-/* Fills req for r. */
+/* Fills req for r, with an empty connection handle (ce_dbd_conn: nothing
+ * is taken from mod_dbd until the first statement). */
 void ce_request_init(ce_request_t *req, request_rec *r);
 
 /* The request body as a JSON object: CE_EMEDIATYPE for a non-JSON
@@ -49,16 +54,19 @@ apr_status_t ce_request_body(json_t **pbody, ce_request_t *req);
 /* The query string decoded into a table; repeated names are kept. */
 apr_table_t *ce_request_query(ce_request_t *req);
 
-/* Sends status with j (serialized) as application/json. Returns OK. */
+/* Sends status with j (serialized) as application/json. Like every reply
+ * below, first gives the request's connection back (ce_dbd_release): the
+ * answer is made, the next request may have it. Returns OK. */
 int ce_request_reply(ce_request_t *req, int status, const json_t *j);
 
 /* Sends 200 with an empty body. Returns OK. */
 int ce_request_reply_empty(ce_request_t *req);
 
-/* Sends {"requestId","message"} with the HTTP status for rv (400 EINVAL,
- * 401 EACCES, 404 NOTFOUND, 409 EEXIST, 413, 415, 503; anything else 500,
- * logged with the request id). Message: req->err or one for the status.
- * Returns OK. */
+/* Sends ce_json_error's {"requestId","message"} with the HTTP status for
+ * rv (400 EINVAL, 401 EACCES, 404 NOTFOUND, 409 EEXIST, 413, 415, 503
+ * CE_EUNAVAILABLE; anything else 500, logged CE00002, or 503 when the
+ * connection turns out lost, logged CE00006). Message: req->err or one
+ * for the status. Returns OK. */
 int ce_request_fail(ce_request_t *req, apr_status_t rv);
 
 /* Sends an error with an explicit HTTP status and message (405 with allow
