@@ -24,6 +24,7 @@
 #include "ce_store.h"
 #include "ce_crypto.h"
 #include "ce_json.h"
+#include "ce_log.h"
 
 /* Key in db->prepared saying ce_store_init() is done on this connection. */
 #define READY_KEY "ce_ready"
@@ -1339,9 +1340,17 @@ static apr_status_t open_twin(ce_db_t *twin, const ce_db_t *db, apr_pool_t *p, c
 static ce_db_t *batch_writer(ce_store_batch_t *b, ce_db_t *db)
 {
     const char *err = NULL;
+    apr_status_t rv;
 
     if (b->writer_state == 0) {
-        b->writer_state = open_twin(&b->writer, db, b->pool, &err) == APR_SUCCESS ? 1 : -1;
+        rv = open_twin(&b->writer, db, b->pool, &err);
+        b->writer_state = rv == APR_SUCCESS ? 1 : -1;
+        if (rv != APR_SUCCESS) { /* once: the state stays -1 */
+            ce_log(CE_LOG_MARK, CE_LOG_ERR, rv,
+                   "CE00030: group commit cannot open its own connection, batches go on the "
+                   "requests' connections: %s",
+                   err ? err : "?");
+        }
     }
     return b->writer_state == 1 ? &b->writer : db;
 }
@@ -1380,10 +1389,12 @@ apr_status_t ce_store_batch_create(ce_store_batch_t **pbatch, apr_pool_t *p)
 static void create_checkpoint(ce_db_t *db, apr_pool_t *p)
 {
     const dialect_t *d = dialect_of(db->driver);
-    const char *err;
+    const char *err = NULL;
+    apr_status_t rv;
 
-    if (d && d->checkpoint) {
-        exec_sql(db, p, d->checkpoint, &err);
+    if (d && d->checkpoint && (rv = exec_sql(db, p, d->checkpoint, &err)) != APR_SUCCESS) {
+        ce_log(CE_LOG_MARK, CE_LOG_WARNING, rv,
+               "CE00031: checkpoint failed (a later one catches up): %s", err ? err : "?");
     }
 }
 
