@@ -61,6 +61,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return OK;
     }
     ce_guard_filters_configure(s);
+    ce_dbd_log_attach(pconf, s); /* the core's messages into httpd's error log */
     if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
                      CE_MUTEX_NAME);
@@ -75,6 +76,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
  * answer 503 to every request. */
 static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    ce_dbd_log_attach(pchild, s);
     ce_dbd_child_init(pchild, s);
     if (ce_dbd_check_keys(pchild, s) == APR_EACCES) {
         exit(APEXIT_CHILDFATAL);

@@ -10,6 +10,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
+#include "ce_log.h"
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
 
@@ -31,6 +32,28 @@ apr_status_t ce_dbd_bind(void)
     dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
     dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     return dbd_open && dbd_close ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* ---- the core's log, into httpd's ---- */
+
+static void log_to_httpd(void *baton, const char *file, int line, ce_log_level_t level,
+                         apr_status_t rv, const char *message)
+{
+    ap_log_error_(file, line, APLOG_MODULE_INDEX, (int)level, rv, baton, "%s", message);
+}
+
+static apr_status_t log_detach(void *data)
+{
+    ce_log_set(NULL, NULL, CE_LOG_WARNING);
+    return APR_SUCCESS;
+}
+
+void ce_dbd_log_attach(apr_pool_t *p, server_rec *s)
+{
+    int level = ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
+
+    ce_log_set(log_to_httpd, s, level > APLOG_DEBUG ? CE_LOG_DEBUG : (ce_log_level_t)level);
+    apr_pool_cleanup_register(p, NULL, log_detach, apr_pool_cleanup_null);
 }
 
 /* ---- the SQLite write mutex and the group-commit queues ---- */

@@ -5,7 +5,8 @@
  * after configuration) and are readied for our schema and statements
  * (ce_store_init) on first use. This file also owns what every connection
  * of a child shares: the SQLite write mutex, the per-server group-commit
- * queues, and the child-init key check.
+ * queues, the child-init key check, and the core's log sink (ce_log),
+ * pointed at httpd's error log.
  */
 #ifndef MOD_CE_DBD_H
 #define MOD_CE_DBD_H
@@ -49,6 +50,11 @@ apr_status_t ce_dbd_mutex_register(apr_pool_t *pconf);
 
 /* post_config (in the parent): creates the mutex. */
 apr_status_t ce_dbd_mutex_create(apr_pool_t *pconf, server_rec *s);
+
+/* post_config and child_init: points the core's log (ce_log) at s's error
+ * log, at s's LogLevel for this module, until p is cleaned up (then back to
+ * the core's stderr default). s is the main server. */
+void ce_dbd_log_attach(apr_pool_t *p, server_rec *s);
 
 /* child_init: re-attaches the mutex in the child and makes the child's
  * group-commit queue per server_rec (CE00004, CE00005 when it cannot). */
