@@ -12,7 +12,6 @@
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
 #include "mod_ce_guard.h"
-#include "mod_ce_request.h"
 #include "mod_ce_router.h"
 
 static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -117,7 +116,10 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ce_child_init, dbd, NULL, APR_HOOK_MIDDLE);
+    /* First: a non-API request's credentials are back before any other
+     * module's translate_name reads them. */
     ap_hook_translate_name(ce_router_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Before core's directory walk: the API maps to no file. */
     ap_hook_map_to_storage(ce_router_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
