@@ -2,13 +2,11 @@
  * single place where failures become HTTP statuses and JSON error bodies
  * (see mod_ce_request.h). */
 #include <httpd.h>
-#include <apr_optional.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
-#include <util_filter.h>
 
 #include "ce_crypto.h"
 #include "ce_json.h"
