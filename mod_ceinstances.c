@@ -10,12 +10,13 @@
 #include <stdlib.h>
 
 #include "mod_ce_config.h"
-#include "mod_ce_request.h"
+#include "mod_ce_dbd.h"
+#include "mod_ce_guard.h"
 #include "mod_ce_router.h"
 
 static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    return ce_request_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+    return ce_dbd_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
 /* Runs under `apache2 -t` too, so a configuration test catches what would
@@ -26,7 +27,7 @@ static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     server_rec *vs;
     int catalog = 0;
 
-    if (ce_request_dbd_bind() != APR_SUCCESS) {
+    if (ce_dbd_bind() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                      "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -58,8 +59,9 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
-    ce_request_filters_configure(s);
-    if (ce_request_mutex_create(pconf, s) != APR_SUCCESS) {
+    ce_guard_filters_configure(s);
+    ce_dbd_log_attach(pconf, s); /* the core's messages into httpd's error log */
+    if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
                      CE_MUTEX_NAME);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -73,28 +75,29 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
  * answer 503 to every request. */
 static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    ce_request_child_init(pchild, s);
-    if (ce_request_check_keys(pchild, s) == APR_EACCES) {
+    ce_dbd_log_attach(pchild, s);
+    ce_dbd_child_init(pchild, s);
+    if (ce_dbd_check_keys(pchild, s) == APR_EACCES) {
         exit(APEXIT_CHILDFATAL);
     }
 }
 
 static int ce_pre_connection(conn_rec *c, void *csd)
 {
-    ce_request_filters_add(c);
+    ce_guard_filters_add(c);
     return OK;
 }
 
 static void ce_insert_error_filter(request_rec *r)
 {
     if (r->status >= 400 && r->status < 600 && ce_router_is_api(r)) {
-        ce_request_error_json(r);
+        ce_guard_error_json(r);
     }
 }
 
 static int ce_post_read_request(request_rec *r)
 {
-    ce_request_hide_credentials(r);
+    ce_guard_hide_credentials(r);
     return DECLINED;
 }
 
@@ -108,16 +111,21 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_connection(ce_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ce_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ce_request_filters_register();
+    ce_guard_filters_register();
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ce_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ce_child_init, dbd, NULL, APR_HOOK_MIDDLE);
+    /* First: a non-API request's credentials are back before any other
+     * module's translate_name reads them. */
     ap_hook_translate_name(ce_router_translate, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Before core's directory walk: the API maps to no file. */
     ap_hook_map_to_storage(ce_router_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ce_router_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
+/* One field a line, as httpd's modules write it. */
+/* clang-format off */
 AP_DECLARE_MODULE(ceinstances) = {
     STANDARD20_MODULE_STUFF,
     NULL, /* no per-directory configuration */
@@ -130,3 +138,4 @@ AP_DECLARE_MODULE(ceinstances) = {
     AP_MODULE_FLAG_ALWAYS_MERGE
 #endif
 };
+/* clang-format on */

@@ -128,7 +128,7 @@ static ce_db_t *batch_writer(ce_store_batch_t *b, ce_db_t *db)
         if (rv != APR_SUCCESS && rv != APR_ENOTIMPL) {
             /* Creates still commit, on the requests' own connections. */
             ce_log(CE_LOG_MARK, CE_LOG_ERR, rv,
-                   "CE00040: group commit cannot open its own database connection, "
+                   "CE00030: group commit cannot open its own database connection, "
                    "batches use the requests' connections: %s",
                    err ? err : "?");
         }
@@ -174,7 +174,7 @@ static void create_checkpoint(ce_db_t *db, apr_pool_t *p)
     apr_status_t rv;
 
     if (d && d->checkpoint && (rv = ce_store_exec(db, p, d->checkpoint, &err)) != APR_SUCCESS) {
-        ce_log(CE_LOG_MARK, CE_LOG_WARNING, rv, "CE00041: checkpoint failed (retried later): %s",
+        ce_log(CE_LOG_MARK, CE_LOG_WARNING, rv, "CE00031: checkpoint failed (retried later): %s",
                err ? err : "?");
     }
 }

@@ -17,7 +17,7 @@
 static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
 {
     const char *err = NULL;
-    apr_status_t rv = ce_store_instance_get(pinst, &req->db, req->r->pool, req->catalog, req->user,
+    apr_status_t rv = ce_store_instance_get(pinst, &req->conn->db, req->r->pool, req->catalog, req->user,
                                             req->instance_id, &err);
 
     if (rv == APR_SUCCESS && req->scope && (*pinst)->element_id != req->scope->id) {
@@ -39,7 +39,7 @@ static int reply_instance(ce_request_t *req, const ce_instance_t *inst)
 
 static int store_and_reply(ce_request_t *req, ce_instance_t *inst)
 {
-    apr_status_t rv = ce_store_instance_update(&req->db, req->r->pool, inst, &req->err);
+    apr_status_t rv = ce_store_instance_update(&req->conn->db, req->r->pool, inst, &req->err);
 
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
@@ -55,7 +55,7 @@ int ce_ep_instances_list(ce_request_t *req)
 
     if ((rv = ce_page_query_parse(&q, p, req->r->args, req->scope ? req->scope->id : 0,
                                   &req->err)) != APR_SUCCESS ||
-        (rv = ce_store_instance_list(&found, &more, &req->db, p, req->catalog, req->user, &q,
+        (rv = ce_store_instance_list(&found, &more, &req->conn->db, p, req->catalog, req->user, &q,
                                      &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
@@ -79,7 +79,7 @@ int ce_ep_instances_create(ce_request_t *req)
     if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
         (rv = ce_instance_create(&inst, req->r->pool, req->catalog, body, req->scope, req->user,
                                  &req->err)) != APR_SUCCESS ||
-        (rv = ce_store_instance_create(&req->db, req->r->pool, inst, &req->err)) != APR_SUCCESS) {
+        (rv = ce_store_instance_create(&req->conn->db, req->r->pool, inst, &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return reply_instance(req, inst);
@@ -118,7 +118,7 @@ int ce_ep_instances_delete(ce_request_t *req)
         rv = load(&inst, req);
     }
     if (rv == APR_SUCCESS) {
-        rv = ce_store_instance_delete(&req->db, req->r->pool, req->user, req->instance_id,
+        rv = ce_store_instance_delete(&req->conn->db, req->r->pool, req->user, req->instance_id,
                                       &req->err);
     }
     if (rv == APR_NOTFOUND) {
@@ -176,7 +176,7 @@ int ce_ep_instances_config_patch(ce_request_t *req)
         rv = config_not_found(req);
     }
     if (rv != APR_SUCCESS ||
-        (rv = ce_store_instance_update(&req->db, p, inst, &req->err)) != APR_SUCCESS) {
+        (rv = ce_store_instance_update(&req->conn->db, p, inst, &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return ce_request_reply(req, HTTP_OK, ce_instance_config_entry(p, inst, req->config_id));

@@ -1,6 +1,10 @@
-/* mod_ce_request: one API request — its database connection, caller,
- * body, query and response — and the single place where failures become
- * HTTP statuses and JSON error bodies.
+/* mod_ce_request: one API request — its path parameters and caller, its
+ * body, query and reply — and the single place where failures become HTTP
+ * statuses and JSON error bodies (every one built by ce_json_error).
+ *
+ * Its database connection comes from mod_ce_dbd (req->conn, acquired by
+ * the first statement, given back by every reply); its caller from
+ * mod_ce_authn.
  */
 #ifndef MOD_CE_REQUEST_H
 #define MOD_CE_REQUEST_H
@@ -12,114 +16,54 @@
 #include "ce_instance.h"
 #include "ce_store.h"
 #include "mod_ce_config.h"
+#include "mod_ce_dbd.h"
 
 /* apr_status_t values of our own, mapped to HTTP by ce_request_fail(). */
 #define CE_ETOOLARGE (APR_OS_START_USERERR + 413)
 #define CE_EMEDIATYPE (APR_OS_START_USERERR + 415)
-#define CE_EUNAVAILABLE (APR_OS_START_USERERR + 503)
+/* (and CE_EUNAVAILABLE, 503, from mod_ce_dbd.h) */
 
 typedef struct {
     request_rec *r;
     const ce_server_config_t *cfg;
     const ce_catalog_t *catalog;
-    ce_db_t db;                /* valid while held is set */
-    struct held_db_t *held;    /* mod_dbd connection held, or NULL */
-    const ce_user_t *user;     /* set by ce_request_authenticate */
-    const ce_element_t *scope; /* /elements/{key}/instances... */
-    const char *element_ref;   /* {key or id} as given in the path */
-    apr_int64_t instance_id;   /* {id} in the path, 0 if none */
-    long config_id;            /* {configId} in the path, 0 if none */
-    const char *err;           /* message for the failure being returned */
-    int body_consumed;         /* request body read (or rejected) by us */
+    ce_dbd_conn_t *conn;           /* held from the first statement until the reply */
+    const ce_user_t *user;         /* the caller: set by ce_authn_request */
+    apr_int64_t token_instance_id; /* its Element token's instance, 0 if none */
+    const ce_element_t *scope;     /* /elements/{key}/instances... */
+    const char *element_ref;       /* {key or id} as given in the path */
+    apr_int64_t instance_id;       /* {id} in the path, 0 if none */
+    long config_id;                /* {configId} in the path, 0 if none */
+    const char *err;               /* message for the failure being returned */
+    int body_consumed;             /* request body read (or rejected) by us */
 } ce_request_t;
-
-/* Makes the mod_dbd functions available; called once after configuration.
- * Returns APR_EGENERAL when mod_dbd is not loaded. */
-apr_status_t ce_request_dbd_bind(void);
-
-/* The cross-process lock that queues SQLite writers (apr-util's sqlite3
- * driver holds a process-wide mutex while SQLite waits on a busy database,
- * so writers must not meet inside SQLite). Named for httpd's Mutex
- * directive: "Mutex <mechanism> ceinstances-db". */
-#define CE_MUTEX_NAME "ceinstances-db"
-
-/* pre_config: registers the mutex type. */
-apr_status_t ce_request_mutex_register(apr_pool_t *pconf);
-/* post_config: creates it (in the parent). */
-apr_status_t ce_request_mutex_create(apr_pool_t *pconf, server_rec *s);
-/* child_init: re-attaches it in a child, and sets up the child's group
- * commit of creates (a queue and one held connection per server_rec). */
-void ce_request_child_init(apr_pool_t *pchild, server_rec *s);
-
-/* child_init, after mod_dbd's: readies the database of every server that
- * serves the API and checks that its key file opens it. APR_EACCES (logged,
- * CE00025) when a key file is not the one a database was written with: the
- * child then exits with APEXIT_CHILDFATAL, which stops httpd. A database
- * that cannot be reached is no reason to stop (requests answer 503). */
-apr_status_t ce_request_check_keys(apr_pool_t *pchild, server_rec *s);
-
-/* post_read_request, in a server that serves the API: moves the
- * Authorization header, whatever its scheme, out of r->headers_in, before
- * httpd's trace4 dump of the request headers can log it (clients send our
- * credentials in malformed shapes too: "Bearer <token>", "<secret>,
- * <secret>"). The handler reads it from where it was put. */
-void ce_request_hide_credentials(request_rec *r);
-
-/* The connection input filter that keeps control characters in an
- * Authorization header line from reaching httpd's own logs (see
- * ce_auth_line_has_ctl): registered with the hooks, told after
- * configuration whether any server serves the API, added to each
- * connection (pre_connection) when one does. */
-void ce_request_filters_register(void);
-void ce_request_filters_configure(server_rec *s);
-void ce_request_filters_add(conn_rec *c);
-
-/* insert_error_filter, for a request to the API that httpd answers with
- * an error itself: the body becomes {"requestId", "message"} JSON. */
-void ce_request_error_json(request_rec *r);
-
-/* translate_name, for a request that is not the API's: puts the header
- * back for whoever reads it (mod_rewrite, authentication modules). */
-void ce_request_restore_credentials(request_rec *r);
 
 /* CE_EMEDIATYPE (415) when the request says its body is anything but
  * JSON (for endpoints that take no body but must not accept any). */
 apr_status_t ce_request_media_type(ce_request_t *req);
 
-/* Fills req for r. */
+/* Fills req for r, with an empty connection handle (ce_dbd_conn: nothing
+ * is taken from mod_dbd until the first statement). */
 void ce_request_init(ce_request_t *req, request_rec *r);
-
-/* Takes a database connection from mod_dbd's pool (once per request) and
- * readies our schema/statements on it. It goes back to the pool as soon as
- * the answer is made (ce_request_db_release, called by every reply), not
- * when the request ends, so it serves other requests while this one is
- * written out. */
-apr_status_t ce_request_db(ce_request_t *req);
-void ce_request_db_release(ce_request_t *req);
-
-/* Parses Authorization and finds the caller: APR_EACCES (req->err set)
- * for anything but a live user/organization pair and, when given, one of
- * that user's instance tokens. Sets req->user and r->user (the user id). */
-apr_status_t ce_request_authenticate(ce_request_t *req);
 
 /* The request body as a JSON object: CE_EMEDIATYPE for a non-JSON
  * Content-Type, CE_ETOOLARGE past CEInstancesMaxBodySize, APR_EINVAL for
  * anything but one well-formed JSON object. */
 apr_status_t ce_request_body(json_t **pbody, ce_request_t *req);
 
-/* The query string decoded into a table; repeated names are kept. */
-apr_table_t *ce_request_query(ce_request_t *req);
-
-/* Sends status with j (serialized) as application/json. Returns OK. */
+/* Sends status with j (serialized) as application/json. Like every reply
+ * below, first gives the request's connection back (ce_dbd_release): the
+ * answer is made, the next request may have it. Returns OK. */
 int ce_request_reply(ce_request_t *req, int status, const json_t *j);
 
 /* Sends 200 with an empty body. Returns OK. */
 int ce_request_reply_empty(ce_request_t *req);
 
-/* Sends {"requestId","message"} with the HTTP status for rv (400 EINVAL,
- * 401 EACCES, 404 NOTFOUND, 409 EEXIST, 413, 415, 503; anything else 500,
- * logged with the request id). Message: req->err or one for the status.
- * Returns OK. */
+/* Sends ce_json_error's {"requestId","message"} with the HTTP status for
+ * rv (400 EINVAL, 401 EACCES, 404 NOTFOUND, 409 EEXIST, 413, 415, 503
+ * CE_EUNAVAILABLE; anything else 500, logged CE00002, or 503 when the
+ * connection turns out lost, logged CE00006). Message: req->err or one
+ * for the status. Returns OK. */
 int ce_request_fail(ce_request_t *req, apr_status_t rv);
 
 /* Sends an error with an explicit HTTP status and message (405 with allow

@@ -13,8 +13,10 @@
 #include <http_request.h>
 
 #include "ce_route.h"
+#include "mod_ce_authn.h"
 #include "mod_ce_config.h"
 #include "mod_ce_endpoints.h"
+#include "mod_ce_guard.h"
 #include "mod_ce_router.h"
 
 APLOG_USE_MODULE(ceinstances);
@@ -70,7 +72,7 @@ static int dispatch(ce_request_t *req)
     req->instance_id = rt.instance_id;
     req->config_id = (long)rt.config_id;
     req->element_ref = rt.element_ref;
-    if ((rv = ce_request_authenticate(req)) != APR_SUCCESS) {
+    if ((rv = ce_authn_request(req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     if (rt.scoped && !(req->scope = ce_catalog_find(req->catalog, req->element_ref))) {
@@ -85,7 +87,7 @@ static int dispatch(ce_request_t *req)
  * directory). At translate_name the configuration is that of the request's
  * <Location>, where SetHandler is; map_to_storage then reports the request
  * mapped, the way mod_proxy does. A request that is not the API's gets its
- * Authorization header back here (see ce_request_hide_credentials), before
+ * Authorization header back here (see ce_guard_hide_credentials), before
  * any other module's translate_name (the hook runs REALLY_FIRST). */
 /* Whether r's <Location> configuration (walked) sets our handler. */
 static int mounted(request_rec *r)
@@ -106,7 +108,7 @@ int ce_router_translate(request_rec *r)
         ap_set_module_config(r->request_config, &ceinstances_module, (void *)CE_HANDLER_NAME);
         return DECLINED;
     }
-    ce_request_restore_credentials(r);
+    ce_guard_restore_credentials(r);
     return DECLINED;
 }
 

@@ -1,0 +1,74 @@
+/* mod_ce_authn: the API's one authentication function (see
+ * mod_ce_authn.h). */
+#include <httpd.h>
+#include <apr_strings.h>
+
+#include "ce_auth.h"
+#include "mod_ce_authn.h"
+#include "mod_ce_guard.h"
+
+/* The user lookup, as ce_dbd_first runs it. */
+typedef struct {
+    const ce_credentials_t *creds;
+    apr_pool_t *p;
+    ce_user_t *user;
+} user_lookup_t;
+
+static apr_status_t lookup_user(ce_db_t *db, apr_pool_t *scratch, void *baton, const char **perr)
+{
+    user_lookup_t *u = baton;
+
+    return ce_store_authenticate(&u->user, db, u->p, u->creds->user_secret,
+                                 u->creds->organization_secret, perr);
+}
+
+apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
+                            const char *authorization, const char **perr)
+{
+    ce_credentials_t creds;
+    user_lookup_t u = {&creds, p, NULL};
+    apr_status_t rv;
+
+    memset(out, 0, sizeof(*out));
+    if (ce_auth_parse(&creds, p, authorization, perr) != APR_SUCCESS) {
+        return APR_EACCES;
+    }
+    rv = ce_dbd_first(conn, lookup_user, &u, perr);
+    if (rv == APR_NOTFOUND) {
+        *perr = "Invalid Organization or User secret, or not authorized";
+        return APR_EACCES;
+    }
+    if (rv != APR_SUCCESS) {
+        return rv; /* *perr: the database's message, or CE_DBD_UNAVAILABLE */
+    }
+    if (creds.element_token) {
+        rv = ce_store_instance_by_token(&out->instance_id, &conn->db, p, u.user,
+                                        creds.element_token, perr);
+        if (rv == APR_NOTFOUND) {
+            *perr = "Invalid Element token";
+            return APR_EACCES;
+        }
+        if (rv != APR_SUCCESS) {
+            return rv; /* a database failure, not a bad token */
+        }
+    }
+    out->user = u.user;
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_authn_request(ce_request_t *req)
+{
+    request_rec *r = req->r;
+    ce_authn_t who;
+    apr_status_t rv;
+
+    rv = ce_authn_check(&who, req->conn, r->pool, ce_guard_authorization(r), &req->err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    req->user = who.user;
+    req->token_instance_id = who.instance_id;
+    /* For the access log: who, by id — never a secret. */
+    r->user = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, who.user->id);
+    return APR_SUCCESS;
+}

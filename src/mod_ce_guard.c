@@ -1,0 +1,149 @@
+/* mod_ce_guard: credentials out of httpd's logs, httpd's errors as the
+ * API's JSON (see mod_ce_guard.h). */
+#include <httpd.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <util_filter.h>
+
+#include "ce_auth.h"
+#include "ce_crypto.h"
+#include "ce_json.h"
+#include "mod_ce_config.h"
+#include "mod_ce_guard.h"
+
+APLOG_USE_MODULE(ceinstances);
+
+/* Where the credentials of a request wait, out of r->headers_in. */
+#define HIDDEN_AUTH_KEY "ceinstances:authorization"
+#define HIDDEN_AUTH_TEXT "[hidden by mod_ceinstances]"
+
+void ce_guard_hide_credentials(request_rec *r)
+{
+    const char *v = apr_table_get(r->headers_in, "Authorization");
+
+    if (!v || !ce_config_server_of(r->server)->catalog) {
+        return;
+    }
+    apr_pool_userdata_setn(v, HIDDEN_AUTH_KEY, NULL, r->pool);
+    apr_table_setn(r->headers_in, "Authorization", HIDDEN_AUTH_TEXT);
+}
+
+void ce_guard_restore_credentials(request_rec *r)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, HIDDEN_AUTH_KEY, r->pool);
+    if (v) {
+        apr_table_setn(r->headers_in, "Authorization", v);
+        apr_pool_userdata_setn(NULL, HIDDEN_AUTH_KEY, NULL, r->pool);
+    }
+}
+
+const char *ce_guard_authorization(request_rec *r)
+{
+    void *v = NULL;
+
+    apr_pool_userdata_get(&v, HIDDEN_AUTH_KEY, r->pool);
+    return v ? v : apr_table_get(r->headers_in, "Authorization");
+}
+
+/* httpd's own error responses to requests for the API (refused before the
+ * handler runs: a header over LimitRequestFieldSize, an encoded '/' or NUL
+ * in the path, an unparsable Content-Length, ...) get the API's JSON error
+ * body instead of httpd's HTML page: the text is set as the request's
+ * custom response (ap_send_error_response writes it as it is), and this
+ * filter, first in line, makes its Content-Type JSON. */
+static ap_filter_rec_t *error_type_filter;
+
+static apr_status_t error_type_out(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void ce_guard_error_json(request_rec *r)
+{
+    const char *id = ce_crypto_request_id(r->pool), *body;
+    const char *line = ap_get_status_line(r->status);
+    json_t *j = ce_json_error(r->pool, id, strlen(line) > 4 ? line + 4 : line);
+
+    if (!j || !(body = ce_json_dump(r->pool, j))) {
+        return;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d (from httpd)",
+                  id, r->status);
+    ap_custom_response(r, r->status, body);
+    ap_add_output_filter_handle(error_type_filter, NULL, r, r->connection);
+}
+
+/* The raw header lines of a connection, before httpd parses them: an
+ * Authorization line with a control character in its value is replaced by
+ * "Authorization: " CE_AUTH_SCRUBBED. httpd would refuse the request (400)
+ * and log the whole value at LogLevel debug (AH02427), before any hook of
+ * ours could hide it; the API answers it 401 instead. Header lines are read
+ * one at a time (AP_MODE_GETLINE); anything else passes untouched. */
+static ap_filter_rec_t *scrub_filter;
+static int scrub_connections;
+
+static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
+                             apr_read_type_e block, apr_off_t readbytes)
+{
+    static const char replaced[] = "Authorization: " CE_AUTH_SCRUBBED "\r\n";
+    apr_bucket *e;
+    const char *data;
+    apr_size_t len;
+    apr_off_t total;
+    char *line;
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+
+    /* (APR's ring macros other than APR_BRIGADE_FIRST do pointer arithmetic
+     * from NULL, which UBSan reports: the brigade functions instead.) */
+    if (rv != APR_SUCCESS || mode != AP_MODE_GETLINE ||
+        (rv = apr_brigade_length(bb, 1, &total)) != APR_SUCCESS || total <= 0) {
+        return rv;
+    }
+    /* The common case, cheaply: the line's first byte names another header. */
+    e = APR_BRIGADE_FIRST(bb);
+    if (!APR_BUCKET_IS_METADATA(e) &&
+        apr_bucket_read(e, &data, &len, APR_BLOCK_READ) == APR_SUCCESS && len > 0 &&
+        (data[0] | 0x20) != 'a') {
+        return APR_SUCCESS;
+    }
+    len = (apr_size_t)total;
+    line = apr_bucket_alloc(len + 1, f->c->bucket_alloc);
+    if ((rv = apr_brigade_flatten(bb, line, &len)) == APR_SUCCESS &&
+        ce_auth_line_has_ctl(line, len)) {
+        apr_brigade_cleanup(bb);
+        rv = apr_brigade_write(bb, NULL, NULL, replaced, sizeof(replaced) - 1);
+    }
+    apr_bucket_free(line);
+    return rv;
+}
+
+void ce_guard_filters_register(void)
+{
+    error_type_filter = ap_register_output_filter("CEINSTANCES_ERROR_TYPE", error_type_out, NULL,
+                                                  AP_FTYPE_CONTENT_SET);
+    scrub_filter =
+        ap_register_input_filter("CEINSTANCES_AUTH_LINES", scrub_in, NULL, AP_FTYPE_CONNECTION);
+}
+
+void ce_guard_filters_configure(server_rec *s)
+{
+    server_rec *sv;
+
+    scrub_connections = 0;
+    for (sv = s; sv; sv = sv->next) {
+        scrub_connections |= ce_config_server_of(sv)->catalog != NULL;
+    }
+}
+
+void ce_guard_filters_add(conn_rec *c)
+{
+    if (scrub_connections) {
+        ap_add_input_filter_handle(scrub_filter, NULL, NULL, c);
+    }
+}

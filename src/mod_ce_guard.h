@@ -1,0 +1,48 @@
+/* mod_ce_guard: what keeps the API's credentials out of httpd's logs and
+ * httpd's own error pages out of the API.
+ *
+ * - The Authorization header of a request to a server that serves the API
+ *   is hidden (post_read_request) before httpd's trace4 header dump can log
+ *   it, read back by the authenticator (ce_guard_authorization), and put
+ *   back at translate_name for requests that are not the API's.
+ * - A connection input filter replaces an Authorization line with control
+ *   characters (which httpd would log at debug, AH02427) by one the API
+ *   refuses (401).
+ * - httpd's own error responses to API requests get the API's JSON body.
+ */
+#ifndef MOD_CE_GUARD_H
+#define MOD_CE_GUARD_H
+
+#include <httpd.h>
+
+/* post_read_request, in a server that serves the API: moves the
+ * Authorization header, whatever its scheme, out of r->headers_in, before
+ * httpd's trace4 dump of the request headers can log it (clients send our
+ * credentials in malformed shapes too: "Bearer <token>", "<secret>,
+ * <secret>"). ce_guard_authorization reads it from where it was put. */
+void ce_guard_hide_credentials(request_rec *r);
+
+/* translate_name, for a request that is not the API's: puts the header
+ * back for whoever reads it (mod_rewrite, authentication modules). */
+void ce_guard_restore_credentials(request_rec *r);
+
+/* The request's Authorization value: as hidden, or as received (NULL when
+ * there is none). */
+const char *ce_guard_authorization(request_rec *r);
+
+/* The connection input filter that keeps control characters in an
+ * Authorization header line from reaching httpd's own logs (see
+ * ce_auth_line_has_ctl): registered with the hooks, told after
+ * configuration whether any server serves the API, added to each
+ * connection (pre_connection) when one does. Also registers the output
+ * filter ce_guard_error_json uses. */
+void ce_guard_filters_register(void);
+void ce_guard_filters_configure(server_rec *s);
+void ce_guard_filters_add(conn_rec *c);
+
+/* insert_error_filter, for a request to the API that httpd answers with
+ * an error itself: the body becomes {"requestId", "message"} JSON
+ * (ce_json_error) with Content-Type application/json. */
+void ce_guard_error_json(request_rec *r);
+
+#endif
