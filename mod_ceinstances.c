@@ -1,5 +1,5 @@
 /* mod_ceinstances: the Cloud Elements Instances API as an httpd module.
- * Wiring only: the module record and its hooks. See NOTES.md for the map. */
+ * Wiring only: the module record and its hooks. See ARCHITECTURE.md for the map. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_connection.h>

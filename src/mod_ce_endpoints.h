@@ -5,8 +5,8 @@
  *
  * Named ce_ep_<group>_<verb>, apart from the core's ce_instance_* model.
  *
- * mod_ce_instances.c: /instances... (and /elements/{key}/instances...)
- * mod_ce_elements.c:  /elements, /elements/{key or id}
+ * mod_ce_ep_instances.c: /instances... (and /elements/{key}/instances...)
+ * mod_ce_ep_elements.c:  /elements, /elements/{key or id}
  */
 #ifndef MOD_CE_ENDPOINTS_H
 #define MOD_CE_ENDPOINTS_H

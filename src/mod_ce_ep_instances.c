@@ -1,4 +1,4 @@
-/* mod_ce_instances: the /instances endpoints (also mounted under
+/* mod_ce_ep_instances: the /instances endpoints (also mounted under
  * /elements/{key or id}/instances, where req->scope is that element).
  *
  * Updates are read-modify-write of one row: the merge rules live in

@@ -1,4 +1,4 @@
-/* mod_ce_elements: the catalog endpoints, GET /elements and
+/* mod_ce_ep_elements: the catalog endpoints, GET /elements and
  * GET /elements/{key or id}. The JSON was built when the catalog loaded. */
 #include <httpd.h>
 #include <apr_strings.h>
