@@ -169,8 +169,10 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
         return APR_EINVAL;
     }
     if (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE)) {
-        *perr = apr_psprintf(p, "the key file %s is readable or writable by others "
-                                "(chmod 600 it)", path);
+        *perr = apr_psprintf(p,
+                             "the key file %s is readable or writable by others "
+                             "(chmod 600 it)",
+                             path);
         return APR_EINVAL;
     }
     if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
@@ -195,15 +197,13 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
         value = apr_strtok(NULL, " \t", &state);
         if (strcmp(name, "encryption") == 0 && value && decode_key(keys->enc, value)) {
             have_enc = 1;
-        }
-        else if (strcmp(name, "digest") == 0 && value && decode_key(keys->mac, value)) {
+        } else if (strcmp(name, "digest") == 0 && value && decode_key(keys->mac, value)) {
             have_mac = 1;
-        }
-        else {
+        } else {
             OPENSSL_cleanse(line, sizeof(line));
             apr_file_close(f);
-            *perr = apr_psprintf(p, "the key file %s: line %d is not a valid key line", path,
-                                 lineno);
+            *perr =
+                apr_psprintf(p, "the key file %s: line %d is not a valid key line", path, lineno);
             return APR_EINVAL;
         }
         OPENSSL_cleanse(line, sizeof(line));
@@ -213,9 +213,11 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
         keys->algs = fetch_algs(p, keys);
     }
     if (!magic || !have_enc || !have_mac) {
-        *perr = apr_psprintf(p, "%s is not a mod_ceinstances key file (it needs the line '"
-                                KEY_MAGIC "', an encryption and a digest key; make one "
-                                "with: ceadmin keygen PATH)", path);
+        *perr = apr_psprintf(p,
+                             "%s is not a mod_ceinstances key file (it needs the line '" KEY_MAGIC
+                             "', an encryption and a digest key; make one "
+                             "with: ceadmin keygen PATH)",
+                             path);
         return APR_EINVAL;
     }
     *pkeys = keys;
@@ -255,8 +257,8 @@ apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_p
         return rv;
     }
     text = apr_pstrcat(p, KEY_MAGIC "\n# mod_ceinstances: keep secret, keep a copy; see README\n",
-                       "encryption ", encode(p, keys.enc, sizeof(keys.enc)), "\n",
-                       "digest ", encode(p, keys.mac, sizeof(keys.mac)), "\n", NULL);
+                       "encryption ", encode(p, keys.enc, sizeof(keys.enc)), "\n", "digest ",
+                       encode(p, keys.mac, sizeof(keys.mac)), "\n", NULL);
     OPENSSL_cleanse(&keys, sizeof(keys));
     len = strlen(text);
     rv = apr_file_write_full(f, text, len, NULL);
@@ -379,8 +381,7 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
                             buf) == 1 &&
          EVP_DecryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_DecryptUpdate(ctx, (unsigned char *)plain, &out, buf + NONCE_BYTES, (int)n) == 1 &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,
-                             buf + NONCE_BYTES + n) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, buf + NONCE_BYTES + n) == 1 &&
          EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + out, &fin) == 1;
     EVP_CIPHER_CTX_free(ctx);
     if (!ok) {

@@ -139,4 +139,3 @@ json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long 
     return ce_json_bind(
         p, entry_json(inst, config_id, key, json_object_get(inst->configuration, key)));
 }
-

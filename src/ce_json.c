@@ -37,8 +37,8 @@ apr_status_t ce_json_parse(json_t **pj, apr_pool_t *p, const char *buf, apr_size
         if (near) {
             *near = '\0';
         }
-        *perr = apr_psprintf(p, "Malformed JSON at line %d, column %d: %s", err.line,
-                             err.column, err.text);
+        *perr = apr_psprintf(p, "Malformed JSON at line %d, column %d: %s", err.line, err.column,
+                             err.text);
         return APR_EINVAL;
     }
     *pj = ce_json_bind(p, j);

@@ -37,8 +37,7 @@ int ce_log_enabled(ce_log_level_t level)
     return level <= log_max;
 }
 
-void ce_log(const char *file, int line, ce_log_level_t level, apr_status_t rv, const char *fmt,
-            ...)
+void ce_log(const char *file, int line, ce_log_level_t level, apr_status_t rv, const char *fmt, ...)
 {
     char message[CE_LOG_MAX];
     va_list ap;

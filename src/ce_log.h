@@ -42,7 +42,7 @@ void ce_log_set(ce_log_sink_fn *sink, void *baton, ce_log_level_t max_level);
 int ce_log_enabled(ce_log_level_t level);
 
 /* Formats (apr_vsnprintf, at most 1 KiB) and hands it to the sink. */
-void ce_log(const char *file, int line, ce_log_level_t level, apr_status_t rv, const char *fmt,
-            ...) __attribute__((format(printf, 5, 6)));
+void ce_log(const char *file, int line, ce_log_level_t level, apr_status_t rv, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -29,8 +29,8 @@ struct ce_store_batch_t {
     apr_thread_mutex_t *mutex;
 #endif
     ce_store_create_t *head, **tail; /* waiting for the next transaction */
-    int committing;         /* a batch is being written, or its writer chosen */
-    int since_checkpoint;   /* creates committed since this process last checkpointed */
+    int committing;                  /* a batch is being written, or its writer chosen */
+    int since_checkpoint;            /* creates committed since this process last checkpointed */
     /* The connection batches are written on (used by one thread at a time):
      * the queue's own, so that its page cache stays warm between batches. */
     apr_pool_t *pool; /* own allocator: used by whichever thread writes */

@@ -29,8 +29,7 @@ static const char *const sqlite3_setup[] = {
 /* clang-format on */
 static const ce_store_dialect_t dialects[CE_DIALECTS] = {
     /* BEGIN IMMEDIATE (the sqlite3 driver's transaction start) already serializes. */
-    {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL,
-     "PRAGMA wal_checkpoint(PASSIVE)",
+    {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL, "PRAGMA wal_checkpoint(PASSIVE)",
      "SELECT file FROM pragma_database_list WHERE name = 'main' AND file <> ''"},
     /* CREATE ... IF NOT EXISTS races on the catalog in PostgreSQL without a lock. */
     {CE_DIALECT_PGSQL, "pgsql", NULL, "SELECT pg_advisory_xact_lock(4242001)", NULL, NULL},
@@ -113,8 +112,8 @@ apr_status_t ce_store_fetch(apr_array_header_t **prows, ce_db_t *db, apr_pool_t 
     return APR_SUCCESS;
 }
 
-apr_status_t ce_store_fetch_one(const char ***prow, ce_db_t *db, apr_pool_t *p,
-                                const char *label, const void **args, const char **perr)
+apr_status_t ce_store_fetch_one(const char ***prow, ce_db_t *db, apr_pool_t *p, const char *label,
+                                const void **args, const char **perr)
 {
     apr_array_header_t *rows;
     apr_status_t rv = ce_store_fetch(&rows, db, p, label, args, perr);
@@ -186,8 +185,7 @@ apr_status_t ce_store_exec_all(ce_db_t *db, apr_pool_t *p, const char *const *sq
     return rv;
 }
 
-apr_status_t ce_store_exec_update(ce_db_t *db, apr_pool_t *p, const char *sql,
-                                  const char **perr)
+apr_status_t ce_store_exec_update(ce_db_t *db, apr_pool_t *p, const char *sql, const char **perr)
 {
     int nrows, rc = apr_dbd_query(db->driver, db->handle, &nrows, sql);
 

@@ -52,7 +52,8 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "tags, configuration, disabled, max_cache_size, cache_ttl, caching_enabled, "
      "trace_logging_enabled, created_date, updated_date) VALUES (%lld, %lld, %ld, %s, %s, %s, "
      "%s, %s, %d, %ld, %ld, %d, %d, %s, %s) RETURNING id"},
-    {"ce_select_instance_admin", "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
+    {"ce_select_instance_admin",
+     "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
     {"ce_select_instance",
      "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
     {"ce_select_instance_by_token",
@@ -99,9 +100,12 @@ static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_po
         *perr = apr_psprintf(p, "Instance %s: stored tags or configuration unreadable", row[IC_ID]);
         return APR_EGENERAL;
     }
-    if (ce_store_open(&token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN, row[IC_TOKEN]) != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "Instance %s: the stored token fails authentication "
-                                "(tampered, or another key)", row[IC_ID]);
+    if (ce_store_open(&token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN, row[IC_TOKEN]) !=
+        APR_SUCCESS) {
+        *perr = apr_psprintf(p,
+                             "Instance %s: the stored token fails authentication "
+                             "(tampered, or another key)",
+                             row[IC_ID]);
         return APR_EGENERAL;
     }
     if (ce_store_open_configuration(inst->configuration, p, db->keys, &err) != APR_SUCCESS) {
@@ -158,7 +162,8 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
     c->args[1] = &inst->user->id;
     c->args[2] = &inst->element_id;
     c->args[3] = inst->name;
-    c->args[4] = ce_store_seal(p, db->keys, CE_SEALED_INSTANCE_TOKEN, inst->token, strlen(inst->token));
+    c->args[4] =
+        ce_store_seal(p, db->keys, CE_SEALED_INSTANCE_TOKEN, inst->token, strlen(inst->token));
     c->args[5] = ce_crypto_keyed_digest(p, db->keys, inst->token);
     c->args[6] = json_text(p, inst->tags, "[]");
     c->args[7] = ce_store_seal_configuration(p, db->keys, inst->configuration, inst);
@@ -176,7 +181,8 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
     return APR_SUCCESS;
 }
 
-apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t *list, const char **perr)
+apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t *list,
+                                   const char **perr)
 {
     apr_dbd_transaction_t *tx;
     apr_status_t rv;
@@ -246,8 +252,7 @@ apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_
 }
 
 apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                         const ce_catalog_t *cat, apr_int64_t id,
-                                         const char **perr)
+                                         const ce_catalog_t *cat, apr_int64_t id, const char **perr)
 {
     const char **row;
     const void *args[1] = {&id};
@@ -275,7 +280,8 @@ apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_
     }
     args[0] = ce_crypto_keyed_digest(p, db->keys, token);
     args[1] = &owner->id;
-    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_by_token", args, perr)) == APR_SUCCESS) {
+    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_by_token", args, perr)) ==
+        APR_SUCCESS) {
         *pid = apr_atoi64(row[0]);
     }
     return rv;

@@ -69,8 +69,8 @@ apr_status_t ce_store_fetch(apr_array_header_t **prows, ce_db_t *db, apr_pool_t 
                             const char *label, const void **args, const char **perr);
 
 /* As ce_store_fetch, for exactly one row: APR_NOTFOUND when there is none. */
-apr_status_t ce_store_fetch_one(const char ***prow, ce_db_t *db, apr_pool_t *p,
-                                const char *label, const void **args, const char **perr);
+apr_status_t ce_store_fetch_one(const char ***prow, ce_db_t *db, apr_pool_t *p, const char *label,
+                                const void **args, const char **perr);
 
 /* Runs an INSERT ... RETURNING id. */
 apr_status_t ce_store_insert(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p, const char *label,
@@ -90,8 +90,7 @@ apr_status_t ce_store_exec_all(ce_db_t *db, apr_pool_t *p, const char *const *sq
 
 /* Runs unprepared sql that returns no rows (UPDATE, DELETE, INSERT). The
  * values in it are our own (ids, hex, base64) or ce_store_quote'd. */
-apr_status_t ce_store_exec_update(ce_db_t *db, apr_pool_t *p, const char *sql,
-                                  const char **perr);
+apr_status_t ce_store_exec_update(ce_db_t *db, apr_pool_t *p, const char *sql, const char **perr);
 
 /* All rows of unprepared sql, copied into p, as ce_store_fetch. */
 apr_status_t ce_store_select(apr_array_header_t **prows, ce_db_t *db, apr_pool_t *p,
@@ -136,13 +135,13 @@ typedef enum {
  * the migrations read: a column added there is rotated and migrated with
  * the others, and one not added there cannot be sealed at all. */
 typedef struct {
-    const char *noun;   /* what a row is, in messages: "Instance" */
+    const char *noun; /* what a row is, in messages: "Instance" */
     const char *table;
-    const char *key;    /* the column naming a row; NULL: the table has one row */
+    const char *key; /* the column naming a row; NULL: the table has one row */
     const char *column;
-    const char *aad;    /* TEXT: the AAD; CONFIG: its prefix; DIGEST: NULL */
+    const char *aad; /* TEXT: the AAD; CONFIG: its prefix; DIGEST: NULL */
     ce_seal_kind_t kind;
-    int since;          /* the schema version whose migration converted what was clear */
+    int since; /* the schema version whose migration converted what was clear */
 } ce_sealed_column_t;
 
 /* Indexes into ce_store_sealed_columns. */
@@ -171,8 +170,8 @@ apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
 
 /* Configuration text to store: the values inst says are secret (all of
  * them when inst is NULL) sealed. NULL on failure. */
-const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys,
-                                        const json_t *config, const ce_instance_t *inst);
+const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, const json_t *config,
+                                        const ce_instance_t *inst);
 
 /* Opens every sealed value of config in place. APR_EGENERAL with *perr
  * (naming the entry, never its content) when one fails authentication. */

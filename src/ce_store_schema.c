@@ -149,10 +149,10 @@ static apr_status_t record_version(ce_db_t *db, apr_pool_t *p, const char **perr
     apr_status_t rv = ce_store_exec(db, p, "DELETE FROM ce_schema_version", perr);
 
     if (rv == APR_SUCCESS) {
-        rv = ce_store_exec(db, p,
-                           apr_psprintf(p, "INSERT INTO ce_schema_version (version) VALUES (%d)",
-                                        SCHEMA_VERSION),
-                           perr);
+        rv = ce_store_exec(
+            db, p,
+            apr_psprintf(p, "INSERT INTO ce_schema_version (version) VALUES (%d)", SCHEMA_VERSION),
+            perr);
     }
     return rv;
 }

@@ -61,8 +61,7 @@ apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
 /* The AAD of configuration entry key. */
 static const char *config_aad(apr_pool_t *p, const char *key)
 {
-    return apr_pstrcat(p, ce_store_sealed_columns[CE_SEALED_INSTANCE_CONFIGURATION].aad, key,
-                       NULL);
+    return apr_pstrcat(p, ce_store_sealed_columns[CE_SEALED_INSTANCE_CONFIGURATION].aad, key, NULL);
 }
 
 /* {"$sealed": <v's JSON text sealed under keys>} for entry key; NULL on failure. */
@@ -74,8 +73,8 @@ static json_t *seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *key,
     return sealed ? json_pack("{s:s}", SEALED_KEY, sealed) : NULL;
 }
 
-const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys,
-                                        const json_t *config, const ce_instance_t *inst)
+const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, const json_t *config,
+                                        const ce_instance_t *inst)
 {
     json_t *out, *v, *sealed;
     const char *key, *text;
@@ -173,8 +172,8 @@ apr_status_t ce_store_key_check(ce_db_t *db, apr_pool_t *p, const char **perr)
     if (rows->nelts > 0) {
         return key_check_verify(db, p, APR_ARRAY_IDX(rows, 0, const char **), digest, perr);
     }
-    sealed = ce_store_seal(p, db->keys, CE_SEALED_KEY_CHECK, KEY_CHECK_TEXT,
-                           strlen(KEY_CHECK_TEXT));
+    sealed =
+        ce_store_seal(p, db->keys, CE_SEALED_KEY_CHECK, KEY_CHECK_TEXT, strlen(KEY_CHECK_TEXT));
     if (!digest || !sealed) {
         *perr = "Could not compute the key check";
         return APR_EGENERAL;
@@ -205,10 +204,9 @@ static apr_status_t convert_column(ce_db_t *db, apr_pool_t *p, const ce_sealed_c
     apr_status_t rv;
     int i;
 
-    rv = ce_store_select(&rows, db, p,
-                         apr_psprintf(p, "SELECT %s, %s FROM %s", c->key ? c->key : "0",
-                                      c->column, c->table),
-                         perr);
+    rv = ce_store_select(
+        &rows, db, p,
+        apr_psprintf(p, "SELECT %s, %s FROM %s", c->key ? c->key : "0", c->column, c->table), perr);
     for (i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
         const char **r = APR_ARRAY_IDX(rows, i, const char **);
         const char *out = convert(p, c, r[1], db->keys, to);
@@ -220,11 +218,9 @@ static apr_status_t convert_column(ce_db_t *db, apr_pool_t *p, const ce_sealed_c
         }
         rv = ce_store_exec_update(
             db, p,
-            apr_psprintf(p, "UPDATE %s SET %s = %s%s%s", c->table, c->column,
-                         ce_store_quote(db, p, out), c->key ? apr_pstrcat(p, " WHERE ", c->key,
-                                                                          " = ", NULL)
-                                                            : "",
-                         c->key ? r[0] : ""),
+            apr_psprintf(
+                p, "UPDATE %s SET %s = %s%s%s", c->table, c->column, ce_store_quote(db, p, out),
+                c->key ? apr_pstrcat(p, " WHERE ", c->key, " = ", NULL) : "", c->key ? r[0] : ""),
             perr);
     }
     return rv;
@@ -246,8 +242,7 @@ static const char *seal_clear(apr_pool_t *p, const ce_sealed_column_t *c, const 
         case CE_SEAL_TEXT:
             return ce_crypto_seal(p, to, c->aad, v, strlen(v));
         case CE_SEAL_CONFIG:
-            if (ce_json_parse(&cfg, p, *v ? v : "{}", strlen(*v ? v : "{}"), &err) !=
-                    APR_SUCCESS ||
+            if (ce_json_parse(&cfg, p, *v ? v : "{}", strlen(*v ? v : "{}"), &err) != APR_SUCCESS ||
                 !json_is_object(cfg)) {
                 return NULL;
             }

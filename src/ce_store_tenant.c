@@ -202,7 +202,8 @@ apr_status_t ce_store_authenticate(ce_user_t **puser, ce_db_t *db, apr_pool_t *p
     }
     args[0] = ce_crypto_keyed_digest(p, db->keys, user_secret);
     args[1] = ce_crypto_keyed_digest(p, db->keys, org_secret);
-    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_user_by_secrets", args, perr)) != APR_SUCCESS) {
+    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_user_by_secrets", args, perr)) !=
+        APR_SUCCESS) {
         return rv;
     }
     user = apr_pcalloc(p, sizeof(*user));

@@ -18,8 +18,8 @@
 typedef struct {
     const ce_catalog_t *catalog; /* NULL when no CEInstancesCatalog applies */
     const char *catalog_path;
-    apr_off_t max_body;          /* -1: unset (inherit / default) */
-    const ce_keys_t *keys;       /* NULL when no CEInstancesKeyFile applies */
+    apr_off_t max_body;    /* -1: unset (inherit / default) */
+    const ce_keys_t *keys; /* NULL when no CEInstancesKeyFile applies */
     const char *key_path;
 } ce_server_config_t;
 

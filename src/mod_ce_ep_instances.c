@@ -17,8 +17,8 @@
 static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
 {
     const char *err = NULL;
-    apr_status_t rv = ce_store_instance_get(pinst, &req->conn->db, req->r->pool, req->catalog, req->user,
-                                            req->instance_id, &err);
+    apr_status_t rv = ce_store_instance_get(pinst, &req->conn->db, req->r->pool, req->catalog,
+                                            req->user, req->instance_id, &err);
 
     if (rv == APR_SUCCESS && req->scope && (*pinst)->element_id != req->scope->id) {
         rv = APR_NOTFOUND;
@@ -79,7 +79,8 @@ int ce_ep_instances_create(ce_request_t *req)
     if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
         (rv = ce_instance_create(&inst, req->r->pool, req->catalog, body, req->scope, req->user,
                                  &req->err)) != APR_SUCCESS ||
-        (rv = ce_store_instance_create(&req->conn->db, req->r->pool, inst, &req->err)) != APR_SUCCESS) {
+        (rv = ce_store_instance_create(&req->conn->db, req->r->pool, inst, &req->err)) !=
+            APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return reply_instance(req, inst);

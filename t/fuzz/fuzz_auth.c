@@ -113,7 +113,8 @@ static void check_raw_line(const char *line, size_t size)
     }
     FUZZ_CHECK(ce_auth_line_has_ctl(line, size) == (is_auth && ctl),
                "ce_auth_line_has_ctl: %d for a line that is%s an Authorization line with a "
-               "control character", ce_auth_line_has_ctl(line, size), is_auth && ctl ? "" : " not");
+               "control character",
+               ce_auth_line_has_ctl(line, size), is_auth && ctl ? "" : " not");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

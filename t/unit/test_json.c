@@ -35,8 +35,8 @@ START_TEST(token_is_fresh_base64)
     ck_assert_int_eq(ce_crypto_token(&b, pool, CE_TOKEN_BYTES), APR_SUCCESS);
     ck_assert_uint_eq(strlen(a), 44);
     ck_assert_int_eq(a[43], '=');
-    ck_assert_uint_eq(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
-                      44);
+    ck_assert_uint_eq(
+        strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="), 44);
     ck_assert_str_ne(a, b);
 }
 END_TEST

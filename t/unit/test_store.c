@@ -25,7 +25,8 @@ static const char *err;
 
 static const char catalog_text[] =
     "{\"elements\": [{\"id\": 16, \"key\": \"amazons3\", \"name\": \"Amazon S3\","
-    " \"configuration\": [{\"key\": \"aws.secret\", \"name\": \"Secret\", \"type\": \"PASSWORD\"}]},"
+    " \"configuration\": [{\"key\": \"aws.secret\", \"name\": \"Secret\", \"type\": "
+    "\"PASSWORD\"}]},"
     " {\"id\": 42, \"key\": \"jira\", \"name\": \"Jira\"}]}";
 
 /* Opens (and prepares) one more connection to the test database in p. */
@@ -404,8 +405,9 @@ START_TEST(instance_create_and_get)
     ck_assert_int_eq(scalar(&db, sql), 1);
     /* neither the token nor the secret entry is stored in clear; the
      * non-secret entries are */
-    sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_instance WHERE token = '%s' OR "
-                             "instr(token, '%s') > 0 OR instr(configuration, 's3cr3t') > 0",
+    sql = apr_psprintf(pool,
+                       "SELECT COUNT(*) FROM ce_instance WHERE token = '%s' OR "
+                       "instr(token, '%s') > 0 OR instr(configuration, 's3cr3t') > 0",
                        inst->token, inst->token);
     ck_assert_int_eq(scalar(&db, sql), 0);
     ck_assert_int_eq(
@@ -466,8 +468,10 @@ START_TEST(instance_delete)
     apr_int64_t id;
 
     ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_SUCCESS);
-    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, inst->id, &err), APR_NOTFOUND);
-    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err), APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, inst->id, &err),
+                     APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err),
+                     APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_NOTFOUND);
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag"), 1);
@@ -483,14 +487,15 @@ START_TEST(instance_by_token)
     apr_int64_t id = -1;
 
     create(a.user, 16, "Other", NULL);
-    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err),
+                     APR_SUCCESS);
     ck_assert_int_eq(id, inst->id);
     ck_assert_int_eq(ce_crypto_token(&token, pool, CE_TOKEN_BYTES), APR_SUCCESS);
     ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, token, &err), APR_NOTFOUND);
     ck_assert_int_eq(id, 0);
-    ck_assert_int_eq(
-        ce_store_instance_by_token(&id, &db, pool, a.user, ce_crypto_digest(pool, inst->token), &err),
-        APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user,
+                                                ce_crypto_digest(pool, inst->token), &err),
+                     APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, NULL, &err), APR_NOTFOUND);
 }
 END_TEST
@@ -966,7 +971,7 @@ END_TEST
  * sealing, rekey and the key check). */
 START_TEST(registry_lists_every_secret_column)
 {
-    static const char *const secretish[] = {"secret", "token", "digest", "sealed",
+    static const char *const secretish[] = {"secret",        "token",    "digest",     "sealed",
                                             "configuration", "password", "credential", NULL};
     apr_array_header_t *cols;
     int i, k, n, found = 0;
@@ -1014,20 +1019,19 @@ START_TEST(migration_seals_version_2_data)
                          inst->token, ce_crypto_digest(pool, inst->token)),
             &err),
         APR_SUCCESS);
-    ck_assert_int_eq(ce_store_exec_update(&db, pool,
-                                          apr_psprintf(pool,
-                                                       "UPDATE ce_user SET secret_digest = '%s'",
-                                                       ce_crypto_digest(pool, a.user_secret)),
-                                          &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool,
+                             apr_psprintf(pool, "UPDATE ce_user SET secret_digest = '%s'",
+                                          ce_crypto_digest(pool, a.user_secret)),
+                             &err),
+        APR_SUCCESS);
     ck_assert_int_eq(
         ce_store_exec_update(&db, pool,
                              apr_psprintf(pool, "UPDATE ce_organization SET secret_digest = '%s'",
                                           ce_crypto_digest(pool, a.org_secret)),
                              &err),
         APR_SUCCESS);
-    ck_assert_int_eq(ce_store_exec_update(&db, pool, "DROP TABLE ce_key_check", &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(ce_store_exec_update(&db, pool, "DROP TABLE ce_key_check", &err), APR_SUCCESS);
     ck_assert_int_eq(
         ce_store_exec_update(&db, pool, "UPDATE ce_schema_version SET version = 2", &err),
         APR_SUCCESS);
