@@ -148,17 +148,12 @@ static int decode_key(unsigned char *out, const char *b64)
     return 1;
 }
 
-apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *path,
-                                 const char **perr)
+/* The key file must be a regular file nobody else can read or write. */
+static apr_status_t check_key_file(apr_pool_t *p, const char *path, const char **perr)
 {
-    ce_keys_t *keys;
     apr_finfo_t fi;
-    apr_file_t *f;
-    char line[256], *state, *name, *value;
-    int have_enc = 0, have_mac = 0, lineno = 0, magic = 0;
     apr_status_t rv;
 
-    *pkeys = NULL;
     if ((rv = apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_TYPE, p)) != APR_SUCCESS) {
         *perr = apr_psprintf(p, "cannot read the key file %s (make one with: ceadmin keygen %s)",
                              path, path);
@@ -175,44 +170,75 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
                              path);
         return APR_EINVAL;
     }
-    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "cannot open the key file %s", path);
-        return rv;
-    }
-    keys = apr_pcalloc(p, sizeof(*keys));
-    apr_pool_cleanup_register(p, keys, wipe_keys, apr_pool_cleanup_null);
+    return APR_SUCCESS;
+}
+
+/* Reads the key lines of f into keys: *pfound has bit 1 for the magic
+ * line, 2 for the encryption key, 4 for the digest key. APR_EINVAL with
+ * *perr for a line that is none of those. Lines are wiped after use. */
+static apr_status_t read_key_lines(int *pfound, ce_keys_t *keys, apr_file_t *f, apr_pool_t *p,
+                                   const char *path, const char **perr)
+{
+    char line[256], *state, *name, *value;
+    int lineno = 0, ok;
+
+    *pfound = 0;
     while (apr_file_gets(line, sizeof(line), f) == APR_SUCCESS) {
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
-        if (!magic) {
-            magic = strcmp(line, KEY_MAGIC) == 0;
-            if (!magic) {
+        if (!(*pfound & 1)) {
+            if (strcmp(line, KEY_MAGIC) != 0) {
                 break;
             }
+            *pfound |= 1;
             continue;
         }
         if (!(name = apr_strtok(line, " \t", &state)) || *name == '#') {
             continue;
         }
         value = apr_strtok(NULL, " \t", &state);
+        ok = 1;
         if (strcmp(name, "encryption") == 0 && value && decode_key(keys->enc, value)) {
-            have_enc = 1;
+            *pfound |= 2;
         } else if (strcmp(name, "digest") == 0 && value && decode_key(keys->mac, value)) {
-            have_mac = 1;
+            *pfound |= 4;
         } else {
-            OPENSSL_cleanse(line, sizeof(line));
-            apr_file_close(f);
+            ok = 0;
+        }
+        OPENSSL_cleanse(line, sizeof(line));
+        if (!ok) {
             *perr =
                 apr_psprintf(p, "the key file %s: line %d is not a valid key line", path, lineno);
             return APR_EINVAL;
         }
-        OPENSSL_cleanse(line, sizeof(line));
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *path,
+                                 const char **perr)
+{
+    ce_keys_t *keys;
+    apr_file_t *f;
+    int found = 0;
+    apr_status_t rv;
+
+    *pkeys = NULL;
+    if ((rv = check_key_file(p, path, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "cannot open the key file %s", path);
+        return rv;
+    }
+    keys = apr_pcalloc(p, sizeof(*keys));
+    apr_pool_cleanup_register(p, keys, wipe_keys, apr_pool_cleanup_null);
+    rv = read_key_lines(&found, keys, f, p, path, perr);
     apr_file_close(f);
-    if (magic && have_enc && have_mac) {
-        keys->algs = fetch_algs(p, keys);
+    if (rv != APR_SUCCESS) {
+        return rv;
     }
-    if (!magic || !have_enc || !have_mac) {
+    if (found != 7) {
         *perr = apr_psprintf(p,
                              "%s is not a mod_ceinstances key file (it needs the line '" KEY_MAGIC
                              "', an encryption and a digest key; make one "
@@ -220,6 +246,7 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
                              path);
         return APR_EINVAL;
     }
+    keys->algs = fetch_algs(p, keys);
     *pkeys = keys;
     return APR_SUCCESS;
 }
