@@ -29,10 +29,13 @@ static const char *const sqlite3_setup[] = {
 /* clang-format on */
 static const ce_store_dialect_t dialects[CE_DIALECTS] = {
     /* BEGIN IMMEDIATE (the sqlite3 driver's transaction start) already serializes. */
-    {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL, "PRAGMA wal_checkpoint(PASSIVE)",
+    {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL, "", "PRAGMA wal_checkpoint(PASSIVE)",
      "SELECT file FROM pragma_database_list WHERE name = 'main' AND file <> ''"},
     /* CREATE ... IF NOT EXISTS races on the catalog in PostgreSQL without a lock. */
-    {CE_DIALECT_PGSQL, "pgsql", NULL, "SELECT pg_advisory_xact_lock(4242001)", NULL, NULL},
+    /* Rows read to be rewritten are locked: READ COMMITTED alone lets two
+     * read-modify-writes of one row interleave. */
+    {CE_DIALECT_PGSQL, "pgsql", NULL, "SELECT pg_advisory_xact_lock(4242001)", " FOR UPDATE", NULL,
+     NULL},
 };
 
 const ce_store_dialect_t *ce_store_dialect(const apr_dbd_driver_t *driver)

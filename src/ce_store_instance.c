@@ -56,6 +56,7 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
     {"ce_select_instance",
      "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
+
     {"ce_select_instance_by_token",
      "SELECT id FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
     {"ce_update_instance",
@@ -69,6 +70,11 @@ const ce_store_statement_t ce_store_instance_statements[] = {
     {"ce_select_instances_by_element", LIST_ALL(BY_ELEMENT)},
     {"ce_select_instances_by_tag", LIST_TAG("")},
     {"ce_select_instances_by_element_tag", LIST_TAG(BY_ELEMENT)},
+    {NULL, NULL}};
+
+const ce_store_statement_t ce_store_instance_locking_statements[] = {
+    {"ce_select_instance_for_update",
+     "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
     {NULL, NULL}};
 
 /* Parses stored JSON text (tags / configuration) of the expected type. */
@@ -319,13 +325,28 @@ static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instanc
     return rv;
 }
 
+/* Inside a transaction: inst's row and its tag rows rewritten. */
+static apr_status_t write_instance(ce_db_t *db, apr_pool_t *p, const ce_instance_t *inst,
+                                   const char **perr)
+{
+    const void *args[1] = {&inst->id};
+    apr_status_t rv = update_instance(db, p, inst, perr);
+    int nrows;
+
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_run(&nrows, db, p, "ce_delete_instance_tags", args, perr);
+    }
+    if (rv == APR_SUCCESS && inst->tags) {
+        rv = insert_tags(db, p, inst->id, inst->tags, perr);
+    }
+    return rv;
+}
+
 apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_instance_t *inst,
                                       const char **perr)
 {
     apr_dbd_transaction_t *tx;
-    const void *args[1] = {&inst->id};
     apr_status_t rv;
-    int nrows;
 
     if (!inst->user) {
         *perr = "Instance to update has no owner";
@@ -334,14 +355,42 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
     if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
         return rv;
     }
-    rv = update_instance(db, p, inst, perr);
-    if (rv == APR_SUCCESS) {
-        rv = ce_store_run(&nrows, db, p, "ce_delete_instance_tags", args, perr);
-    }
-    if (rv == APR_SUCCESS && inst->tags) {
-        rv = insert_tags(db, p, inst->id, inst->tags, perr);
-    }
+    rv = write_instance(db, p, inst, perr);
     return ce_store_tx_end(tx, db, p, rv, perr);
+}
+
+apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                      const ce_catalog_t *cat, const ce_user_t *owner,
+                                      apr_int64_t id, ce_store_modify_fn *modify, void *baton,
+                                      const char **perr)
+{
+    apr_dbd_transaction_t *tx;
+    const void *args[2] = {&id, &owner->id};
+    const char **row;
+    apr_status_t rv;
+
+    *pinst = NULL;
+    if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* The row as it is now, locked until the end of the transaction
+     * (PostgreSQL: FOR UPDATE; SQLite: the transaction holds the write
+     * lock), so no other update can come between this read and the write. */
+    rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_for_update", args, perr);
+    if (rv == APR_SUCCESS) {
+        rv = instance_from_row(pinst, db, p, row, cat, owner, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = modify(*pinst, baton, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = write_instance(db, p, *pinst, perr);
+    }
+    rv = ce_store_tx_end(tx, db, p, rv, perr);
+    if (rv != APR_SUCCESS) {
+        *pinst = NULL;
+    }
+    return rv;
 }
 
 apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,

@@ -37,6 +37,8 @@ typedef struct {
     const char *driver;       /* apr_dbd_name() */
     const char *const *setup; /* per connection, outside any transaction */
     const char *schema_lock;  /* serializes concurrent schema creation, or NULL */
+    const char *row_lock;     /* appended to a select that locks its rows ("" where the
+                                 transaction's write lock already does) */
     const char *checkpoint;   /* run by group commit now and then, outside the lock, or NULL */
     const char *twin_params;  /* selects apr_dbd_open params for another connection to the
                                  same database, or NULL (see ce_store_batch.c) */
@@ -54,6 +56,9 @@ typedef struct {
 
 extern const ce_store_statement_t ce_store_tenant_statements[];
 extern const ce_store_statement_t ce_store_instance_statements[];
+/* Selects whose rows stay locked to the end of the transaction: prepared
+ * with the dialect's row_lock appended. */
+extern const ce_store_statement_t ce_store_instance_locking_statements[];
 
 /* ---- apr_dbd helpers (ce_store_db.c) ----------------------------------- */
 

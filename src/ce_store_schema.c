@@ -199,33 +199,50 @@ static apr_status_t create_schema(ce_db_t *db, apr_pool_t *p, const ce_store_dia
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
-/* Every concern's statements. */
-static const ce_store_statement_t *const statement_lists[] = {ce_store_tenant_statements,
-                                                              ce_store_instance_statements};
+/* Every concern's statements; lock_rows: selects prepared with the
+ * dialect's row_lock appended. */
+static const struct {
+    const ce_store_statement_t *list;
+    int lock_rows;
+} statement_lists[] = {
+    {ce_store_tenant_statements, 0},
+    {ce_store_instance_statements, 0},
+    {ce_store_instance_locking_statements, 1},
+};
 
-/* Prepares every statement into db->prepared; labels already there (from an
- * earlier, interrupted init) are kept. */
-static apr_status_t prepare_all(ce_db_t *db, const char **perr)
+/* Prepares one statement into db->prepared (unless an earlier, interrupted
+ * init did already). */
+static apr_status_t prepare(ce_db_t *db, const ce_store_statement_t *s, const char *suffix,
+                            const char **perr)
 {
-    apr_size_t i;
+    apr_dbd_prepared_t *st = NULL;
+    const char *sql = suffix ? apr_pstrcat(db->pool, s->sql, suffix, NULL) : s->sql;
+    int rc;
+
+    if (apr_hash_get(db->prepared, s->label, APR_HASH_KEY_STRING)) {
+        return APR_SUCCESS;
+    }
+    rc = apr_dbd_prepare(db->driver, db->pool, db->handle, sql, s->label, &st);
+    if (rc != 0) {
+        return ce_store_db_error(perr, db, db->pool, rc, s->label);
+    }
+    apr_hash_set(db->prepared, s->label, APR_HASH_KEY_STRING, st);
+    return APR_SUCCESS;
+}
+
+/* Prepares every statement into db->prepared. */
+static apr_status_t prepare_all(ce_db_t *db, const ce_store_dialect_t *d, const char **perr)
+{
+    apr_status_t rv = APR_SUCCESS;
     const ce_store_statement_t *s;
+    apr_size_t i;
 
     for (i = 0; i < sizeof(statement_lists) / sizeof(statement_lists[0]); i++) {
-        for (s = statement_lists[i]; s->label; s++) {
-            apr_dbd_prepared_t *st = NULL;
-            int rc;
-
-            if (apr_hash_get(db->prepared, s->label, APR_HASH_KEY_STRING)) {
-                continue;
-            }
-            rc = apr_dbd_prepare(db->driver, db->pool, db->handle, s->sql, s->label, &st);
-            if (rc != 0) {
-                return ce_store_db_error(perr, db, db->pool, rc, s->label);
-            }
-            apr_hash_set(db->prepared, s->label, APR_HASH_KEY_STRING, st);
+        for (s = statement_lists[i].list; s->label && rv == APR_SUCCESS; s++) {
+            rv = prepare(db, s, statement_lists[i].lock_rows ? d->row_lock : NULL, perr);
         }
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 apr_status_t ce_store_reprepare(ce_db_t *db, const char **perr)
@@ -257,7 +274,7 @@ static apr_status_t init(ce_db_t *db, apr_pool_t *scratch, const ce_store_dialec
         rv = create_schema(db, scratch, d, perr);
     }
     if (rv == APR_SUCCESS) {
-        rv = prepare_all(db, perr);
+        rv = prepare_all(db, d, perr);
     }
     return rv;
 }

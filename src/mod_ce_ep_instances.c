@@ -1,8 +1,10 @@
 /* mod_ce_ep_instances: the /instances endpoints (also mounted under
  * /elements/{key or id}/instances, where req->scope is that element).
  *
- * Updates are read-modify-write of one row: the merge rules live in
- * ce_instance, the SQL in ce_store; this file only sequences them. */
+ * Updates are read-modify-write of one row, done inside the store's
+ * transaction (ce_store_instance_modify) so that concurrent updates never
+ * undo each other: the merge rules live in ce_instance, the SQL in
+ * ce_store; this file only sequences them. */
 #include <httpd.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -12,6 +14,13 @@
 #include "mod_ce_endpoints.h"
 
 #define PAGE_TOKEN_HEADER "Elements-Next-Page-Token"
+
+static apr_status_t instance_not_found(ce_request_t *req)
+{
+    req->err =
+        apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
+    return APR_NOTFOUND;
+}
 
 /* req's instance, if it is the caller's and (when scoped) of that element. */
 static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
@@ -24,9 +33,9 @@ static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
         rv = APR_NOTFOUND;
     }
     if (rv == APR_NOTFOUND) {
-        req->err =
-            apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
-    } else if (rv != APR_SUCCESS) {
+        return instance_not_found(req);
+    }
+    if (rv != APR_SUCCESS) {
         req->err = err; /* logged, never sent */
     }
     return rv;
@@ -37,11 +46,58 @@ static int reply_instance(ce_request_t *req, const ce_instance_t *inst)
     return ce_request_reply(req, HTTP_OK, ce_instance_to_json(req->r->pool, inst));
 }
 
-static int store_and_reply(ce_request_t *req, ce_instance_t *inst)
-{
-    apr_status_t rv = ce_store_instance_update(&req->conn->db, req->r->pool, inst, &req->err);
+/* What an update does to the instance as stored, inside the store's
+ * transaction (see ce_store_instance_modify). */
+typedef enum { CHANGE_MERGE, CHANGE_CONFIG_ENTRY, CHANGE_DISABLED } change_kind_t;
 
-    return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
+typedef struct {
+    ce_request_t *req;
+    change_kind_t kind;
+    const json_t *body; /* CHANGE_MERGE, CHANGE_CONFIG_ENTRY */
+    int disabled;       /* CHANGE_DISABLED */
+    int found;          /* the instance is the caller's and in scope */
+} change_t;
+
+static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **perr)
+{
+    change_t *c = baton;
+    ce_request_t *req = c->req;
+
+    if (req->scope && inst->element_id != req->scope->id) {
+        return APR_NOTFOUND;
+    }
+    c->found = 1;
+    switch (c->kind) {
+        case CHANGE_MERGE:
+            return ce_instance_merge(inst, req->r->pool, req->catalog, c->body, req->scope, perr);
+        case CHANGE_CONFIG_ENTRY:
+            return ce_instance_config_set(inst, req->r->pool, req->config_id, c->body, perr);
+        case CHANGE_DISABLED:
+            inst->disabled = c->disabled;
+            inst->updated_date = ce_instance_now(req->r->pool);
+            return APR_SUCCESS;
+    }
+    return APR_EINVAL;
+}
+
+static apr_status_t config_not_found(ce_request_t *req)
+{
+    req->err = apr_psprintf(req->r->pool, "Configuration %ld not found", req->config_id);
+    return APR_NOTFOUND;
+}
+
+/* Applies c to req's instance in one transaction; *pinst: as written. */
+static apr_status_t change(ce_instance_t **pinst, ce_request_t *req, change_t *c)
+{
+    apr_status_t rv;
+
+    c->req = req;
+    rv = ce_store_instance_modify(pinst, &req->conn->db, req->r->pool, req->catalog, req->user,
+                                  req->instance_id, apply_change, c, &req->err);
+    if (rv == APR_NOTFOUND) {
+        return c->found ? config_not_found(req) : instance_not_found(req);
+    }
+    return rv;
 }
 
 int ce_ep_instances_list(ce_request_t *req)
@@ -96,17 +152,19 @@ int ce_ep_instances_get(ce_request_t *req)
 
 int ce_ep_instances_update(ce_request_t *req)
 {
+    change_t c = {NULL, CHANGE_MERGE, NULL, 0, 0};
     ce_instance_t *inst;
     json_t *body;
     apr_status_t rv;
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
-        (rv = load(&inst, req)) != APR_SUCCESS ||
-        (rv = ce_instance_merge(inst, req->r->pool, req->catalog, body, req->scope, &req->err)) !=
-            APR_SUCCESS) {
+    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
-    return store_and_reply(req, inst);
+    c.body = body;
+    if ((rv = change(&inst, req, &c)) != APR_SUCCESS) {
+        return ce_request_fail(req, rv);
+    }
+    return reply_instance(req, inst);
 }
 
 int ce_ep_instances_delete(ce_request_t *req)
@@ -140,12 +198,6 @@ int ce_ep_instances_config_list(ce_request_t *req)
     return ce_request_reply(req, HTTP_OK, ce_instance_config_list(req->r->pool, inst));
 }
 
-static apr_status_t config_not_found(ce_request_t *req)
-{
-    req->err = apr_psprintf(req->r->pool, "Configuration %ld not found", req->config_id);
-    return APR_NOTFOUND;
-}
-
 int ce_ep_instances_config_get(ce_request_t *req)
 {
     ce_instance_t *inst;
@@ -163,40 +215,32 @@ int ce_ep_instances_config_get(ce_request_t *req)
 
 int ce_ep_instances_config_patch(ce_request_t *req)
 {
-    apr_pool_t *p = req->r->pool;
+    change_t c = {NULL, CHANGE_CONFIG_ENTRY, NULL, 0, 0};
     ce_instance_t *inst;
     json_t *body;
     apr_status_t rv;
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
-        (rv = load(&inst, req)) != APR_SUCCESS) {
+    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
-    rv = ce_instance_config_set(inst, p, req->config_id, body, &req->err);
-    if (rv == APR_NOTFOUND) {
-        rv = config_not_found(req);
-    }
-    if (rv != APR_SUCCESS ||
-        (rv = ce_store_instance_update(&req->conn->db, p, inst, &req->err)) != APR_SUCCESS) {
+    c.body = body;
+    if ((rv = change(&inst, req, &c)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
-    return ce_request_reply(req, HTTP_OK, ce_instance_config_entry(p, inst, req->config_id));
+    return ce_request_reply(req, HTTP_OK,
+                            ce_instance_config_entry(req->r->pool, inst, req->config_id));
 }
 
 static int set_disabled(ce_request_t *req, int disabled)
 {
+    change_t c = {NULL, CHANGE_DISABLED, NULL, disabled, 0};
     ce_instance_t *inst;
     apr_status_t rv = ce_request_media_type(req);
 
     if (rv == APR_SUCCESS) {
-        rv = load(&inst, req);
+        rv = change(&inst, req, &c);
     }
-    if (rv != APR_SUCCESS) {
-        return ce_request_fail(req, rv);
-    }
-    inst->disabled = disabled;
-    inst->updated_date = ce_instance_now(req->r->pool);
-    return store_and_reply(req, inst);
+    return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
 int ce_ep_instances_enable(ce_request_t *req)

@@ -459,6 +459,51 @@ START_TEST(instance_update)
 }
 END_TEST
 
+/* A modify callback: renames to the baton, or fails with APR_EINVAL when
+ * the baton is NULL. */
+static apr_status_t rename_to(ce_instance_t *inst, void *baton, const char **perr)
+{
+    if (!baton) {
+        inst->name = "never written";
+        *perr = "refused";
+        return APR_EINVAL;
+    }
+    inst->name = baton;
+    json_object_set_new(inst->configuration, "added", json_string("in the transaction"));
+    return APR_SUCCESS;
+}
+
+START_TEST(instance_modify)
+{
+    account_t a = signup("Acme", "a@acme.test"), b = signup("Beta", "b@beta.test");
+    ce_instance_t *inst = create(a.user, 16, "Before", NULL), *out = NULL, *got;
+
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, rename_to, "After", &err),
+        APR_SUCCESS);
+    ck_assert_str_eq(out->name, "After");
+    got = get(a.user, inst->id);
+    assert_same_instance(got, out);
+    ck_assert_str_eq(json_string_value(json_object_get(got->configuration, "added")),
+                     "in the transaction");
+    /* refused: nothing written, the callback's status and message */
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, rename_to, NULL, &err),
+        APR_EINVAL);
+    ck_assert_ptr_null(out);
+    ck_assert_str_eq(err, "refused");
+    ck_assert_str_eq(get(a.user, inst->id)->name, "After");
+    /* another tenant's, or gone: not found, callback never called */
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, b.user, inst->id, rename_to, "Stolen", &err),
+        APR_NOTFOUND);
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, 999, rename_to, "Nobody", &err),
+        APR_NOTFOUND);
+    ck_assert_str_eq(get(a.user, inst->id)->name, "After");
+}
+END_TEST
+
 START_TEST(instance_delete)
 {
     account_t a = signup("Acme", "a@acme.test");
@@ -1087,6 +1132,7 @@ int main(void)
     tcase_add_test(tc, organization_list);
     tcase_add_test(tc, instance_create_and_get);
     tcase_add_test(tc, instance_update);
+    tcase_add_test(tc, instance_modify);
     tcase_add_test(tc, instance_delete);
     tcase_add_test(tc, instance_by_token);
     tcase_add_test(tc, instance_ownership);

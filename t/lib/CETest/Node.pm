@@ -64,7 +64,10 @@ sub free_port {
 # The user agent api() uses for nodes (keep-alive, 30 s timeout).
 my $agent;
 sub node_agent {
-    $agent ||= LWP::UserAgent->new(keep_alive => 8, timeout => 30);
+    my %o = @_;
+    # reset: a fresh agent (a forked client must not share the parent's connections)
+    undef $agent if $o{reset};
+    $agent ||= LWP::UserAgent->new(keep_alive => 8, timeout => $o{timeout} // 30);
     return $agent;
 }
 
