@@ -64,6 +64,7 @@ typedef struct {
     int caching_enabled;
     int trace_logging_enabled;
     const char *created_date; /* ISO 8601, see ce_instance_now() */
+    apr_int64_t revision;     /* counts the writes of the instance: 1 when created */
     const char *updated_date;
 } ce_instance_t;
 
@@ -90,6 +91,15 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
  * traceLoggingEnabled, user {id, emailAddress, firstName, lastName},
  * createdDate, updatedDate. Bound to p. */
 json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst);
+
+/* The instance's entity tag, as HTTP's ETag header carries it (quotes
+ * included): "<id>-<revision>", changed by every write. In p. */
+const char *ce_instance_etag(apr_pool_t *p, const ce_instance_t *inst);
+
+/* Whether an If-Match header value holds etag: "*", or one of its
+ * comma-separated entity tags equal to etag (strong comparison: a weak
+ * W/"..." tag never matches). */
+int ce_instance_etag_match(const char *if_match, const char *etag);
 
 /* Whether configuration entry key of inst is secret (PASSWORD or marked
  * secret in the catalog; every entry of an element gone from the catalog):

@@ -2,6 +2,7 @@
  * the instance itself and its configuration entries — with secret values
  * masked (see ce_instance.h). */
 #include <string.h>
+#include <apr_strings.h>
 
 #include "ce_instance.h"
 #include "ce_json.h"
@@ -138,4 +139,30 @@ json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long 
     }
     return ce_json_bind(
         p, entry_json(inst, config_id, key, json_object_get(inst->configuration, key)));
+}
+
+const char *ce_instance_etag(apr_pool_t *p, const ce_instance_t *inst)
+{
+    return apr_psprintf(p, "\"%" APR_INT64_T_FMT "-%" APR_INT64_T_FMT "\"", inst->id,
+                        inst->revision);
+}
+
+int ce_instance_etag_match(const char *if_match, const char *etag)
+{
+    const char *s = if_match;
+    apr_size_t n, len = strlen(etag);
+
+    while (s && *s) {
+        s += strspn(s, " \t,");
+        n = strcspn(s, ",");
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+            n--;
+        }
+        if ((n == 1 && *s == '*') || (n == len && strncmp(s, etag, len) == 0)) {
+            return 1;
+        }
+        s += n;
+        s += strcspn(s, ",");
+    }
+    return 0;
 }

@@ -155,12 +155,18 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
 /* Changes an instance: modify(inst, baton, perr) is handed owner's
  * instance id as stored now; when it returns APR_SUCCESS the instance as it
  * left it is written back (as ce_store_instance_update), otherwise nothing
- * is written and its status is returned. Read, modify and write are one
+ * is written and its status is returned (CE_STORE_DELETE: deleted).
+ * The revision is counted up by every write. Read, modify and write are one
  * transaction with the row locked (PostgreSQL: SELECT ... FOR UPDATE;
  * SQLite: the write lock), so concurrent changes of one instance, on any
  * node, never undo each other. *pinst: the instance written, or NULL.
  * APR_NOTFOUND when there is no such instance of owner's. */
 typedef apr_status_t ce_store_modify_fn(ce_instance_t *inst, void *baton, const char **perr);
+
+/* What a modify callback returns to delete the instance instead (in the
+ * same transaction; ce_store_instance_modify then returns APR_SUCCESS with
+ * *pinst the instance as it was). */
+#define CE_STORE_DELETE (APR_OS_START_USERERR + 204)
 apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                       const ce_catalog_t *cat, const ce_user_t *owner,
                                       apr_int64_t id, ce_store_modify_fn *modify, void *baton,

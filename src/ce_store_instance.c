@@ -14,7 +14,7 @@
 #define INSTANCE_COLUMNS                                                                           \
     "i.id, i.organization_id, i.element_id, i.name, i.token, i.tags, i.configuration, "            \
     "i.disabled, i.max_cache_size, i.cache_ttl, i.caching_enabled, "                               \
-    "i.trace_logging_enabled, i.created_date, i.updated_date"
+    "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision"
 
 /* Column positions in INSTANCE_COLUMNS. */
 enum {
@@ -31,7 +31,8 @@ enum {
     IC_CACHING,
     IC_TRACE,
     IC_CREATED,
-    IC_UPDATED
+    IC_UPDATED,
+    IC_REVISION
 };
 
 /* Listing: owner, before id, [element], [first tag], limit. With a tag the
@@ -62,7 +63,8 @@ const ce_store_statement_t ce_store_instance_statements[] = {
     {"ce_update_instance",
      "UPDATE ce_instance SET name = %s, element_id = %ld, tags = %s, configuration = %s, "
      "disabled = %d, max_cache_size = %ld, cache_ttl = %ld, caching_enabled = %d, "
-     "trace_logging_enabled = %d, updated_date = %s WHERE id = %lld AND user_id = %lld"},
+     "trace_logging_enabled = %d, updated_date = %s, revision = revision + 1 "
+     "WHERE id = %lld AND user_id = %lld"},
     {"ce_delete_instance", "DELETE FROM ce_instance WHERE id = %lld AND user_id = %lld"},
     {"ce_insert_instance_tag", "INSERT INTO ce_instance_tag (instance_id, tag) VALUES (%lld, %s)"},
     {"ce_delete_instance_tags", "DELETE FROM ce_instance_tag WHERE instance_id = %lld"},
@@ -130,6 +132,7 @@ static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_po
     inst->cache_time_to_live = (long)apr_atoi64(ce_store_or_empty(row[IC_CACHE_TTL]));
     inst->caching_enabled = atoi(ce_store_or_empty(row[IC_CACHING]));
     inst->trace_logging_enabled = atoi(ce_store_or_empty(row[IC_TRACE]));
+    inst->revision = apr_atoi64(ce_store_or_empty(row[IC_REVISION]));
     inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[IC_CREATED]));
     inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[IC_UPDATED]));
     *pinst = inst;
@@ -238,6 +241,7 @@ apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t 
     }
     if (rv == APR_SUCCESS) {
         inst->id = c.id;
+        inst->revision = 1; /* the column's default */
     }
     return rv;
 }
@@ -359,6 +363,39 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
+/* Inside a transaction: owner's instance id and its tag rows deleted. */
+static apr_status_t remove_instance(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
+                                    apr_int64_t id, const char **perr)
+{
+    const void *args[2] = {&id, &owner->id};
+    apr_status_t rv;
+    int nrows;
+
+    /* Ownership first: the tag rows are only touched once the instance was ours. */
+    rv = ce_store_run(&nrows, db, p, "ce_delete_instance", args, perr);
+    if (rv == APR_SUCCESS && nrows == 0) {
+        *perr = "Instance not found";
+        rv = APR_NOTFOUND;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_run(&nrows, db, p, "ce_delete_instance_tags", args, perr);
+    }
+    return rv;
+}
+
+apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
+                                      apr_int64_t id, const char **perr)
+{
+    apr_dbd_transaction_t *tx;
+    apr_status_t rv;
+
+    if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = remove_instance(db, p, owner, id, perr);
+    return ce_store_tx_end(tx, db, p, rv, perr);
+}
+
 apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                       const ce_catalog_t *cat, const ce_user_t *owner,
                                       apr_int64_t id, ce_store_modify_fn *modify, void *baton,
@@ -383,37 +420,16 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
     if (rv == APR_SUCCESS) {
         rv = modify(*pinst, baton, perr);
     }
-    if (rv == APR_SUCCESS) {
-        rv = write_instance(db, p, *pinst, perr);
+    if (rv == CE_STORE_DELETE) {
+        rv = remove_instance(db, p, owner, id, perr);
+    } else if (rv == APR_SUCCESS && (rv = write_instance(db, p, *pinst, perr)) == APR_SUCCESS) {
+        (*pinst)->revision++;
     }
     rv = ce_store_tx_end(tx, db, p, rv, perr);
     if (rv != APR_SUCCESS) {
         *pinst = NULL;
     }
     return rv;
-}
-
-apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
-                                      apr_int64_t id, const char **perr)
-{
-    apr_dbd_transaction_t *tx;
-    const void *args[2] = {&id, &owner->id};
-    apr_status_t rv;
-    int nrows;
-
-    if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
-        return rv;
-    }
-    /* Ownership first: the tag rows are only touched once the instance was ours. */
-    rv = ce_store_run(&nrows, db, p, "ce_delete_instance", args, perr);
-    if (rv == APR_SUCCESS && nrows == 0) {
-        *perr = "Instance not found";
-        rv = APR_NOTFOUND;
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ce_store_run(&nrows, db, p, "ce_delete_instance_tags", args, perr);
-    }
-    return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
 /* --- listing --- */

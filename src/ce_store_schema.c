@@ -49,6 +49,7 @@
         "cache_ttl BIGINT NOT NULL DEFAULT 0, "                                          \
         "caching_enabled INTEGER NOT NULL DEFAULT 0, "                                   \
         "trace_logging_enabled INTEGER NOT NULL DEFAULT 0, "                             \
+        "revision BIGINT NOT NULL DEFAULT 1, "                                           \
         "created_date TEXT NOT NULL, updated_date TEXT NOT NULL)",                       \
     "CREATE INDEX IF NOT EXISTS ce_instance_user ON ce_instance (user_id, id)",           \
     "CREATE INDEX IF NOT EXISTS ce_instance_user_element "                                \
@@ -79,6 +80,8 @@ static const char *const sqlite3_to_2[] = {
     "CREATE INDEX ce_instance_tag_tag ON ce_instance_tag (tag, instance_id)",
     NULL};
 static const char *const to_3[] = {KEY_CHECK_TABLE, NULL};
+static const char *const to_4[] = {
+    "ALTER TABLE ce_instance ADD COLUMN revision BIGINT NOT NULL DEFAULT 1", NULL};
 
 /* Indexed by ce_store_dialect_t.id. */
 static const char *const *const schemas[CE_DIALECTS] = {sqlite3_schema, pgsql_schema};
@@ -95,10 +98,12 @@ typedef struct {
  *   2  ce_instance_tag WITHOUT ROWID on SQLite (one b-tree less per tag)
  *   3  secrets at rest: tokens and secret configuration values sealed
  *      (AES-256-GCM), lookup digests keyed (HMAC-SHA-256), ce_key_check;
- *      the C step converts every registered column (ce_store_seal.c) */
+ *      the C step converts every registered column (ce_store_seal.c)
+ *   4  ce_instance.revision: counts an instance's writes (its ETag) */
 static const migration_t migrations[] = {
     {2, {sqlite3_to_2, NULL}, NULL},
     {3, {to_3, to_3}, ce_store_seal_migrate},
+    {4, {to_4, to_4}, NULL},
 };
 #define MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 /* The version this module writes: the last migration's. */

@@ -41,21 +41,29 @@ static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
     return rv;
 }
 
+/* Answers j, a view of inst, with inst's ETag. */
+static int reply_with_etag(ce_request_t *req, const ce_instance_t *inst, const json_t *j)
+{
+    apr_table_setn(req->r->headers_out, "ETag", ce_instance_etag(req->r->pool, inst));
+    return ce_request_reply(req, HTTP_OK, j);
+}
+
 static int reply_instance(ce_request_t *req, const ce_instance_t *inst)
 {
-    return ce_request_reply(req, HTTP_OK, ce_instance_to_json(req->r->pool, inst));
+    return reply_with_etag(req, inst, ce_instance_to_json(req->r->pool, inst));
 }
 
 /* What an update does to the instance as stored, inside the store's
  * transaction (see ce_store_instance_modify). */
-typedef enum { CHANGE_MERGE, CHANGE_CONFIG_ENTRY, CHANGE_DISABLED } change_kind_t;
+typedef enum { CHANGE_MERGE, CHANGE_CONFIG_ENTRY, CHANGE_DISABLED, CHANGE_DELETE } change_kind_t;
 
 typedef struct {
     ce_request_t *req;
     change_kind_t kind;
-    const json_t *body; /* CHANGE_MERGE, CHANGE_CONFIG_ENTRY */
-    int disabled;       /* CHANGE_DISABLED */
-    int found;          /* the instance is the caller's and in scope */
+    const char *if_match; /* the request's If-Match, or NULL */
+    const json_t *body;   /* CHANGE_MERGE, CHANGE_CONFIG_ENTRY */
+    int disabled;         /* CHANGE_DISABLED */
+    int found;            /* the instance is the caller's and in scope */
 } change_t;
 
 static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **perr)
@@ -67,6 +75,11 @@ static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **
         return APR_NOTFOUND;
     }
     c->found = 1;
+    /* Optimistic concurrency: the client's copy must be the stored one. */
+    if (c->if_match && !ce_instance_etag_match(c->if_match, ce_instance_etag(req->r->pool, inst))) {
+        *perr = "The instance has changed since the ETag given in If-Match";
+        return CE_EPRECONDITION;
+    }
     switch (c->kind) {
         case CHANGE_MERGE:
             return ce_instance_merge(inst, req->r->pool, req->catalog, c->body, req->scope, perr);
@@ -76,6 +89,8 @@ static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **
             inst->disabled = c->disabled;
             inst->updated_date = ce_instance_now(req->r->pool);
             return APR_SUCCESS;
+        case CHANGE_DELETE:
+            return CE_STORE_DELETE;
     }
     return APR_EINVAL;
 }
@@ -92,6 +107,7 @@ static apr_status_t change(ce_instance_t **pinst, ce_request_t *req, change_t *c
     apr_status_t rv;
 
     c->req = req;
+    c->if_match = apr_table_get(req->r->headers_in, "If-Match");
     rv = ce_store_instance_modify(pinst, &req->conn->db, req->r->pool, req->catalog, req->user,
                                   req->instance_id, apply_change, c, &req->err);
     if (rv == APR_NOTFOUND) {
@@ -152,7 +168,7 @@ int ce_ep_instances_get(ce_request_t *req)
 
 int ce_ep_instances_update(ce_request_t *req)
 {
-    change_t c = {NULL, CHANGE_MERGE, NULL, 0, 0};
+    change_t c = {NULL, CHANGE_MERGE, NULL, NULL, 0, 0};
     ce_instance_t *inst;
     json_t *body;
     apr_status_t rv;
@@ -169,10 +185,18 @@ int ce_ep_instances_update(ce_request_t *req)
 
 int ce_ep_instances_delete(ce_request_t *req)
 {
+    change_t c = {NULL, CHANGE_DELETE, NULL, NULL, 0, 0};
     ce_instance_t *inst;
     apr_status_t rv = APR_SUCCESS;
 
-    /* Scoped: the instance must be of that element, which only a read tells. */
+    if (apr_table_get(req->r->headers_in, "If-Match")) {
+        /* Checked and deleted in one transaction. */
+        rv = change(&inst, req, &c);
+        return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
+    }
+    /* Scoped: the instance must be of that element, which only a read tells.
+     * Unscoped, no read: an instance whose stored values do not open can
+     * still be deleted. */
     if (req->scope) {
         rv = load(&inst, req);
     }
@@ -181,8 +205,7 @@ int ce_ep_instances_delete(ce_request_t *req)
                                       &req->err);
     }
     if (rv == APR_NOTFOUND) {
-        req->err =
-            apr_psprintf(req->r->pool, "Instance %" APR_INT64_T_FMT " not found", req->instance_id);
+        rv = instance_not_found(req);
     }
     return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
 }
@@ -195,7 +218,7 @@ int ce_ep_instances_config_list(ce_request_t *req)
     if (rv != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
-    return ce_request_reply(req, HTTP_OK, ce_instance_config_list(req->r->pool, inst));
+    return reply_with_etag(req, inst, ce_instance_config_list(req->r->pool, inst));
 }
 
 int ce_ep_instances_config_get(ce_request_t *req)
@@ -210,12 +233,12 @@ int ce_ep_instances_config_get(ce_request_t *req)
     if (!(entry = ce_instance_config_entry(req->r->pool, inst, req->config_id))) {
         return ce_request_fail(req, config_not_found(req));
     }
-    return ce_request_reply(req, HTTP_OK, entry);
+    return reply_with_etag(req, inst, entry);
 }
 
 int ce_ep_instances_config_patch(ce_request_t *req)
 {
-    change_t c = {NULL, CHANGE_CONFIG_ENTRY, NULL, 0, 0};
+    change_t c = {NULL, CHANGE_CONFIG_ENTRY, NULL, NULL, 0, 0};
     ce_instance_t *inst;
     json_t *body;
     apr_status_t rv;
@@ -227,13 +250,12 @@ int ce_ep_instances_config_patch(ce_request_t *req)
     if ((rv = change(&inst, req, &c)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
-    return ce_request_reply(req, HTTP_OK,
-                            ce_instance_config_entry(req->r->pool, inst, req->config_id));
+    return reply_with_etag(req, inst, ce_instance_config_entry(req->r->pool, inst, req->config_id));
 }
 
 static int set_disabled(ce_request_t *req, int disabled)
 {
-    change_t c = {NULL, CHANGE_DISABLED, NULL, disabled, 0};
+    change_t c = {NULL, CHANGE_DISABLED, NULL, NULL, disabled, 0};
     ce_instance_t *inst;
     apr_status_t rv = ce_request_media_type(req);
 

@@ -187,6 +187,8 @@ static int http_status(apr_status_t rv)
             return HTTP_REQUEST_ENTITY_TOO_LARGE;
         case CE_EMEDIATYPE:
             return HTTP_UNSUPPORTED_MEDIA_TYPE;
+        case CE_EPRECONDITION:
+            return HTTP_PRECONDITION_FAILED;
         case CE_EUNAVAILABLE:
             return HTTP_SERVICE_UNAVAILABLE;
         default:

@@ -21,6 +21,7 @@
 /* apr_status_t values of our own, mapped to HTTP by ce_request_fail(). */
 #define CE_ETOOLARGE (APR_OS_START_USERERR + 413)
 #define CE_EMEDIATYPE (APR_OS_START_USERERR + 415)
+#define CE_EPRECONDITION (APR_OS_START_USERERR + 412)
 /* (and CE_EUNAVAILABLE, 503, from mod_ce_dbd.h) */
 
 typedef struct {

@@ -119,8 +119,11 @@ stop_node($node);
 
 with_db(sub {
     my $dbh = shift;
-    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [3],
-        'the schema says version 3';
+    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [4],
+        'the schema says version 4';
+    is $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance WHERE revision >= 1'),
+        $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance'),
+        'every instance has a revision (version 4)';
     my $clear = $dbh->selectrow_array(
         'SELECT COUNT(*) FROM ce_instance WHERE token LIKE ? OR configuration LIKE ?', undef,
         "old-token-$$-%", '%' . valid_config('jira')->{'jira.password'} . '%');

@@ -980,6 +980,33 @@ START_TEST(now_format)
 }
 END_TEST
 
+START_TEST(etag_and_if_match)
+{
+    ce_instance_t inst;
+    const char *etag;
+
+    memset(&inst, 0, sizeof(inst));
+    inst.id = 12;
+    inst.revision = 3;
+    etag = ce_instance_etag(pool, &inst);
+    ck_assert_str_eq(etag, "\"12-3\"");
+    ck_assert(ce_instance_etag_match("\"12-3\"", etag));
+    ck_assert(ce_instance_etag_match("*", etag));
+    ck_assert(ce_instance_etag_match(" \"1-1\" ,\"12-3\" ", etag));
+    ck_assert(ce_instance_etag_match("\"1-1\",\t\"12-3\"", etag));
+    ck_assert(!ce_instance_etag_match("W/\"12-3\"", etag));
+    ck_assert(!ce_instance_etag_match("\"12-4\"", etag));
+    ck_assert(!ce_instance_etag_match("12-3", etag));
+    ck_assert(!ce_instance_etag_match("\"12-3", etag));
+    ck_assert(!ce_instance_etag_match("\"12-3\"x", etag));
+    ck_assert(!ce_instance_etag_match("", etag));
+    ck_assert(!ce_instance_etag_match(",,,", etag));
+    ck_assert(!ce_instance_etag_match("**", etag));
+    inst.revision = 4;
+    ck_assert(!ce_instance_etag_match(etag, ce_instance_etag(pool, &inst)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("instance");
@@ -1025,6 +1052,7 @@ int main(void)
     tcase_add_test(tc, config_set_types);
     tcase_add_test(tc, sanitize);
     tcase_add_test(tc, now_format);
+    tcase_add_test(tc, etag_and_if_match);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

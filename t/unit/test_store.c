@@ -156,7 +156,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 3);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 4);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     apr_dbd_close(db2.driver, db2.handle);
     apr_pool_destroy(p2);
@@ -1078,6 +1078,9 @@ START_TEST(migration_seals_version_2_data)
         APR_SUCCESS);
     ck_assert_int_eq(ce_store_exec_update(&db, pool, "DROP TABLE ce_key_check", &err), APR_SUCCESS);
     ck_assert_int_eq(
+        ce_store_exec_update(&db, pool, "ALTER TABLE ce_instance DROP COLUMN revision", &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(
         ce_store_exec_update(&db, pool, "UPDATE ce_schema_version SET version = 2", &err),
         APR_SUCCESS);
 
@@ -1086,7 +1089,7 @@ START_TEST(migration_seals_version_2_data)
     /* The old connection's statements predate the migration's DDL. */
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 3);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 4);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce1:%'"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
                                   "'%\"aws.secret\":{\"$sealed\":\"ce1:%'"),
