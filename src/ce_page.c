@@ -30,6 +30,16 @@ static const char *form_decode(apr_pool_t *p, const char *s)
     return apr_punescape_url(p, s, NULL, NULL, 1);
 }
 
+/* Whether s is short printable ASCII, fit to be quoted in an error. */
+static int printable_name(const char *s)
+{
+    apr_size_t n = strlen(s);
+
+    return n > 0 && n <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789[]._-") == n;
+}
+
 /* Files one decoded pair into pr; names as httpd's tables compare them. */
 static void take_pair(pairs_t *pr, apr_pool_t *p, const char *name, const char *value)
 {
@@ -42,7 +52,11 @@ static void take_pair(pairs_t *pr, apr_pool_t *p, const char *name, const char *
     }
 }
 
-static void split_pairs(pairs_t *pr, apr_pool_t *p, const char *args)
+/* Splits args into pr. A pair whose name or value does not decode (a bad
+ * escape, %00) is refused, not dropped: dropping a tags[] value would widen
+ * the filter to every instance. APR_EINVAL with *perr naming the pair by
+ * its name when that decodes. */
+static apr_status_t split_pairs(pairs_t *pr, apr_pool_t *p, const char *args, const char **perr)
 {
     char *copy = apr_pstrdup(p, args ? args : ""), *state = NULL, *pair, *eq;
     const char *name, *value;
@@ -53,10 +67,18 @@ static void split_pairs(pairs_t *pr, apr_pool_t *p, const char *args)
         }
         name = form_decode(p, pair);
         value = form_decode(p, eq ? eq : "");
-        if (name && value) {
-            take_pair(pr, p, name, value);
+        if (!name || !value) {
+            *perr = name && printable_name(name)
+                        ? apr_psprintf(p,
+                                       "Query parameter %s does not decode (a bad %%-escape "
+                                       "or %%00)",
+                                       name)
+                        : "A query parameter name does not decode (a bad %-escape or %00)";
+            return APR_EINVAL;
         }
+        take_pair(pr, p, name, value);
     }
+    return APR_SUCCESS;
 }
 
 /* pageSize: a positive number; above the maximum (even past int64) is the
@@ -82,7 +104,9 @@ apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const ch
     pairs_t pr = {NULL, NULL, apr_array_make(p, 2, sizeof(const char *))};
 
     memset(q, 0, sizeof(*q));
-    split_pairs(&pr, p, args);
+    if (split_pairs(&pr, p, args, perr) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
     if (page_size(&q->limit, pr.page_size) != APR_SUCCESS) {
         *perr = "pageSize must be a positive integer";
         return APR_EINVAL;

@@ -165,4 +165,18 @@ ok !defined $res->header($TOKEN), 'last page: no next page token';
 $res = list('pageSize=500', 'first user after the bulk');
 is scalar @{ $res->list }, 7, 'first user still sees only their own 7';
 
+# A query value that does not decode is refused, never dropped (a dropped
+# tags[] value would list every instance).
+for my $case (['tags%5B%5D=%zz', 'tags[]'], ['tags[]=qa%00', 'tags[]'],
+              ['pageSize=5%00', 'pageSize'], ['nextPage=%zz', 'nextPage'],
+              ['tags[]=prod&tags[]=%e', 'tags[]']) {
+    my($query, $name) = @$case;
+    $res = api(GET => "instances?$query", auth => $t);
+    expect_error($res, 400, "GET instances?$query");
+    is $res->json->{message}, "Query parameter $name does not decode (a bad %-escape or %00)",
+        "GET instances?$query: names the parameter";
+}
+$res = api(GET => 'instances?%zz=1', auth => $t);
+expect_error($res, 400, 'a query name that does not decode');
+
 done_testing;
