@@ -138,8 +138,12 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
                                          const ce_catalog_t *cat, apr_int64_t id,
                                          const char **perr);
 
+/* What ce_store_instance_by_token says of a disabled instance's token. */
+#define CE_STORE_EDISABLED (APR_OS_START_USERERR + 1403)
+
 /* The id of owner's instance whose token is token (looked up by digest).
  * APR_NOTFOUND if none (deleted, another tenant's, or never issued);
+ * CE_STORE_EDISABLED, with *pid set, when that instance is disabled;
  * APR_EGENERAL with *perr for a database failure. */
 apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p,
                                         const ce_user_t *owner, const char *token,
@@ -166,7 +170,7 @@ typedef apr_status_t ce_store_modify_fn(ce_instance_t *inst, void *baton, const 
 /* What a modify callback returns to delete the instance instead (in the
  * same transaction; ce_store_instance_modify then returns APR_SUCCESS with
  * *pinst the instance as it was). */
-#define CE_STORE_DELETE (APR_OS_START_USERERR + 204)
+#define CE_STORE_DELETE (APR_OS_START_USERERR + 1204)
 apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                       const ce_catalog_t *cat, const ce_user_t *owner,
                                       apr_int64_t id, ce_store_modify_fn *modify, void *baton,

@@ -59,7 +59,7 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
 
     {"ce_select_instance_by_token",
-     "SELECT id FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
+     "SELECT id, disabled FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
     {"ce_update_instance",
      "UPDATE ce_instance SET name = %s, element_id = %ld, tags = %s, configuration = %s, "
      "disabled = %d, max_cache_size = %ld, cache_ttl = %ld, caching_enabled = %d, "
@@ -293,6 +293,7 @@ apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_
     if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_by_token", args, perr)) ==
         APR_SUCCESS) {
         *pid = apr_atoi64(row[0]);
+        rv = atoi(ce_store_or_empty(row[1])) ? CE_STORE_EDISABLED : APR_SUCCESS;
     }
     return rv;
 }

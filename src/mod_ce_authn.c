@@ -48,6 +48,11 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
             *perr = "Invalid Element token";
             return APR_EACCES;
         }
+        if (rv == CE_STORE_EDISABLED) {
+            /* Known, but not to be used: Cloud Elements answers 403. */
+            *perr = "The instance of this Element token is disabled";
+            return CE_EFORBIDDEN;
+        }
         if (rv != APR_SUCCESS) {
             return rv; /* a database failure, not a bad token */
         }

@@ -30,6 +30,8 @@ typedef struct {
  * - APR_EACCES, *perr a message for the client (the parser's, "Invalid
  *   Organization or User secret, or not authorized", "Invalid Element
  *   token");
+ * - CE_EFORBIDDEN, *perr a message for the client, for the token of a disabled
+ *   instance (the API answers 403, as Cloud Elements does);
  * - CE_EUNAVAILABLE (*perr CE_DBD_UNAVAILABLE) when no connection can be
  *   had;
  * - APR_EGENERAL for a database failure, *perr the driver's message (for

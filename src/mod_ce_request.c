@@ -179,6 +179,8 @@ static int http_status(apr_status_t rv)
             return HTTP_BAD_REQUEST;
         case APR_EACCES:
             return HTTP_UNAUTHORIZED;
+        case CE_EFORBIDDEN:
+            return HTTP_FORBIDDEN;
         case APR_NOTFOUND:
             return HTTP_NOT_FOUND;
         case APR_EEXIST:

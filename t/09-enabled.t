@@ -23,8 +23,10 @@ for my $round (1, 2) {
 }
 my $res = api(GET => 'instances', auth => $t);
 ok is_json_true($res->list->[0]{disabled}), 'the list shows it disabled';
-# A disabled instance is still the caller's: readable, updatable, its token accepted.
-expect_ok(api(GET => 'instances', auth => auth($t, element => $inst->{token})), 'token of a disabled instance');
+# A disabled instance is still the caller's: readable, updatable; its token
+# is refused (403, below).
+expect_error(api(GET => 'instances', auth => auth($t, element => $inst->{token})), 403,
+             'token of a disabled instance');
 $res = api(PATCH => "instances/$id", auth => $t, json => { name => 'switch 2' });
 expect_ok($res, 'PATCH a disabled instance');
 ok is_json_true($res->json && $res->json->{disabled}), 'PATCH keeps disabled';
@@ -60,5 +62,17 @@ for my $m (qw(GET POST PATCH)) {
 }
 unchanged($before, 'refused enable/disable');
 ok is_json_true(api(GET => "instances/$id", auth => $t)->json->{disabled}), 'still disabled';
+
+# A disabled instance's token is known but refused as Element: 403 (as
+# Cloud Elements answers), with the JSON error; enabled again, it works.
+my $with_token = auth($t, element => $inst->{token});
+$res = api(GET => "instances/$id", auth => $with_token);
+expect_error($res, 403, 'Element token of a disabled instance');
+is $res->json->{message}, 'The instance of this Element token is disabled', 'and says why';
+expect_ok(api(GET => "instances/$id", auth => $t), 'without the token: served');
+expect_ok(api(PUT => "instances/$id/enabled", auth => $t), 'enable it again');
+expect_ok(api(GET => "instances/$id", auth => $with_token), 'its token is accepted again');
+expect_ok(api(DELETE => "instances/$id/enabled", auth => $t), 'and disable it again');
+expect_error(api(GET => 'instances', auth => $with_token), 403, 'refused again, on any path');
 
 done_testing;

@@ -542,6 +542,12 @@ START_TEST(instance_by_token)
                                                 ce_crypto_digest(pool, inst->token), &err),
                      APR_NOTFOUND);
     ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, NULL, &err), APR_NOTFOUND);
+    /* a disabled instance's token is known, and said to be disabled */
+    inst->disabled = 1;
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, inst, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_by_token(&id, &db, pool, a.user, inst->token, &err),
+                     CE_STORE_EDISABLED);
+    ck_assert_int_eq(id, inst->id);
 }
 END_TEST
 
