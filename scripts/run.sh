@@ -76,6 +76,10 @@ cat >"$CONF" <<CONF
 ServerRoot "$VAR"
 ServerName 127.0.0.1
 Listen 127.0.0.1:$PORT
+# No version in the Server header; no TRACE (it echoes request headers,
+# Authorization included, outside the API).
+ServerTokens Prod
+TraceEnable off
 PidFile "$VAR/run/httpd.pid"
 DefaultRuntimeDir "$VAR/run"
 Mutex file:$VAR/run default

@@ -76,6 +76,7 @@ void ce_guard_error_json(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d (from httpd)",
                   id, r->status);
     ap_custom_response(r, r->status, body);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     ap_add_output_filter_handle(error_type_filter, NULL, r, r->connection);
 }
 

@@ -1,6 +1,7 @@
 /* mod_ce_request: one API request — body, query and reply — and the
  * single place where failures become HTTP statuses and JSON error bodies
  * (see mod_ce_request.h). */
+#include <strings.h>
 #include <httpd.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -77,9 +78,16 @@ static apr_status_t read_body(char **pbuf, apr_size_t *plen, request_rec *r, apr
 apr_status_t ce_request_media_type(ce_request_t *req)
 {
     const char *ct = apr_table_get(req->r->headers_in, "Content-Type");
+    const char *ce = apr_table_get(req->r->headers_in, "Content-Encoding");
 
     if (ct && !is_json_type(ct)) {
         req->err = "Content-Type must be application/json";
+        return CE_EMEDIATYPE;
+    }
+    /* Bodies are never decompressed: a gzip body would be read as broken
+     * JSON (a misleading 400), a br one ignored. */
+    if (ce && strcasecmp(ce, "identity") != 0) {
+        req->err = "Content-Encoding must be identity (request bodies are not decompressed)";
         return CE_EMEDIATYPE;
     }
     return APR_SUCCESS;
@@ -88,14 +96,12 @@ apr_status_t ce_request_media_type(ce_request_t *req)
 apr_status_t ce_request_body(json_t **pbody, ce_request_t *req)
 {
     request_rec *r = req->r;
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
     char *buf = NULL;
     apr_size_t len = 0;
     apr_status_t rv;
 
-    if (ct && !is_json_type(ct)) {
-        req->err = "Content-Type must be application/json";
-        return CE_EMEDIATYPE;
+    if ((rv = ce_request_media_type(req)) != APR_SUCCESS) {
+        return rv;
     }
     req->body_consumed = 1;
     rv = read_body(&buf, &len, r, ce_config_max_body(req->cfg));
@@ -147,6 +153,8 @@ static int send_text(ce_request_t *req, int status, const char *body)
     ce_dbd_release(req->conn); /* the answer is made: let the next request have it */
     settle_body(req);
     r->status = status;
+    /* Answers carry tokens and configuration: no cache keeps them. */
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
     if (body) {
         ap_set_content_type(r, "application/json");
     }

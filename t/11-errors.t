@@ -144,4 +144,55 @@ is_deeply $res->json, $inst, 'target unchanged';
 $res = api(POST => 'instances', auth => $t, body => encode_json({ %$good, name => 'no ct' }));
 expect_ok($res, 'POST without Content-Type');
 
+# Every API answer carries Cache-Control: no-store (they carry tokens),
+# successes, the handler's errors and httpd's own error pages alike.
+{
+    my $c = signup();
+    my $inst = create_instance($c, 'jira');
+    my @answers = (
+        ['GET instance', api(GET => "instances/$inst->{id}", auth => $c)],
+        ['GET list', api(GET => 'instances', auth => $c)],
+        ['POST', api(POST => 'instances', auth => $c,
+                     json => { element => { key => 'jira' }, name => 'cc',
+                               configuration => valid_config('jira') })],
+        ['401', api(GET => 'instances')],
+        ['404', api(GET => 'instances/999999999', auth => $c)],
+        ['405', api(POST => "instances/$inst->{id}", auth => $c, json => {})],
+        ['400 from httpd', raw_res(raw_request(raw_bytes(PUT => "instances/$inst->{id}",
+                                                         auth => $c,
+                                                         headers => ['Content-Length' => 'abc'],
+                                                         body => '{}')),
+                                   'bad Content-Length')],
+    );
+    for my $a (@answers) {
+        is $a->[1]->header('Cache-Control'), 'no-store', "$a->[0]: Cache-Control: no-store";
+    }
+    is $answers[-1][1]->code, 400, 'httpd refused the bad Content-Length itself';
+
+    # Bodies are never decompressed: any Content-Encoding but identity is 415.
+    for my $enc (qw(gzip br deflate x-custom)) {
+        my $res = api(PATCH => "instances/$inst->{id}", auth => $c, json => { name => 'enc' },
+                      headers => { 'Content-Encoding' => $enc });
+        expect_error($res, 415, "PATCH with Content-Encoding: $enc");
+        is $res->json->{message},
+            'Content-Encoding must be identity (request bodies are not decompressed)',
+            "Content-Encoding: $enc: says why";
+        expect_error(api(POST => 'instances', auth => $c, json => { name => 'x' },
+                         headers => { 'Content-Encoding' => $enc }), 415,
+                     "POST with Content-Encoding: $enc");
+    }
+    expect_ok(api(PATCH => "instances/$inst->{id}", auth => $c, json => { name => 'plain' },
+                  headers => { 'Content-Encoding' => 'identity' }),
+              'Content-Encoding: identity is fine');
+    expect_error(api(PUT => "instances/$inst->{id}/enabled", auth => $c,
+                     headers => { 'Content-Encoding' => 'gzip' }), 415,
+                 'PUT enabled with Content-Encoding: gzip');
+
+    # As shipped: no TRACE (it would echo the Authorization header), no version.
+    my $trace = raw_res(raw_request(raw_bytes(TRACE => '/', auth => $c)), 'TRACE /');
+    is $trace->code, 405, 'TRACE is refused (TraceEnable off)';
+    unlike $trace->content // '', qr/\Q$c->{user_secret}\E/, 'and echoes no secret';
+    is $answers[0][1]->header('Server'), 'Apache', 'Server: Apache, no version (ServerTokens Prod)';
+}
+
 done_testing;
