@@ -549,8 +549,8 @@ int ce_instance_valid(const ce_instance_t *inst)
 {
     int i;
 
-    if (!inst->element) {
-        return 0; /* its element left the catalog: nothing can use it */
+    if (!inst->element || inst->unreadable) {
+        return 0; /* its element left the catalog, or its secrets do not open */
     }
     for (i = 0; i < inst->element->config->nelts; i++) {
         if (lacks(&APR_ARRAY_IDX(inst->element->config, i, ce_config_spec_t),

@@ -65,6 +65,7 @@ typedef struct {
     int trace_logging_enabled;
     const char *created_date; /* ISO 8601, see ce_instance_now() */
     apr_int64_t revision;     /* counts the writes of the instance: 1 when created */
+    int unreadable;           /* its sealed values did not open: listed, never valid */
     const char *updated_date;
 } ce_instance_t;
 

@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "ce_json.h"
+#include "ce_log.h"
 #include "ce_store_int.h"
 
 /* "No upper bound" for keyset pagination (before_id 0). */
@@ -91,25 +92,46 @@ static apr_status_t parse_column(json_t **pj, apr_pool_t *p, const char *text, j
     return APR_SUCCESS;
 }
 
-/* The instance of a row, its sealed values opened. A value that fails
- * authentication fails this instance only: APR_EGENERAL, *perr naming the
- * instance and the value, never its content. */
-static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                      const char **row, const ce_catalog_t *cat,
-                                      const ce_user_t *owner, const char **perr)
+/* The plain columns of a row into inst (tags and configuration parsed,
+ * nothing opened). */
+static apr_status_t columns_from_row(ce_instance_t *inst, apr_pool_t *p, const char **row,
+                                     const ce_catalog_t *cat, const ce_user_t *owner,
+                                     const char **perr)
 {
-    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
-    const char *token = NULL, *err = NULL;
-    apr_size_t len;
-
-    *pinst = NULL;
     if (parse_column(&inst->tags, p, row[IC_TAGS], JSON_ARRAY) != APR_SUCCESS ||
         parse_column(&inst->configuration, p, row[IC_CONFIGURATION], JSON_OBJECT) != APR_SUCCESS) {
         *perr = apr_psprintf(p, "Instance %s: stored tags or configuration unreadable", row[IC_ID]);
         return APR_EGENERAL;
     }
-    if (ce_store_open(&token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN, row[IC_TOKEN]) !=
+    inst->id = apr_atoi64(row[IC_ID]);
+    inst->organization_id = apr_atoi64(ce_store_or_empty(row[IC_ORGANIZATION]));
+    inst->user = owner;
+    inst->element_id = (long)apr_atoi64(ce_store_or_empty(row[IC_ELEMENT]));
+    inst->element = cat ? ce_catalog_by_id(cat, inst->element_id) : NULL;
+    inst->name = apr_pstrdup(p, ce_store_or_empty(row[IC_NAME]));
+    inst->disabled = atoi(ce_store_or_empty(row[IC_DISABLED]));
+    inst->max_cache_size = (long)apr_atoi64(ce_store_or_empty(row[IC_MAX_CACHE_SIZE]));
+    inst->cache_time_to_live = (long)apr_atoi64(ce_store_or_empty(row[IC_CACHE_TTL]));
+    inst->caching_enabled = atoi(ce_store_or_empty(row[IC_CACHING]));
+    inst->trace_logging_enabled = atoi(ce_store_or_empty(row[IC_TRACE]));
+    inst->revision = apr_atoi64(ce_store_or_empty(row[IC_REVISION]));
+    inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[IC_CREATED]));
+    inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[IC_UPDATED]));
+    return APR_SUCCESS;
+}
+
+/* Opens inst's sealed token (from the row) and configuration values in
+ * place. APR_EGENERAL, *perr naming the instance and the value (never its
+ * content), when one fails authentication. */
+static apr_status_t open_sealed(ce_instance_t *inst, ce_db_t *db, apr_pool_t *p, const char **row,
+                                const char **perr)
+{
+    const char *err = NULL;
+    apr_size_t len;
+
+    if (ce_store_open(&inst->token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN, row[IC_TOKEN]) !=
         APR_SUCCESS) {
+        inst->token = NULL;
         *perr = apr_psprintf(p,
                              "Instance %s: the stored token fails authentication "
                              "(tampered, or another key)",
@@ -120,21 +142,49 @@ static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_po
         *perr = apr_psprintf(p, "Instance %s: %s", row[IC_ID], err);
         return APR_EGENERAL;
     }
-    inst->id = apr_atoi64(row[IC_ID]);
-    inst->organization_id = apr_atoi64(ce_store_or_empty(row[IC_ORGANIZATION]));
-    inst->user = owner;
-    inst->element_id = (long)apr_atoi64(ce_store_or_empty(row[IC_ELEMENT]));
-    inst->element = cat ? ce_catalog_by_id(cat, inst->element_id) : NULL;
-    inst->name = apr_pstrdup(p, ce_store_or_empty(row[IC_NAME]));
-    inst->token = token;
-    inst->disabled = atoi(ce_store_or_empty(row[IC_DISABLED]));
-    inst->max_cache_size = (long)apr_atoi64(ce_store_or_empty(row[IC_MAX_CACHE_SIZE]));
-    inst->cache_time_to_live = (long)apr_atoi64(ce_store_or_empty(row[IC_CACHE_TTL]));
-    inst->caching_enabled = atoi(ce_store_or_empty(row[IC_CACHING]));
-    inst->trace_logging_enabled = atoi(ce_store_or_empty(row[IC_TRACE]));
-    inst->revision = apr_atoi64(ce_store_or_empty(row[IC_REVISION]));
-    inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[IC_CREATED]));
-    inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[IC_UPDATED]));
+    return APR_SUCCESS;
+}
+
+/* The instance of a row, its sealed values opened. A value that fails
+ * authentication fails this instance only: APR_EGENERAL, *perr naming the
+ * instance and the value, never its content. */
+static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                      const char **row, const ce_catalog_t *cat,
+                                      const ce_user_t *owner, const char **perr)
+{
+    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
+    apr_status_t rv = columns_from_row(inst, p, row, cat, owner, perr);
+
+    *pinst = NULL;
+    if (rv == APR_SUCCESS && (rv = open_sealed(inst, db, p, row, perr)) == APR_SUCCESS) {
+        *pinst = inst;
+    }
+    return rv;
+}
+
+/* As instance_from_row, for a listing: an instance whose sealed values do
+ * not open is still listed, as unreadable (not valid), without its token
+ * and with every value that did not open set to null; it is logged by id,
+ * since the listing itself answers 200. */
+static apr_status_t listed_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                    const char **row, const ce_catalog_t *cat,
+                                    const ce_user_t *owner, const char **perr)
+{
+    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
+    const char *err = NULL;
+    apr_status_t rv = columns_from_row(inst, p, row, cat, owner, perr);
+
+    *pinst = NULL;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (open_sealed(inst, db, p, row, &err) != APR_SUCCESS) {
+        ce_log(CE_LOG_MARK, CE_LOG_ERR, 0,
+               "CE00032: %s; listed as not valid, without its token and sealed values", err);
+        inst->unreadable = 1;
+        inst->token = NULL;
+        ce_store_drop_sealed(inst->configuration);
+    }
     *pinst = inst;
     return APR_SUCCESS;
 }
@@ -513,7 +563,7 @@ static apr_status_t listing_take(listing_t *l, apr_pool_t *scratch, apr_array_he
         }
         if (l->insts->nelts == l->q->limit) {
             l->more = 1;
-        } else if ((rv = instance_from_row(&inst, l->db, l->p, row, l->cat, l->owner, perr)) ==
+        } else if ((rv = listed_from_row(&inst, l->db, l->p, row, l->cat, l->owner, perr)) ==
                    APR_SUCCESS) {
             APR_ARRAY_PUSH(l->insts, ce_instance_t *) = inst;
         }

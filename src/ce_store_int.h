@@ -183,6 +183,9 @@ const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, co
 apr_status_t ce_store_open_configuration(json_t *config, apr_pool_t *p, const ce_keys_t *keys,
                                          const char **perr);
 
+/* Sets every value of config that is still sealed (did not open) to null. */
+void ce_store_drop_sealed(json_t *config);
+
 /* Records (first use) or verifies which keys db is written with: APR_EACCES
  * with *perr when db->keys are not those. */
 apr_status_t ce_store_key_check(ce_db_t *db, apr_pool_t *p, const char **perr);

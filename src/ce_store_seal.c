@@ -347,3 +347,17 @@ apr_status_t ce_store_rekey(ce_db_t *db, apr_pool_t *p, const ce_keys_t *to, con
     }
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
+
+void ce_store_drop_sealed(json_t *config)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+
+    json_object_foreach_safe(config, tmp, key, v)
+    {
+        if (json_is_object(v)) {
+            json_object_set_new(config, key, json_null());
+        }
+    }
+}

@@ -133,6 +133,19 @@ unlike $res->content, qr/\Q$made{jira}{name}\E|fails/, 'the answer says nothing 
 expect_ok(api(GET => "instances/$sid", auth => $t, node => $node), 'the other instance is fine');
 ok grep_file("$node->{dir}/error_log", "Instance $jid: the stored token fails authentication"),
     'the log names the instance and what failed';
+# One unreadable instance does not break the account's list.
+$res = api(GET => 'instances', auth => $t, node => $node);
+expect_ok($res, 'the list with a tampered instance in it');
+my($listed) = grep { $_->{id} == $jid } @{ $res->json || [] };
+ok $listed, 'the tampered instance is listed';
+ok $listed && is_json_false($listed->{valid}), 'as not valid';
+ok $listed && !defined $listed->{token}, 'without its token';
+ok !(grep { ($_ // '') eq valid_config('jira')->{'jira.password'} }
+     values %{ ($listed // {})->{configuration} || {} }), 'nor its secret values';
+ok((grep { $_->{id} == $sid && is_json_true($_->{valid}) && $_->{token} } @{ $res->json || [] }),
+   'the other instance is listed as usual');
+ok grep_file("$node->{dir}/error_log", qr/CE00032: Instance $jid: the stored token fails/),
+    'the log names it (CE00032)';
 
 # --- another key: refused --------------------------------------------------
 my $key_x = keygen("$tdir/var/secrets-x-$$.key");

@@ -932,6 +932,59 @@ START_TEST(list_by_tags)
 }
 END_TEST
 
+/* An instance whose sealed values do not open does not break its owner's
+ * listing: it is listed as unreadable (never valid), without its token,
+ * its sealed values null; a read of it alone still fails. */
+START_TEST(list_with_unreadable_instance)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *good = create(a.user, 16, "good", NULL);
+    ce_instance_t *bad = create(a.user, 16, "bad token", NULL);
+    ce_instance_t *cfg = create(a.user, 16, "bad config", NULL), *got = NULL;
+    ce_instance_query_t q = {0, NULL, 0, 10};
+    apr_array_header_t *found;
+    int more = 0, i;
+
+    ck_assert_int_eq(ce_store_exec_update(&db, pool,
+                                          apr_psprintf(pool,
+                                                       "UPDATE ce_instance SET token = "
+                                                       "'ce1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' "
+                                                       "WHERE id = %" APR_INT64_T_FMT,
+                                                       bad->id),
+                                          &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_exec_update(
+            &db, pool,
+            apr_psprintf(
+                pool,
+                "UPDATE ce_instance SET configuration = replace(configuration, "
+                "'\"$sealed\":\"ce1:', '\"$sealed\":\"ce1:AA') WHERE id = %" APR_INT64_T_FMT,
+                cfg->id),
+            &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_get(&got, &db, pool, cat, a.user, bad->id, &err),
+                     APR_EGENERAL);
+    ck_assert_int_eq(ce_store_instance_list(&found, &more, &db, pool, cat, a.user, &q, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(found->nelts, 3);
+    for (i = 0; i < found->nelts; i++) {
+        ce_instance_t *inst = APR_ARRAY_IDX(found, i, ce_instance_t *);
+
+        if (inst->id == good->id) {
+            ck_assert(!inst->unreadable && inst->token && ce_instance_valid(inst));
+            continue;
+        }
+        ck_assert_msg(inst->unreadable, "%s listed as readable", inst->name);
+        ck_assert_ptr_null(inst->token);
+        ck_assert(!ce_instance_valid(inst));
+        ck_assert(json_is_null(json_object_get(inst->configuration, "aws.secret")));
+        ck_assert_str_eq(json_string_value(json_object_get(inst->configuration, "bucket.name")),
+                         "photos");
+    }
+}
+END_TEST
+
 /* --- the registry of sealed columns --- */
 
 /* Every value of registered column c, as stored. */
@@ -1152,6 +1205,7 @@ int main(void)
     tcase_add_test(tc, list_newest_first_and_paging);
     tcase_add_test(tc, list_by_element);
     tcase_add_test(tc, list_by_tags);
+    tcase_add_test(tc, list_with_unreadable_instance);
     tcase_add_test(tc, rekey_reseals_every_registered_column);
     tcase_add_test(tc, registry_lists_every_secret_column);
     tcase_add_test(tc, migration_seals_version_2_data);
