@@ -280,7 +280,10 @@ static apr_status_t read_config_entry(ce_config_spec_t *spec, ctx_t *c, const ce
     if (*spec->name == '\0') {
         return fail(c, "field 'name' must not be empty");
     }
-    spec->secret = secret || strcmp(spec->type, "PASSWORD") == 0;
+    spec->secret =
+        secret || strcmp(spec->type, "PASSWORD") == 0 ||
+        (json_is_true(json_object_get(e->json, "typeOauth")) &&
+         (strcmp(spec->key, "oauth.api.key") == 0 || strcmp(spec->key, "oauth.api.secret") == 0));
     return APR_SUCCESS;
 }
 

@@ -22,7 +22,9 @@
  * unique non-empty key, a name (defaults to the key) and a type from
  * CE_CONFIG_TYPES; required defaults to false; defaultValue, if present, must
  * be a JSON scalar; description defaults to "". An entry is secret when its
- * type is PASSWORD or it has "secret": true. Unknown fields are errors (they
+ * type is PASSWORD, it has "secret": true, or it is oauth.api.key or
+ * oauth.api.secret (an OAuth client's credentials, in every element that
+ * has them: Cloud Elements masks both, and its clients check that). Unknown fields are errors (they
  * are typos in a hand-edited file).
  */
 #ifndef CE_CATALOG_H

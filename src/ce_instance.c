@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include <apr_time.h>
@@ -67,8 +69,28 @@ static int is_mask(const json_t *v)
     return json_is_string(v) && strcmp(json_string_value(v), CE_MASK) == 0;
 }
 
-/* Secret when the catalog says so; every entry of an element that left the
- * catalog is treated as secret, since nothing says which ones are not. */
+/* Whether a key the catalog does not define names a secret: it contains
+ * password, secret, token or key (any case). Clients send keys the catalog
+ * does not know ("username" / "password" for jira). */
+static int secret_name(const char *key)
+{
+    static const char *const words[] = {"password", "secret", "token", "key", NULL};
+    const char *s;
+    int w;
+
+    for (s = key; *s; s++) {
+        for (w = 0; words[w]; w++) {
+            if (strncasecmp(s, words[w], strlen(words[w])) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Secret when the catalog says so, or, for a key it does not define, when
+ * the key's name says so; every entry of an element that left the catalog
+ * is treated as secret, since nothing says which ones are not. */
 static int is_secret(const ce_element_t *e, const char *key)
 {
     const ce_config_spec_t *spec;
@@ -77,7 +99,7 @@ static int is_secret(const ce_element_t *e, const char *key)
         return 1;
     }
     spec = ce_catalog_config_spec(e, key);
-    return spec && spec->secret;
+    return spec ? spec->secret : secret_name(key);
 }
 
 int ce_instance_secret_entry(const ce_instance_t *inst, const char *key)
@@ -431,6 +453,21 @@ static apr_status_t build_configuration(json_t **pcfg, apr_pool_t *p, const ce_e
     return APR_SUCCESS;
 }
 
+/* The entries of cfg that element e defines, in cfg's order (bound to p). */
+static json_t *only_entries_of(apr_pool_t *p, const ce_element_t *e, const json_t *cfg)
+{
+    json_t *out = ce_json_object(p), *v;
+    const char *key;
+
+    json_object_foreach((json_t *)cfg, key, v)
+    {
+        if (ce_catalog_config_spec(e, key)) {
+            json_object_set(out, key, v);
+        }
+    }
+    return out;
+}
+
 /* 1 if spec is required and cfg lacks it (absent, null or ""). */
 static int lacks(const ce_config_spec_t *spec, const json_t *cfg)
 {
@@ -518,18 +555,22 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
                                const json_t *body, const ce_element_t *scope, const char **perr)
 {
     ce_instance_t next = *inst;
+    const json_t *kept = inst->configuration;
     changes_t ch;
     apr_status_t rv;
 
     if ((rv = read_body(&ch, p, cat, body, scope, perr)) != APR_SUCCESS) {
         return rv;
     }
-    if (ch.element) {
+    if (ch.element && ch.element != inst->element) {
         next.element = ch.element;
         next.element_id = ch.element->id;
+        /* Another element: what the old one configured (its credentials
+         * among them) does not carry over; the new one's entries do. */
+        kept = only_entries_of(p, ch.element, inst->configuration);
     }
-    if ((rv = build_configuration(&next.configuration, p, next.element, inst->configuration,
-                                  ch.configuration, perr)) != APR_SUCCESS ||
+    if ((rv = build_configuration(&next.configuration, p, next.element, kept, ch.configuration,
+                                  perr)) != APR_SUCCESS ||
         (rv = require_entries(p, next.element, next.configuration, perr)) != APR_SUCCESS) {
         return rv;
     }

@@ -130,7 +130,7 @@ static inline const char *ce_store_or_empty(const char *s)
 /* How a column holds a secret. */
 typedef enum {
     CE_SEAL_TEXT,   /* the whole value sealed (ce_crypto_seal), aad as given */
-    CE_SEAL_CONFIG, /* a JSON object whose secret values are {"$sealed": ...},
+    CE_SEAL_CONFIG, /* a JSON object whose values are {"$sealed": ...},
                        each sealed with aad + the entry's key */
     CE_SEAL_DIGEST  /* a keyed lookup digest (ce_crypto_keyed_digest) */
 } ce_seal_kind_t;
@@ -173,8 +173,9 @@ const char *ce_store_seal(apr_pool_t *p, const ce_keys_t *keys, ce_sealed_t whic
 apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
                            const ce_keys_t *keys, ce_sealed_t which, const char *sealed);
 
-/* Configuration text to store: the values inst says are secret (all of
- * them when inst is NULL) sealed. NULL on failure. */
+/* Configuration text to store: every value but null sealed, whatever its
+ * key (inst is not consulted: which keys are secret depends on an element
+ * that can change). NULL on failure. */
 const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, const json_t *config,
                                         const ce_instance_t *inst);
 

@@ -85,7 +85,9 @@ const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, co
     out = ce_json_object(p);
     json_object_foreach((json_t *)config, key, v)
     {
-        if (json_is_null(v) || (inst && !ce_instance_secret_entry(inst, key))) {
+        /* Every value is sealed, whatever its key: which keys are secret
+         * depends on the element, which can change (and the catalog). */
+        if (json_is_null(v)) {
             json_object_set(out, key, v);
             continue;
         }

@@ -119,7 +119,7 @@ my $dbx = $res->json;
 expect_instance($dbx, 'dropbox', element => 'dropbox', name => 'my_first_instance',
     tags => ['my_first_tag'], user => $t, valid => 1,
     configuration => { 'oauth.callback.url' => 'https://www.cloud-elements.com',
-                       'oauth.api.key' => 'za6jhr3hychnef0', 'oauth.api.secret' => '********',
+                       'oauth.api.key' => '********', 'oauth.api.secret' => '********',
                        'document.tagging' => json_false() });
 is $dbx->{element}{id}, 14, 'dropbox: element id 14';
 unlike $res->content, qr/Code on the Return URL|providerData/, 'dropbox: providerData not echoed';

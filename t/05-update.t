@@ -116,7 +116,7 @@ $res = update(PUT => $jira->{id}, { element => { key => 'sfdc' }, configuration 
 expect_ok($res, 'PUT element sfdc with its configuration');
 expect_instance($res->json, 'element changed to sfdc', element => 'sfdc',
     configuration => { 'oauth.callback.url' => 'https://www.cloud-elements.com',
-                       'oauth.api.key' => 'sfdc-api-key', 'oauth.api.secret' => '********' });
+                       'oauth.api.key' => '********', 'oauth.api.secret' => '********' });
 is $res->json && $res->json->{id}, $jira->{id}, 'element change keeps the id';
 is $res->json && $res->json->{token}, $jira->{token}, 'element change keeps the token';
 

@@ -119,4 +119,52 @@ for my $m (qw(POST PUT DELETE)) {
 }
 unchanged($before, 'refused configuration requests');
 
+# Changing an instance's element: the old element's entries (its password)
+# are dropped, never shown or stored in clear; the new element's required
+# entries are validated again.
+{
+    my $res = api(POST => 'instances', auth => $t,
+                  json => { element => { key => 'jira' }, name => 'moving',
+                            configuration => valid_config('jira') });
+    expect_ok($res, 'a jira instance');
+    my $mid = $res->json->{id};
+    my $password = valid_config('jira')->{'jira.password'};
+    expect_error(api(PATCH => "instances/$mid", auth => $t,
+                     json => { element => { key => 'sfdc' } }), 400,
+                 'element change without the new required entries');
+    $res = api(PATCH => "instances/$mid", auth => $t,
+               json => { element => { key => 'sfdc' }, configuration => valid_config('sfdc') });
+    expect_ok($res, 'PATCH the element to sfdc with its configuration');
+    my $cfg = $res->json->{configuration} || {};
+    ok !exists $cfg->{'jira.password'} && !exists $cfg->{'jira.username'},
+        'the jira entries are gone from the answer';
+    ok !(grep { ($_ // '') eq $password } values %$cfg), 'the jira password is nowhere in it';
+    is $cfg->{'oauth.api.key'}, '********', 'oauth.api.key is masked';
+    is $cfg->{'oauth.api.secret'}, '********', 'oauth.api.secret is masked';
+    my $list = api(GET => "instances/$mid/configuration", auth => $t)->json || [];
+    ok !(grep { $_->{key} =~ /^jira\./ || ($_->{propertyValue} // '') eq $password } @$list),
+        'GET configuration: no jira entry, no password';
+    ok !db_contains($password), 'the password is not in the database in clear';
+    ok !(grep { ($_ // '') eq $password } values %{ stored_config($mid) }),
+        'nor in what is stored, opened';
+}
+
+# Keys the element does not define are masked when their name says they are
+# secret (clients send such keys: "username"/"password" for jira); every
+# value is sealed at rest, whatever its key.
+{
+    my %extra = (password => 'pw-extra-1', 'my.Secret' => 'sec-extra-2',
+                 refresh_token => 'tok-extra-3', apiKey => 'key-extra-4',
+                 username => 'plain-user-5', region => 'region-extra-6');
+    my $res = api(POST => 'instances', auth => $t,
+                  json => { element => { key => 'jira' }, name => 'extras',
+                            configuration => { %{ valid_config('jira') }, %extra } });
+    expect_ok($res, 'a jira instance with extra keys');
+    my $cfg = $res->json->{configuration} || {};
+    is $cfg->{$_}, '********', "extra key $_ is masked" for qw(password my.Secret refresh_token apiKey);
+    is $cfg->{username}, 'plain-user-5', 'username is shown';
+    is $cfg->{region}, 'region-extra-6', 'region is shown';
+    ok !db_contains($_), "$_ is not in the database in clear" for values %extra;
+}
+
 done_testing;

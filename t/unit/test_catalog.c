@@ -135,6 +135,11 @@ START_TEST(shipped_config_specs)
     ck_assert_int_eq(spec->secret, 1);
     spec = ce_catalog_config_spec(ce_catalog_by_key(cat, "sfdc"), "oauth.api.secret");
     ck_assert_int_eq(spec->secret && spec->required, 1);
+    /* an OAuth element's API key is secret too, whatever the file says */
+    spec = ce_catalog_config_spec(ce_catalog_by_key(cat, "sfdc"), "oauth.api.key");
+    ck_assert_int_eq(spec->secret, 1);
+    spec = ce_catalog_config_spec(ce_catalog_by_key(cat, "jira"), "jira.username");
+    ck_assert_int_eq(spec->secret, 0);
 }
 END_TEST
 

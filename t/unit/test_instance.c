@@ -588,11 +588,13 @@ START_TEST(merge_element_change_revalidates)
                      APR_SUCCESS);
     ck_assert_int_eq(inst->element_id, 16);
     ck_assert_ptr_eq(inst->element, ce_catalog_by_id(cat, 16));
-    /* keys are never removed; the new element's entries follow in catalog order */
+    /* the old element's entries (its credentials) are dropped; the new
+     * element's follow in catalog order */
     ck_assert_str_eq(unit_keys_of(inst->configuration),
-                     "jira.username,jira.password,jira.api.url,document.tagging,"
+                     "document.tagging,"
                      "filemanagement.provider.access_key,filemanagement.provider.secret_key,"
                      "filemanagement.provider.bucket_name,filemanagement.provider.region_name");
+    ck_assert_ptr_null(json_object_get(inst->configuration, "jira.password"));
     ck_assert_int_eq(ce_instance_valid(inst), 1);
     /* the new element's defaults fill what the body leaves out */
     inst = jira();
@@ -1007,6 +1009,25 @@ START_TEST(etag_and_if_match)
 }
 END_TEST
 
+/* Masking: the element's secret entries; a key the element does not define
+ * when its name says password, secret, token or key; OAuth elements'
+ * oauth.api.key and oauth.api.secret. */
+START_TEST(secret_entries_by_catalog_and_name)
+{
+    ce_instance_t *inst = jira();
+
+    ck_assert(ce_instance_secret_entry(inst, "jira.password"));
+    ck_assert(!ce_instance_secret_entry(inst, "jira.username"));
+    ck_assert(!ce_instance_secret_entry(inst, "jira.api.url"));
+    ck_assert(ce_instance_secret_entry(inst, "password"));
+    ck_assert(ce_instance_secret_entry(inst, "My.Secret.Value"));
+    ck_assert(ce_instance_secret_entry(inst, "refresh_TOKEN"));
+    ck_assert(ce_instance_secret_entry(inst, "apikey"));
+    ck_assert(!ce_instance_secret_entry(inst, "username"));
+    ck_assert(!ce_instance_secret_entry(inst, "region"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("instance");
@@ -1053,6 +1074,7 @@ int main(void)
     tcase_add_test(tc, sanitize);
     tcase_add_test(tc, now_format);
     tcase_add_test(tc, etag_and_if_match);
+    tcase_add_test(tc, secret_entries_by_catalog_and_name);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

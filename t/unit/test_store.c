@@ -403,8 +403,8 @@ START_TEST(instance_create_and_get)
     sql = apr_psprintf(pool, "SELECT COUNT(*) FROM ce_instance WHERE token_digest = '%s'",
                        ce_crypto_keyed_digest(pool, keys, inst->token));
     ck_assert_int_eq(scalar(&db, sql), 1);
-    /* neither the token nor the secret entry is stored in clear; the
-     * non-secret entries are */
+    /* neither the token nor any configuration value is stored in clear
+     * (which keys are secret depends on an element that can change) */
     sql = apr_psprintf(pool,
                        "SELECT COUNT(*) FROM ce_instance WHERE token = '%s' OR "
                        "instr(token, '%s') > 0 OR instr(configuration, 's3cr3t') > 0",
@@ -412,7 +412,7 @@ START_TEST(instance_create_and_get)
     ck_assert_int_eq(scalar(&db, sql), 0);
     ck_assert_int_eq(
         scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
-        1);
+        0);
 
     /* an element that left the catalog, or no catalog at all */
     inst = create(a.user, 777, "Gone", NULL);
@@ -979,8 +979,9 @@ START_TEST(list_with_unreadable_instance)
         ck_assert_ptr_null(inst->token);
         ck_assert(!ce_instance_valid(inst));
         ck_assert(json_is_null(json_object_get(inst->configuration, "aws.secret")));
-        ck_assert_str_eq(json_string_value(json_object_get(inst->configuration, "bucket.name")),
-                         "photos");
+        ck_assert(json_is_null(json_object_get(inst->configuration, "bucket.name")) ||
+                  strcmp(json_string_value(json_object_get(inst->configuration, "bucket.name")),
+                         "photos") == 0);
     }
 }
 END_TEST
@@ -1063,8 +1064,8 @@ START_TEST(rekey_reseals_every_registered_column)
                           "%s.%s: still under the old key", c->table, c->column);
         }
     }
-    /* 2 tokens + 2 aws.secret entries + the key check */
-    ck_assert_int_eq(n, 5);
+    /* 2 tokens + 2 x 4 non-null configuration values + the key check */
+    ck_assert_int_eq(n, 11);
     db.keys = next;
     ck_assert_str_eq(get(a.user, 1)->name, "one");
 }
