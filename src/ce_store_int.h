@@ -173,7 +173,8 @@ const char *ce_store_seal(apr_pool_t *p, const ce_keys_t *keys, ce_sealed_t whic
 apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
                            const ce_keys_t *keys, ce_sealed_t which, const char *sealed);
 
-/* Configuration text to store: every value but null sealed, whatever its
+/* Configuration text to store: every value but null sealed (an object
+ * value is one sealed already and kept), whatever its
  * key (inst is not consulted: which keys are secret depends on an element
  * that can change). NULL on failure. */
 const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, const json_t *config,
@@ -183,6 +184,11 @@ const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, co
  * (naming the entry, never its content) when one fails authentication. */
 apr_status_t ce_store_open_configuration(json_t *config, apr_pool_t *p, const ce_keys_t *keys,
                                          const char **perr);
+
+/* Migration step: seals every configuration value still stored in clear
+ * (schema 4: all values are sealed, not only the element's secret ones). */
+apr_status_t ce_store_seal_configurations(ce_db_t *db, apr_pool_t *p, int version,
+                                          const char **perr);
 
 /* Sets every value of config that is still sealed (did not open) to null. */
 void ce_store_drop_sealed(json_t *config);

@@ -99,11 +99,12 @@ typedef struct {
  *   3  secrets at rest: tokens and secret configuration values sealed
  *      (AES-256-GCM), lookup digests keyed (HMAC-SHA-256), ce_key_check;
  *      the C step converts every registered column (ce_store_seal.c)
- *   4  ce_instance.revision: counts an instance's writes (its ETag) */
+ *   4  ce_instance.revision: counts an instance's writes (its ETag); every
+ *      configuration value sealed, not only the element's secret ones */
 static const migration_t migrations[] = {
     {2, {sqlite3_to_2, NULL}, NULL},
     {3, {to_3, to_3}, ce_store_seal_migrate},
-    {4, {to_4, to_4}, NULL},
+    {4, {to_4, to_4}, ce_store_seal_configurations},
 };
 #define MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 /* The version this module writes: the last migration's. */

@@ -87,7 +87,7 @@ const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, co
     {
         /* Every value is sealed, whatever its key: which keys are secret
          * depends on the element, which can change (and the catalog). */
-        if (json_is_null(v)) {
+        if (json_is_null(v) || json_is_object(v)) { /* an object: sealed already */
             json_object_set(out, key, v);
             continue;
         }
@@ -362,4 +362,11 @@ void ce_store_drop_sealed(json_t *config)
             json_object_set_new(config, key, json_null());
         }
     }
+}
+
+apr_status_t ce_store_seal_configurations(ce_db_t *db, apr_pool_t *p, int version,
+                                          const char **perr)
+{
+    return convert_column(db, p, &ce_store_sealed_columns[CE_SEALED_INSTANCE_CONFIGURATION],
+                          seal_clear, db->keys, "could not seal a stored value", perr);
 }

@@ -1154,6 +1154,9 @@ START_TEST(migration_seals_version_2_data)
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
                                   "'%\"aws.secret\":{\"$sealed\":\"ce1:%'"),
                      1);
+    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, "
+                                  "'photos') > 0"),
+                     0);
     assert_authenticates(a.user_secret, a.org_secret, a.user->id);
     ck_assert_str_eq(ce_json_dump(pool, get(a.user, inst->id)->configuration),
                      "{\"bucket.name\":\"photos\",\"aws.secret\":\"x\"}");
@@ -1164,6 +1167,57 @@ START_TEST(migration_seals_version_2_data)
                          APR_SUCCESS);
         ck_assert_int_eq(id, inst->id);
     }
+}
+END_TEST
+
+/* A version 3 database (only secret configuration values sealed) comes to
+ * version 4 with every configuration value sealed and readable. */
+START_TEST(migration_4_seals_every_configuration_value)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "v3", NULL);
+    const char *stored, **row;
+    apr_array_header_t *rows;
+    ce_db_t db2;
+    apr_pool_t *p2;
+    json_t *cfg;
+
+    /* What version 3 stored: the secret entry sealed, the others clear. */
+    ck_assert_int_eq(
+        ce_store_select(&rows, &db, pool, "SELECT configuration FROM ce_instance", &err),
+        APR_SUCCESS);
+    row = APR_ARRAY_IDX(rows, 0, const char **);
+    ck_assert_int_eq(ce_json_parse(&cfg, pool, row[0], strlen(row[0]), &err), APR_SUCCESS);
+    json_object_set_new(cfg, "bucket.name", json_string("photos"));
+    json_object_set_new(cfg, "retries", json_integer(3));
+    stored = ce_json_dump(pool, cfg);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool,
+                             apr_psprintf(pool, "UPDATE ce_instance SET configuration = %s",
+                                          ce_store_quote(&db, pool, stored)),
+                             &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool, "ALTER TABLE ce_instance DROP COLUMN revision", &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool, "UPDATE ce_schema_version SET version = 3", &err),
+        APR_SUCCESS);
+
+    apr_pool_create(&p2, pool);
+    open_db(&db2, p2);
+    apr_dbd_close(db.driver, db.handle);
+    db = db2;
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 4);
+    ck_assert_int_eq(
+        scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
+        0);
+    ck_assert_int_eq(
+        scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, ':3') > 0"), 0);
+    cfg = get(a.user, inst->id)->configuration;
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "bucket.name")), "photos");
+    ck_assert_int_eq(json_integer_value(json_object_get(cfg, "retries")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(cfg, "aws.secret")), "s3cr3t-value");
 }
 END_TEST
 
@@ -1210,6 +1264,7 @@ int main(void)
     tcase_add_test(tc, rekey_reseals_every_registered_column);
     tcase_add_test(tc, registry_lists_every_secret_column);
     tcase_add_test(tc, migration_seals_version_2_data);
+    tcase_add_test(tc, migration_4_seals_every_configuration_value);
     suite_add_tcase(s, tc);
     status = unit_run(s);
     apr_pool_destroy(process);
