@@ -158,6 +158,7 @@ deps:
 # suite on both drivers under ASan/UBSan.
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
+	scripts/test-ceadmin-root.sh
 	scripts/test.sh
 	$(MAKE) test-asan
 

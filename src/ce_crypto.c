@@ -155,8 +155,11 @@ static apr_status_t check_key_file(apr_pool_t *p, const char *path, const char *
     apr_status_t rv;
 
     if ((rv = apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_TYPE, p)) != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "cannot read the key file %s (make one with: ceadmin keygen %s)",
-                             path, path);
+        char why[120];
+
+        *perr =
+            apr_psprintf(p, "cannot read the key file %s: %s (make one with: ceadmin keygen %s)",
+                         path, apr_strerror(rv, why, sizeof(why)), path);
         return rv;
     }
     if (fi.filetype != APR_REG) {
@@ -259,6 +262,23 @@ static const char *encode(apr_pool_t *p, const unsigned char *raw, apr_size_t n)
     return out;
 }
 
+/* Why path could not be created, in words an operator can act on. */
+static const char *key_file_create_error(apr_pool_t *p, const char *path, apr_status_t rv)
+{
+    char why[120];
+
+    if (APR_STATUS_IS_EEXIST(rv)) {
+        return apr_psprintf(p,
+                            "cannot create %s: it exists already (a key file is never "
+                            "overwritten)",
+                            path);
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        return apr_psprintf(p, "cannot create %s: its directory does not exist", path);
+    }
+    return apr_psprintf(p, "cannot create %s: %s", path, apr_strerror(rv, why, sizeof(why)));
+}
+
 apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_pool_t *p,
                                   const char **perr)
 {
@@ -280,7 +300,7 @@ apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_p
                        APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
     if (rv != APR_SUCCESS) {
         OPENSSL_cleanse(&keys, sizeof(keys));
-        *perr = apr_psprintf(p, "cannot create %s (it must not exist yet)", path);
+        *perr = key_file_create_error(p, path, rv);
         return rv;
     }
     text = apr_pstrcat(p, KEY_MAGIC "\n# mod_ceinstances: keep secret, keep a copy; see README\n",

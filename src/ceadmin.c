@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_dbd.h>
@@ -61,6 +64,7 @@ typedef struct {
     const char *const *allowed; /* option names, NULL-terminated */
     int (*run)(ce_db_t *db, apr_pool_t *p, const cli_t *cli);
     int without_db; /* runs without --db (db is NULL) */
+    int creates;    /* may create the database (signup); the others need one */
 } command_t;
 
 static int usage_error(const char *msg)
@@ -73,7 +77,11 @@ static int failure(const char *what, apr_status_t rv, const char *err)
 {
     char buf[256];
 
-    fprintf(stderr, "ceadmin: %s: %s\n", what, err ? err : apr_strerror(rv, buf, sizeof(buf)));
+    if (!what) {
+        fprintf(stderr, "ceadmin: %s\n", err ? err : apr_strerror(rv, buf, sizeof(buf)));
+    } else {
+        fprintf(stderr, "ceadmin: %s: %s\n", what, err ? err : apr_strerror(rv, buf, sizeof(buf)));
+    }
     return EXIT_FAILURE;
 }
 
@@ -202,9 +210,13 @@ static int cmd_instance_config(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
     apr_status_t rv =
         ce_store_instance_admin_get(&inst, db, p, NULL, id_option(cli, "instance-id"), &err);
 
+    if (rv == APR_NOTFOUND) {
+        return failure(NULL, rv,
+                       apr_psprintf(p, "no instance with id %" APR_INT64_T_FMT,
+                                    id_option(cli, "instance-id")));
+    }
     if (rv != APR_SUCCESS) {
-        return failure(rv == APR_NOTFOUND ? "no such instance" : "cannot read the instance", rv,
-                       err);
+        return failure("cannot read the instance", rv, err);
     }
     return print_json(
         p, ce_json_bind(p, json_pack("{s:{s:I, s:O}}", "instance", "id", (json_int_t)inst->id,
@@ -258,14 +270,14 @@ static const char *const instance_opts[] = {"instance-id", NULL};
 static const char *const rekey_opts[] = {"old", "new", NULL};
 
 static const command_t commands[] = {
-    {"signup", signup_opts, cmd_signup, 0},
-    {"user-add", user_add_opts, cmd_user_add, 0},
-    {"rotate-user", user_id_opts, cmd_rotate_user, 0},
-    {"rotate-org", org_id_opts, cmd_rotate_org, 0},
-    {"list-orgs", no_opts, cmd_list_orgs, 0},
-    {"keygen", keygen_opts, cmd_keygen, 1},
-    {"instance-config", instance_opts, cmd_instance_config, 0},
-    {"rekey", rekey_opts, cmd_rekey, 0},
+    {"signup", signup_opts, cmd_signup, 0, 1},
+    {"user-add", user_add_opts, cmd_user_add, 0, 0},
+    {"rotate-user", user_id_opts, cmd_rotate_user, 0, 0},
+    {"rotate-org", org_id_opts, cmd_rotate_org, 0, 0},
+    {"list-orgs", no_opts, cmd_list_orgs, 0, 0},
+    {"keygen", keygen_opts, cmd_keygen, 1, 0},
+    {"instance-config", instance_opts, cmd_instance_config, 0, 0},
+    {"rekey", rekey_opts, cmd_rekey, 0, 0},
 };
 
 /* Options each command cannot do without (all must be non-empty). */
@@ -374,9 +386,49 @@ static const char *check_options(const cli_t *cli, const command_t *cmd, apr_poo
     return NULL;
 }
 
+/* Before an SQLite file is opened: a command that only reads or changes
+ * must not create a database (a mistyped path would answer as an empty
+ * one), and root must not leave files httpd cannot write. Run as root,
+ * ceadmin becomes the owner of the database (or of its directory, for a
+ * new one) when that is not root, so the database and its -wal/-shm files
+ * stay that user's; the key file has been read by then. */
+static int sqlite_file_check(apr_pool_t *p, const char *path, int creates)
+{
+    struct stat st;
+    char *dir = apr_pstrdup(p, path), *slash = strrchr(dir, '/');
+
+    if (stat(path, &st) != 0) {
+        if (!creates) {
+            return failure(NULL, APR_ENOENT,
+                           apr_psprintf(p, "no database at %s (only signup creates one)", path));
+        }
+        if (!slash) {
+            dir = ".";
+        } else {
+            slash[slash == dir ? 1 : 0] = '\0'; /* "/db" lives in "/" */
+        }
+        if (stat(dir, &st) != 0) {
+            return failure(
+                NULL, APR_ENOENT,
+                apr_psprintf(p, "cannot create a database in %s: no such directory", dir));
+        }
+    }
+    if (geteuid() != 0 || st.st_uid == 0) {
+        return EXIT_SUCCESS;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+        return failure(NULL, APR_EGENERAL,
+                       apr_psprintf(p,
+                                    "running as root, cannot become the owner (uid %ld) of "
+                                    "%s: run ceadmin as that user",
+                                    (long)st.st_uid, path));
+    }
+    return EXIT_SUCCESS;
+}
+
 /* Opens spec ("DRIVER:PARAMS") and prepares the store on it, with the keys
  * of key_path. */
-static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key_path)
+static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key_path, int creates)
 {
     const char *colon = strchr(spec, ':'), *err = NULL, *name;
     ce_keys_t *keys;
@@ -386,7 +438,7 @@ static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key
         return usage_error("--db must be DRIVER:PARAMS, e.g. sqlite3:/var/lib/ce/ce.db");
     }
     if ((rv = ce_crypto_keys_load(&keys, p, key_path, &err)) != APR_SUCCESS) {
-        return failure("cannot read the key file", rv, err);
+        return failure(NULL, rv, err); /* err names the file and why */
     }
     name = apr_pstrmemdup(p, spec, colon - spec);
     memset(db, 0, sizeof(*db));
@@ -396,6 +448,9 @@ static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key
     if ((rv = apr_dbd_init(p)) != APR_SUCCESS ||
         (rv = apr_dbd_get_driver(p, name, &db->driver)) != APR_SUCCESS) {
         return failure(apr_psprintf(p, "database driver %s unavailable", name), rv, NULL);
+    }
+    if (strcmp(name, "sqlite3") == 0 && sqlite_file_check(p, colon + 1, creates) != EXIT_SUCCESS) {
+        return EXIT_FAILURE;
     }
     if ((rv = apr_dbd_open_ex(db->driver, p, colon + 1, &db->handle, &err)) != APR_SUCCESS) {
         return failure("cannot open the database", rv, err);
@@ -451,7 +506,7 @@ static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
     if (!cli.key && !(cli.key = getenv("CE_KEY_FILE"))) {
         return usage_error("--key KEYFILE is required (or CE_KEY_FILE)");
     }
-    if ((status = open_db(&db, p, cli.db, cli.key)) != EXIT_SUCCESS) {
+    if ((status = open_db(&db, p, cli.db, cli.key, cmd->creates)) != EXIT_SUCCESS) {
         return status;
     }
     status = cmd->run(&db, p, &cli);

@@ -1,0 +1,70 @@
+# 26-ceadmin: what an operator meets (issue 11, item 11). Commands that
+# only read or change never create a database (a mistyped path is an
+# error, not an empty answer); errors say what is wrong and why, once:
+# a missing key file, a key file that exists, a missing directory, an
+# instance id that is not there.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use File::Temp ();
+use Apache::Test qw(-withtestmore);
+use CETest;
+
+my $ceadmin = Apache::Test::vars('ce_ceadmin');
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+
+# (exit status, stderr + stdout) of ceadmin with @args.
+sub run_admin {
+    my @args = @_;
+    my $out = qx{"$ceadmin" @{[ map { "'$_'" } @args ]} 2>&1};
+    return ($? >> 8, $out);
+}
+
+my($rc, $out) = run_admin('keygen', "$dir/key");
+is $rc, 0, 'keygen' or diag $out;
+
+($rc, $out) = run_admin('keygen', "$dir/key");
+is $rc, 1, 'keygen over an existing file fails';
+like $out, qr{^ceadmin: cannot write the key file: cannot create \Q$dir\E/key: it exists already},
+    'and says it exists';
+
+($rc, $out) = run_admin('keygen', "$dir/missing/key");
+is $rc, 1, 'keygen into a missing directory fails';
+like $out, qr/its directory does not exist/, 'and blames the directory, not the file';
+
+($rc, $out) = run_admin('--key', "$dir/nokey", '--db', "sqlite3:$dir/x.db", 'list-orgs');
+is $rc, 1, 'a missing key file fails';
+like $out, qr/^ceadmin: cannot read the key file \Q$dir\E\/nokey: No such file or directory/,
+    'and says why';
+is scalar(() = $out =~ /cannot read the key file/g), 1, 'once';
+
+for my $cmd (['list-orgs'], ['instance-config', '--instance-id', 1],
+             ['rotate-user', '--user-id', 1], ['user-add', '--org-id', 1, '--email', 'a@b']) {
+    ($rc, $out) = run_admin('--key', "$dir/key", '--db', "sqlite3:$dir/typo.db", @$cmd);
+    is $rc, 1, "$cmd->[0] on a missing database fails";
+    like $out, qr/no database at \Q$dir\E\/typo\.db \(only signup creates one\)/, 'and says so';
+    ok !-e "$dir/typo.db", 'and creates none';
+}
+
+($rc, $out) = run_admin('--key', "$dir/key", '--db', "sqlite3:$dir/nodir/t.db", 'signup',
+                        '--org', 'A', '--email', 'a@b.example');
+is $rc, 1, 'signup into a missing directory fails';
+like $out, qr/cannot create a database in \Q$dir\E\/nodir: no such directory/, 'and says so';
+
+($rc, $out) = run_admin('--key', "$dir/key", '--db', "sqlite3:$dir/t.db", 'signup',
+                        '--org', 'A', '--email', 'a@b.example');
+is $rc, 0, 'signup creates the database' or diag $out;
+ok -e "$dir/t.db", 'there it is';
+if ($rc == 0 && $out =~ /^\{/) {
+    my $j = decode_json($out);
+    remember_secrets($j->{organization}{secret}, $j->{user}{secret});
+}
+
+($rc, $out) = run_admin('--key', "$dir/key", '--db', "sqlite3:$dir/t.db", 'instance-config',
+                        '--instance-id', 424242);
+is $rc, 1, 'instance-config of a missing id fails';
+is $out, "ceadmin: no instance with id 424242\n", 'and says which, nothing else';
+
+done_testing;
