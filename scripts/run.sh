@@ -103,6 +103,14 @@ LoadModule authz_core_module $MODDIR/mod_authz_core.so
 LogFormat "%h %u %t \"%r\" %>s %b %D" ce
 CustomLog "$VAR/logs/access_log" ce
 
+# Slow clients: a request's headers and body must arrive at a minimum rate
+# (mod_reqtimeout), so a few hundred trickling sockets cannot hold every
+# worker.
+<IfModule !reqtimeout_module>
+    LoadModule reqtimeout_module $MODDIR/mod_reqtimeout.so
+</IfModule>
+RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=10,MinRate=500
+
 LoadModule dbd_module $MODDIR/mod_dbd.so
 LoadModule ceinstances_module $TOP/build/mod_ceinstances.so
 

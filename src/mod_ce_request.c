@@ -131,15 +131,20 @@ apr_status_t ce_request_body(json_t **pbody, ce_request_t *req)
 
 /* A body we did not read must not be taken for the next request on the
  * connection; a large one is not worth reading just to throw away. */
-static void settle_body(ce_request_t *req)
+static void settle_body(ce_request_t *req, int status)
 {
     request_rec *r = req->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    int has_body = apr_table_get(r->headers_in, "Transfer-Encoding") || (cl && apr_atoi64(cl) > 0);
 
-    if (req->body_consumed) {
+    if (req->body_consumed || !has_body) {
         return;
     }
-    if (apr_table_get(r->headers_in, "Transfer-Encoding") ||
+    /* Refused (401 before authentication, 404, 405, ...): the body is not
+     * read, not even to throw it away, and no "100 Continue" is sent for
+     * it: a slow or unauthenticated client cannot hold a worker with a
+     * body nobody wants. The connection closes after the answer. */
+    if (status >= 400 || apr_table_get(r->headers_in, "Transfer-Encoding") ||
         (cl && apr_atoi64(cl) > ce_config_max_body(req->cfg)) || ap_discard_request_body(r) != OK) {
         r->connection->keepalive = AP_CONN_CLOSE;
     }
@@ -151,7 +156,7 @@ static int send_text(ce_request_t *req, int status, const char *body)
     apr_size_t len = body ? strlen(body) : 0;
 
     ce_dbd_release(req->conn); /* the answer is made: let the next request have it */
-    settle_body(req);
+    settle_body(req, status);
     r->status = status;
     /* Answers carry tokens and configuration: no cache keeps them. */
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");

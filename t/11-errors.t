@@ -8,6 +8,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use Time::HiRes ();
 use Apache::Test qw(-withtestmore);
 use CETest;
 
@@ -193,6 +194,30 @@ expect_ok($res, 'POST without Content-Type');
     is $trace->code, 405, 'TRACE is refused (TraceEnable off)';
     unlike $trace->content // '', qr/\Q$c->{user_secret}\E/, 'and echoes no secret';
     is $answers[0][1]->header('Server'), 'Apache', 'Server: Apache, no version (ServerTokens Prod)';
+}
+
+# A refused request's body is never read, and no "100 Continue" invites it:
+# a client without valid credentials announcing a large body (sending none
+# of it) gets its 401 at once, and the connection is closed.
+{
+    my $c = signup();
+    for my $case (['POST', 'instances'], ['PATCH', 'instances/1']) {
+        my($method, $path) = @$case;
+        my $conn = raw_connect(timeout => 10);
+        my $t0 = Time::HiRes::time();
+        $conn->send(raw_bytes($method => $path, auth => 'User nobody, Organization nothing',
+                              headers => ['Content-Type' => 'application/json',
+                                          'Content-Length' => 1_000_000,
+                                          'Expect' => '100-continue',
+                                          'Connection' => 'keep-alive']));
+        raw_read([$conn], until => 'close', timeout => 8);
+        my $r = $conn->response;
+        my $took = Time::HiRes::time() - $t0;
+        is $r->{status}, 401, "$method $path, bad credentials, body announced: 401";
+        is_deeply $r->{interim} || [], [], 'no 100 Continue before it';
+        ok $r->{closed}, 'the connection is closed after it';
+        ok $took < 5, sprintf('answered without waiting for the body (%.2f s)', $took);
+    }
 }
 
 done_testing;
