@@ -110,6 +110,8 @@ CustomLog "$VAR/logs/access_log" ce
     LoadModule reqtimeout_module $MODDIR/mod_reqtimeout.so
 </IfModule>
 RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=10,MinRate=500
+# Threads give memory back after a large request (KiB kept per allocator).
+MaxMemFree 2048
 
 LoadModule dbd_module $MODDIR/mod_dbd.so
 LoadModule ceinstances_module $TOP/build/mod_ceinstances.so

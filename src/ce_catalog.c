@@ -22,6 +22,7 @@ struct ce_catalog_t {
     apr_array_header_t *elements; /* const ce_element_t * */
     apr_hash_t *by_key;           /* key -> ce_element_t * */
     apr_hash_t *by_id;            /* long id -> ce_element_t * */
+    ce_config_limits_t limits;
 };
 
 /* Optional element fields, in the order they appear in the element JSON
@@ -411,6 +412,9 @@ apr_status_t ce_catalog_parse(ce_catalog_t **pcat, apr_pool_t *p, const char *te
     cat->elements = apr_array_make(p, (int)json_array_size(list), sizeof(const ce_element_t *));
     cat->by_key = apr_hash_make(p);
     cat->by_id = apr_hash_make(p);
+    cat->limits.entries = CE_CONFIG_ENTRIES_DEFAULT;
+    cat->limits.value_bytes = CE_CONFIG_VALUE_BYTES_DEFAULT;
+    cat->limits.total_bytes = CE_CONFIG_TOTAL_BYTES_DEFAULT;
     for (i = 0; i < json_array_size(list); i++) {
         if ((rv = read_element(cat, p, json_array_get(list, i), i, perr)) != APR_SUCCESS) {
             return rv;
@@ -490,4 +494,14 @@ const ce_config_spec_t *ce_catalog_config_spec(const ce_element_t *e, const char
         }
     }
     return NULL;
+}
+
+const ce_config_limits_t *ce_catalog_limits(const ce_catalog_t *cat)
+{
+    return &cat->limits;
+}
+
+void ce_catalog_set_limits(ce_catalog_t *cat, const ce_config_limits_t *limits)
+{
+    cat->limits = *limits;
 }

@@ -66,6 +66,22 @@ typedef struct {
 
 typedef struct ce_catalog_t ce_catalog_t;
 
+/* What one instance's configuration may hold (CEInstancesConfigLimits):
+ * entries, the bytes of one value (a string's length, or a number's
+ * text), and all keys and values together. Defaults below. */
+typedef struct {
+    int entries;
+    apr_size_t value_bytes;
+    apr_size_t total_bytes;
+} ce_config_limits_t;
+#define CE_CONFIG_ENTRIES_DEFAULT 200
+#define CE_CONFIG_VALUE_BYTES_DEFAULT 16384
+#define CE_CONFIG_TOTAL_BYTES_DEFAULT 262144
+
+/* The limits instances of cat's elements are held to (defaults until set). */
+const ce_config_limits_t *ce_catalog_limits(const ce_catalog_t *cat);
+void ce_catalog_set_limits(ce_catalog_t *cat, const ce_config_limits_t *limits);
+
 /* Parses and validates catalog text. Everything (including the json_t
  * objects, bound with ce_json_bind) lives in p. On error returns APR_EINVAL
  * with *perr naming the element (by index/key) and the field at fault. */

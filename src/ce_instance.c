@@ -468,6 +468,36 @@ static json_t *only_entries_of(apr_pool_t *p, const ce_element_t *e, const json_
     return out;
 }
 
+/* APR_EINVAL naming the limit when cfg holds more than limits allow. */
+static apr_status_t check_limits(apr_pool_t *p, const ce_config_limits_t *limits, const json_t *cfg,
+                                 const char **perr)
+{
+    apr_size_t total = 0, n;
+    const char *key, *text;
+    json_t *v;
+
+    if ((int)json_object_size(cfg) > limits->entries) {
+        return invalid(p, perr, "Configuration has %lu entries; at most %d are allowed",
+                       (unsigned long)json_object_size(cfg), limits->entries);
+    }
+    json_object_foreach((json_t *)cfg, key, v)
+    {
+        n = json_is_string(v) ? json_string_length(v)
+                              : ((text = ce_json_dump(p, v)) ? strlen(text) : 0);
+        if (n > limits->value_bytes) {
+            return invalid(p, perr,
+                           "Configuration entry '%s' is %lu bytes long; at most %lu are allowed",
+                           key, (unsigned long)n, (unsigned long)limits->value_bytes);
+        }
+        total += strlen(key) + n;
+    }
+    if (total > limits->total_bytes) {
+        return invalid(p, perr, "Configuration is %lu bytes in all; at most %lu are allowed",
+                       (unsigned long)total, (unsigned long)limits->total_bytes);
+    }
+    return APR_SUCCESS;
+}
+
 /* 1 if spec is required and cfg lacks it (absent, null or ""). */
 static int lacks(const ce_config_spec_t *spec, const json_t *cfg)
 {
@@ -533,6 +563,7 @@ apr_status_t ce_instance_create(ce_instance_t **pinst, apr_pool_t *p, const ce_c
     }
     if ((rv = build_configuration(&inst->configuration, p, inst->element, NULL, ch.configuration,
                                   perr)) != APR_SUCCESS ||
+        (rv = check_limits(p, ce_catalog_limits(cat), inst->configuration, perr)) != APR_SUCCESS ||
         (rv = require_entries(p, inst->element, inst->configuration, perr)) != APR_SUCCESS) {
         return rv;
     }
@@ -571,6 +602,7 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
     }
     if ((rv = build_configuration(&next.configuration, p, next.element, kept, ch.configuration,
                                   perr)) != APR_SUCCESS ||
+        (rv = check_limits(p, ce_catalog_limits(cat), next.configuration, perr)) != APR_SUCCESS ||
         (rv = require_entries(p, next.element, next.configuration, perr)) != APR_SUCCESS) {
         return rv;
     }
@@ -635,8 +667,8 @@ static apr_status_t read_property_value(const json_t **pv, apr_pool_t *p, const 
     return APR_SUCCESS;
 }
 
-apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long config_id,
-                                    const json_t *body, const char **perr)
+apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, const ce_catalog_t *cat,
+                                    long config_id, const json_t *body, const char **perr)
 {
     const char *key = ce_instance_config_key(inst, config_id);
     const ce_config_spec_t *spec;
@@ -661,6 +693,9 @@ apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long con
     cfg = copy_configuration(p, inst->configuration);
     if (!(is_mask(v) && is_secret(inst->element, key))) {
         json_object_set_new(cfg, key, json_deep_copy(v));
+    }
+    if ((rv = check_limits(p, ce_catalog_limits(cat), cfg, perr)) != APR_SUCCESS) {
+        return rv;
     }
     inst->configuration = cfg;
     inst->updated_date = ce_instance_now(p);

@@ -22,6 +22,14 @@
  *   cachingEnabled, traceLoggingEnabled   booleans
  *   anything else  ignored (clients PUT back what they GET).
  *
+ * Configuration limits (ce_catalog_limits: entries, bytes of a value, bytes
+ * in all) hold for the result of every create, merge and entry change:
+ * APR_EINVAL naming the limit.
+ *
+ * Configuration limits (ce_catalog_limits: entries, bytes of a value, bytes
+ * in all) hold for the result of every create, merge and entry change:
+ * APR_EINVAL naming the limit.
+ *
  * Create (POST) requires element and name. Missing required configuration
  * (absent, null or "" after defaults are filled) → APR_EINVAL with a message
  * listing every missing key in catalog order:
@@ -130,8 +138,8 @@ json_t *ce_instance_config_entry(apr_pool_t *p, const ce_instance_t *inst, long 
  * with v a scalar. APR_NOTFOUND if config_id is out of range, APR_EINVAL
  * (with *perr) for a bad body or for clearing a required entry. Sets
  * updated_date. On error inst is unchanged. */
-apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, long config_id,
-                                    const json_t *body, const char **perr);
+apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, const ce_catalog_t *cat,
+                                    long config_id, const json_t *body, const char **perr);
 
 /* Removes HTML tags (anything from '<' to the next '>', or to the end) and
  * trims ASCII whitespace: "<a href=\"#\">x</a>" → "x". */

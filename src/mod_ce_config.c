@@ -4,6 +4,7 @@
 #include <http_log.h>
 
 #include "ce_num.h"
+#include "ce_num.h"
 #include "mod_ce_config.h"
 
 void *ce_config_server_create(apr_pool_t *p, server_rec *s)
@@ -95,6 +96,35 @@ static const char *set_max_body(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+/* CEInstancesConfigLimits ENTRIES VALUE-BYTES TOTAL-BYTES: held by the
+ * catalog of this server, so it follows CEInstancesCatalog. */
+static const char *set_config_limits(cmd_parms *cmd, void *dcfg, const char *entries,
+                                     const char *value, const char *total)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    ce_config_limits_t l;
+    apr_int64_t n[3];
+
+    if (!cfg->catalog) {
+        return apr_psprintf(cmd->pool, "%s must follow CEInstancesCatalog (in the same server)",
+                            cmd->cmd->name);
+    }
+    if (ce_num_parse(&n[0], entries, 1, 100000) != APR_SUCCESS ||
+        ce_num_parse(&n[1], value, 1, CE_MAX_BODY_LIMIT) != APR_SUCCESS ||
+        ce_num_parse(&n[2], total, n[1], CE_MAX_BODY_LIMIT) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s %s %s' is not ENTRIES (1..100000) VALUE-BYTES and "
+                            "TOTAL-BYTES (VALUE-BYTES..%d)",
+                            cmd->cmd->name, entries, value, total, CE_MAX_BODY_LIMIT);
+    }
+    l.entries = (int)n[0];
+    l.value_bytes = (apr_size_t)n[1];
+    l.total_bytes = (apr_size_t)n[2];
+    /* The catalog was loaded by this server's own CEInstancesCatalog. */
+    ce_catalog_set_limits((ce_catalog_t *)cfg->catalog, &l);
+    return NULL;
+}
+
 const command_rec ce_config_directives[] = {
     AP_INIT_TAKE1("CEInstancesCatalog", set_catalog, NULL, RSRC_CONF,
                   "Path of the element catalog (JSON), e.g. conf/elements.json"),
@@ -102,4 +132,7 @@ const command_rec ce_config_directives[] = {
                   "Path of the key file sealing secrets at rest (ceadmin keygen PATH)"),
     AP_INIT_TAKE1("CEInstancesMaxBodySize", set_max_body, NULL, RSRC_CONF,
                   "Largest request body accepted, in bytes (default 1048576)"),
+    AP_INIT_TAKE3("CEInstancesConfigLimits", set_config_limits, NULL, RSRC_CONF,
+                  "An instance's configuration: most entries, bytes of one value, bytes in all "
+                  "(default 200 16384 262144)"),
     {NULL}};

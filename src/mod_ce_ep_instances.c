@@ -84,7 +84,8 @@ static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **
         case CHANGE_MERGE:
             return ce_instance_merge(inst, req->r->pool, req->catalog, c->body, req->scope, perr);
         case CHANGE_CONFIG_ENTRY:
-            return ce_instance_config_set(inst, req->r->pool, req->config_id, c->body, perr);
+            return ce_instance_config_set(inst, req->r->pool, req->catalog, req->config_id, c->body,
+                                          perr);
         case CHANGE_DISABLED:
             inst->disabled = c->disabled;
             inst->updated_date = ce_instance_now(req->r->pool);

@@ -223,7 +223,7 @@ static void config_patch(apr_pool_t *p, const json_t *body, const ce_instance_t 
     ce_instance_t inst = *base;
     const char *err = NULL;
     long n = (long)json_object_size(base->configuration);
-    apr_status_t rv = ce_instance_config_set(&inst, p, config_id, body, &err);
+    apr_status_t rv = ce_instance_config_set(&inst, p, cat, config_id, body, &err);
     json_t *entry;
 
     if (rv != APR_SUCCESS) {

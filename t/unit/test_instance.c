@@ -864,7 +864,7 @@ END_TEST
 
 static apr_status_t set(ce_instance_t *inst, long id, const char *text, const char **perr)
 {
-    return ce_instance_config_set(inst, pool, id, J(text), perr);
+    return ce_instance_config_set(inst, pool, cat, id, J(text), perr);
 }
 
 START_TEST(config_set)
@@ -1028,6 +1028,47 @@ START_TEST(secret_entries_by_catalog_and_name)
 }
 END_TEST
 
+/* The configuration limits hold on create, merge and entry changes, and
+ * the message names the limit; nothing is changed by a refused update. */
+START_TEST(configuration_limits)
+{
+    ce_config_limits_t small = {6, 10, 60}, saved = *ce_catalog_limits(cat);
+    ce_instance_t *inst;
+    const char *err = NULL;
+
+    ce_catalog_set_limits((ce_catalog_t *)cat, &small);
+    /* jira's 3 entries + 3 extra: at the limit */
+    inst = create_ok("{\"element\":{\"key\":\"jira\"},\"configuration\":{\"jira.username\":\"u\","
+                     "\"jira.password\":\"p\",\"jira.api.url\":\"https://x\",\"a\":1,\"b\":2,"
+                     "\"c\":3},\"name\":\"J\"}",
+                     NULL);
+    ck_assert_str_eq(
+        merge(inst, "{\"configuration\":{\"d\":4}}", NULL, &err) == APR_EINVAL ? err : "accepted",
+        "Configuration has 7 entries; at most 6 are allowed");
+    ck_assert_ptr_null(json_object_get(inst->configuration, "d"));
+    ck_assert_int_eq(merge(inst, "{\"configuration\":{\"a\":\"0123456789x\"}}", NULL, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "Configuration entry 'a' is 11 bytes long; at most 10 are allowed");
+    ck_assert_int_eq(json_integer_value(json_object_get(inst->configuration, "a")), 1);
+    ck_assert_int_eq(set(inst, 4, "{\"propertyValue\":12345678901}", &err), APR_EINVAL);
+    ck_assert_str_eq(err, "Configuration entry 'a' is 11 bytes long; at most 10 are allowed");
+    /* in all: keys and values */
+    ck_assert_int_eq(merge(inst,
+                           "{\"configuration\":{\"a\":\"0123456789\",\"b\":\"0123456789\","
+                           "\"c\":\"0123456789\"}}",
+                           NULL, &err),
+                     APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "bytes in all; at most 60 are allowed"));
+    ck_assert_str_eq(create_fails("{\"element\":{\"key\":\"jira\"},\"configuration\":{"
+                                  "\"jira.username\":\"u\",\"jira.password\":\"p\","
+                                  "\"jira.api.url\":\"https://x\",\"a\":1,\"b\":2,\"c\":3,"
+                                  "\"d\":4},\"name\":\"J\"}",
+                                  NULL),
+                     "Configuration has 7 entries; at most 6 are allowed");
+    ce_catalog_set_limits((ce_catalog_t *)cat, &saved);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("instance");
@@ -1075,6 +1116,7 @@ int main(void)
     tcase_add_test(tc, now_format);
     tcase_add_test(tc, etag_and_if_match);
     tcase_add_test(tc, secret_entries_by_catalog_and_name);
+    tcase_add_test(tc, configuration_limits);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
