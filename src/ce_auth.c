@@ -103,6 +103,8 @@ apr_status_t ce_auth_parse(ce_credentials_t *creds, apr_pool_t *p, const char *h
         err = "Missing Authorization header";
     } else if (strcmp(header, CE_AUTH_SCRUBBED) == 0) {
         err = "Malformed Authorization header: control characters";
+    } else if (strncmp(header, CE_AUTH_MALFORMED, sizeof(CE_AUTH_MALFORMED) - 1) == 0) {
+        err = "Malformed Authorization header line (its name, folding or length)";
     } else if (strlen(header) > CE_AUTH_MAX_LEN) {
         err = "Malformed Authorization header: too long";
     } else if ((err = parse_parts(header, values, p)) == NULL) {
@@ -145,4 +147,46 @@ int ce_auth_line_has_ctl(const char *line, apr_size_t len)
         }
     }
     return 0;
+}
+
+/* Whether line starts with the header name Authorization (any case) and
+ * the byte after it, if any, cannot continue a longer name. */
+static int authorization_name(const char *line, apr_size_t len)
+{
+    static const char name[] = "authorization";
+    const apr_size_t n = sizeof(name) - 1;
+
+    return len >= n && strncasecmp(line, name, n) == 0 &&
+           (len == n || line[n] == ':' || line[n] == ' ' || line[n] == '\t' || line[n] == '\r' ||
+            line[n] == '\n');
+}
+
+const char *ce_auth_line_scrub(ce_auth_lines_t *st, const char *line, apr_size_t len)
+{
+    static const char ctl_line[] = "Authorization: " CE_AUTH_SCRUBBED "\r\n";
+    static const char bad_line[] = "Authorization: " CE_AUTH_MALFORMED "\r\n";
+    static const char bad_start[] = "Authorization: " CE_AUTH_MALFORMED;
+    static const char folded[] = " " CE_AUTH_MALFORMED "\r\n";
+    static const char folded_start[] = " " CE_AUTH_MALFORMED;
+    int ends = len > 0 && line[len - 1] == '\n';
+
+    if (st->partial) {
+        st->partial = !ends;
+        return ends ? "\r\n" : " ";
+    }
+    if (len > 0 && (line[0] == ' ' || line[0] == '\t') && st->in_authorization) {
+        st->partial = !ends;
+        return ends ? folded : folded_start;
+    }
+    st->in_authorization = authorization_name(line, len);
+    if (!st->in_authorization) {
+        return NULL;
+    }
+    /* Longer than any value ce_auth_parse takes: refused anyway, and httpd
+     * logs a line past LimitRequestFieldSize whole. */
+    if (len <= 13 || line[13] != ':' || !ends || len > CE_AUTH_MAX_LEN + 64) {
+        st->partial = !ends;
+        return ends ? bad_line : bad_start;
+    }
+    return ce_auth_line_has_ctl(line, len) ? ctl_line : NULL;
 }

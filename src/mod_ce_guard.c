@@ -81,20 +81,29 @@ void ce_guard_error_json(request_rec *r)
 }
 
 /* The raw header lines of a connection, before httpd parses them: an
- * Authorization line with a control character in its value is replaced by
- * "Authorization: " CE_AUTH_SCRUBBED. httpd would refuse the request (400)
- * and log the whole value at LogLevel debug (AH02427), before any hook of
- * ours could hide it; the API answers it 401 instead. Header lines are read
- * one at a time (AP_MODE_GETLINE); anything else passes untouched. */
+ * Authorization line httpd would refuse and log whole, before any hook of
+ * ours could hide it, is replaced (ce_auth_line_scrub): one with a control
+ * character in its value (AH02427), a malformed name ("Authorization :",
+ * AH02426), one longer than LimitRequestFieldSize, a folded continuation
+ * of one. The API answers those 401 instead of httpd's 400. Header lines
+ * are read one at a time (AP_MODE_GETLINE), in order; the filter keeps the
+ * connection's place (ce_auth_lines_t). Anything else passes untouched. */
 static ap_filter_rec_t *scrub_filter;
 static int scrub_connections;
+
+/* Whether the read that starts with byte b needs a look (an Authorization
+ * line starts with 'a' or 'A'; a folded line with SP or HTAB). */
+static int worth_a_look(const ce_auth_lines_t *st, char b)
+{
+    return st->partial || (b | 0x20) == 'a' || (st->in_authorization && (b == ' ' || b == '\t'));
+}
 
 static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
                              apr_read_type_e block, apr_off_t readbytes)
 {
-    static const char replaced[] = "Authorization: " CE_AUTH_SCRUBBED "\r\n";
+    ce_auth_lines_t *st = f->ctx;
     apr_bucket *e;
-    const char *data;
+    const char *data, *instead;
     apr_size_t len;
     apr_off_t total;
     char *line;
@@ -110,15 +119,16 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
     e = APR_BRIGADE_FIRST(bb);
     if (!APR_BUCKET_IS_METADATA(e) &&
         apr_bucket_read(e, &data, &len, APR_BLOCK_READ) == APR_SUCCESS && len > 0 &&
-        (data[0] | 0x20) != 'a') {
+        !worth_a_look(st, data[0])) {
+        st->in_authorization = 0;
         return APR_SUCCESS;
     }
     len = (apr_size_t)total;
     line = apr_bucket_alloc(len + 1, f->c->bucket_alloc);
     if ((rv = apr_brigade_flatten(bb, line, &len)) == APR_SUCCESS &&
-        ce_auth_line_has_ctl(line, len)) {
+        (instead = ce_auth_line_scrub(st, line, len)) != NULL) {
         apr_brigade_cleanup(bb);
-        rv = apr_brigade_write(bb, NULL, NULL, replaced, sizeof(replaced) - 1);
+        rv = apr_brigade_write(bb, NULL, NULL, instead, strlen(instead));
     }
     apr_bucket_free(line);
     return rv;
@@ -145,6 +155,7 @@ void ce_guard_filters_configure(server_rec *s)
 void ce_guard_filters_add(conn_rec *c)
 {
     if (scrub_connections) {
-        ap_add_input_filter_handle(scrub_filter, NULL, NULL, c);
+        ap_add_input_filter_handle(scrub_filter, apr_pcalloc(c->pool, sizeof(ce_auth_lines_t)),
+                                   NULL, c);
     }
 }

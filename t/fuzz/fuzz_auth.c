@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 
 #include "ce_auth.h"
@@ -46,6 +47,7 @@ static int known_message(const char *err)
         "Malformed Authorization header: more than one Organization part",
         "Malformed Authorization header: more than one Element part",
         "Malformed Authorization header: control characters",
+        "Malformed Authorization header line (its name, folding or length)",
         NULL,
     };
     int i;
@@ -117,6 +119,38 @@ static void check_raw_line(const char *line, size_t size)
                ce_auth_line_has_ctl(line, size), is_auth && ctl ? "" : " not");
 }
 
+/* The input as a connection's header lines (split after each LF; a last
+ * part without one is a line too long for one read) through the
+ * scrubber. Contract: an Authorization line (or a fold of one) passed on
+ * as it is ends in LF, has its ':' right after the name, no control
+ * character and a length the API can take; the rest of a replaced line
+ * is never passed on. */
+static void check_scrub(const char *data, size_t size)
+{
+    ce_auth_lines_t st = {0, 0};
+    size_t at = 0;
+
+    while (at < size) {
+        const char *nl = memchr(data + at, '\n', size - at);
+        size_t n = nl ? (size_t)(nl - (data + at)) + 1 : size - at;
+        const char *line = data + at;
+        int partial_before = st.partial, auth_before = st.in_authorization;
+        const char *out = ce_auth_line_scrub(&st, line, n);
+
+        if (!out && !partial_before && n >= 13 && strncasecmp(line, "authorization", 13) == 0 &&
+            (n == 13 || memchr(": \t\r\n", line[13], 5))) {
+            FUZZ_CHECK(n > 13 && line[13] == ':' && line[n - 1] == '\n' &&
+                           n <= CE_AUTH_MAX_LEN + 64 && !ce_auth_line_has_ctl(line, n),
+                       "an Authorization line passed as it is");
+        }
+        FUZZ_CHECK(!(auth_before && !partial_before && n > 0 &&
+                     (line[0] == ' ' || line[0] == '\t') && !out),
+                   "a folded Authorization line passed as it is");
+        FUZZ_CHECK(!partial_before || out, "the rest of a replaced line passed as it is");
+        at += n;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
@@ -143,6 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(header);
     check_raw_line((const char *)data, size);
+    check_scrub((const char *)data, size);
     apr_pool_destroy(p);
     return 0;
 }

@@ -221,6 +221,62 @@ START_TEST(messages_never_echo_values)
 }
 END_TEST
 
+/* One connection's header lines through the scrubber, in order. */
+static const char *scrub(ce_auth_lines_t *st, const char *line)
+{
+    return ce_auth_line_scrub(st, line, strlen(line));
+}
+
+START_TEST(line_scrub)
+{
+    ce_auth_lines_t st = {0, 0};
+    const char *bad_line = "Authorization: " CE_AUTH_MALFORMED "\r\n";
+
+    ck_assert_ptr_null(scrub(&st, "Host: x\r\n"));
+    ck_assert_ptr_null(scrub(&st, "Authorization: User u, Organization o\r\n"));
+    ck_assert_ptr_null(scrub(&st, "Accept: */*\r\n"));
+    ck_assert_ptr_null(scrub(&st, "Authorization-Extra: x\r\n")); /* another header */
+    ck_assert_ptr_null(scrub(&st, "Authorizations: x\r\n"));
+    /* malformed names */
+    ck_assert_str_eq(scrub(&st, "Authorization : User u\r\n"), bad_line);
+    ck_assert_str_eq(scrub(&st, "authorization User u, Organization o\r\n"), bad_line);
+    ck_assert_str_eq(scrub(&st, "AUTHORIZATION\t: x\n"), bad_line);
+    /* control characters */
+    ck_assert_str_eq(scrub(&st, "Authorization: User \x01u\r\n"),
+                     "Authorization: " CE_AUTH_SCRUBBED "\r\n");
+    /* folding: continuation lines of an Authorization line only */
+    ck_assert_ptr_null(scrub(&st, "Authorization: User u,\r\n"));
+    ck_assert_str_eq(scrub(&st, " Organization o\r\n"), " " CE_AUTH_MALFORMED "\r\n");
+    ck_assert_str_eq(scrub(&st, "\tmore\r\n"), " " CE_AUTH_MALFORMED "\r\n");
+    ck_assert_ptr_null(scrub(&st, "X-Other: a\r\n"));
+    ck_assert_ptr_null(scrub(&st, " folded into X-Other\r\n"));
+    ck_assert_ptr_null(scrub(&st, "\r\n")); /* end of the headers */
+    ck_assert_ptr_null(scrub(&st, " not a fold after the blank line\r\n"));
+    /* a line in parts (too long for one read): its first part, then spaces */
+    ck_assert_str_eq(scrub(&st, "Authorization: User u, Organization o   "),
+                     "Authorization: " CE_AUTH_MALFORMED);
+    ck_assert_str_eq(scrub(&st, "          "), " ");
+    ck_assert_str_eq(scrub(&st, "      x\r\n"), "\r\n");
+    ck_assert_ptr_null(scrub(&st, "Host: y\r\n"));
+    /* one long line at once */
+    {
+        char *longline = apr_pstrcat(pool, "Authorization: User u, Organization o",
+                                     apr_psprintf(pool, "%2000s", ""), "\r\n", NULL);
+
+        ck_assert_str_eq(scrub(&st, longline), bad_line);
+    }
+    /* and what ce_auth_parse makes of the replacements */
+    {
+        ce_credentials_t c;
+        const char *why = NULL;
+
+        ck_assert_int_eq(ce_auth_parse(&c, pool, CE_AUTH_MALFORMED, &why), APR_EACCES);
+        ck_assert_str_eq(why, "Malformed Authorization header line (its name, folding or length)");
+        ck_assert_int_eq(ce_auth_parse(&c, pool, "User u, " CE_AUTH_MALFORMED, &why), APR_EACCES);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("auth");
@@ -241,6 +297,7 @@ int main(void)
     tcase_add_test(tc, over_long_header);
     tcase_add_test(tc, messages_never_echo_values);
     tcase_add_test(tc, control_characters_in_the_raw_line);
+    tcase_add_test(tc, line_scrub);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

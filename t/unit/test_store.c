@@ -1213,7 +1213,9 @@ START_TEST(migration_4_seals_every_configuration_value)
         scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
         0);
     ck_assert_int_eq(
-        scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, ':3') > 0"), 0);
+        scalar(&db,
+               "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, '\"retries\":3') > 0"),
+        0);
     cfg = get(a.user, inst->id)->configuration;
     ck_assert_str_eq(json_string_value(json_object_get(cfg, "bucket.name")), "photos");
     ck_assert_int_eq(json_integer_value(json_object_get(cfg, "retries")), 3);
