@@ -1,6 +1,6 @@
-/* ce_instance: the element instance model — body validation, PUT/PATCH
- * merge, configuration entries, HTML stripping. The JSON shapes answered
- * are in ce_instance_json.c.
+/* ce_instance: the element instance model — body validation, create and
+ * PUT/PATCH merge, HTML stripping, dates. The configuration's rules are in
+ * ce_instance_config.c, the JSON shapes answered in ce_instance_json.c.
  *
  * A body is first read into a changes_t (every type rule checked there);
  * create and merge then build the new instance state in copies and commit
@@ -20,6 +20,7 @@
 #include "ce_instance.h"
 #include "ce_json.h"
 #include "ce_num.h"
+#include "ce_instance_int.h"
 
 /* Largest value of maxCacheSize and cacheTimeToLive (2^31-1). */
 #define CE_COUNT_MAX 2147483647L
@@ -41,10 +42,7 @@ typedef struct {
     opt_t max_cache_size, cache_time_to_live, caching_enabled, trace_logging_enabled;
 } changes_t;
 
-static apr_status_t invalid(apr_pool_t *p, const char **perr, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static apr_status_t invalid(apr_pool_t *p, const char **perr, const char *fmt, ...)
+apr_status_t ce_instance_invalid(apr_pool_t *p, const char **perr, const char *fmt, ...)
 {
     va_list ap;
 
@@ -52,59 +50,6 @@ static apr_status_t invalid(apr_pool_t *p, const char **perr, const char *fmt, .
     *perr = apr_pvsprintf(p, fmt, ap);
     va_end(ap);
     return APR_EINVAL;
-}
-
-int ce_instance_value_blank(const json_t *v)
-{
-    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
-}
-
-static int is_scalar(const json_t *v)
-{
-    return v && !json_is_object(v) && !json_is_array(v);
-}
-
-static int is_mask(const json_t *v)
-{
-    return json_is_string(v) && strcmp(json_string_value(v), CE_MASK) == 0;
-}
-
-/* Whether a key the catalog does not define names a secret: it contains
- * password, secret, token or key (any case). Clients send keys the catalog
- * does not know ("username" / "password" for jira). */
-static int secret_name(const char *key)
-{
-    static const char *const words[] = {"password", "secret", "token", "key", NULL};
-    const char *s;
-    int w;
-
-    for (s = key; *s; s++) {
-        for (w = 0; words[w]; w++) {
-            if (strncasecmp(s, words[w], strlen(words[w])) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Secret when the catalog says so, or, for a key it does not define, when
- * the key's name says so; every entry of an element that left the catalog
- * is treated as secret, since nothing says which ones are not. */
-static int is_secret(const ce_element_t *e, const char *key)
-{
-    const ce_config_spec_t *spec;
-
-    if (!e) {
-        return 1;
-    }
-    spec = ce_catalog_config_spec(e, key);
-    return spec ? spec->secret : secret_name(key);
-}
-
-int ce_instance_secret_entry(const ce_instance_t *inst, const char *key)
-{
-    return is_secret(inst->element, key);
 }
 
 /* Number of UTF-8 characters in s. */
@@ -124,10 +69,10 @@ static apr_status_t element_by_key(const ce_element_t **pe, apr_pool_t *p, const
                                    const json_t *key, const char **perr)
 {
     if (!json_is_string(key)) {
-        return invalid(p, perr, "element key must be a string");
+        return ce_instance_invalid(p, perr, "element key must be a string");
     }
     if (!(*pe = ce_catalog_by_key(cat, json_string_value(key)))) {
-        return invalid(p, perr, "Element '%s' not found", json_string_value(key));
+        return ce_instance_invalid(p, perr, "Element '%s' not found", json_string_value(key));
     }
     return APR_SUCCESS;
 }
@@ -147,11 +92,11 @@ static apr_status_t element_by_id(const ce_element_t **pe, apr_pool_t *p, const 
              ce_num_parse(&v, json_string_value(id), 1, LONG_MAX) == APR_SUCCESS;
     }
     if (!ok) {
-        return invalid(p, perr, "element id must be a positive integer");
+        return ce_instance_invalid(p, perr, "element id must be a positive integer");
     }
     n = (long)v;
     if (!(*pe = ce_catalog_by_id(cat, n))) {
-        return invalid(p, perr, "Element id %ld not found", n);
+        return ce_instance_invalid(p, perr, "Element id %ld not found", n);
     }
     return APR_SUCCESS;
 }
@@ -169,23 +114,24 @@ static apr_status_t read_element(const ce_element_t **pe, apr_pool_t *p, const c
         return APR_SUCCESS;
     }
     if (!json_is_object(v)) {
-        return invalid(p, perr, "element must be an object with a key or an id");
+        return ce_instance_invalid(p, perr, "element must be an object with a key or an id");
     }
     if (!key && !id) {
-        return invalid(p, perr, "element must have a key or an id");
+        return ce_instance_invalid(p, perr, "element must have a key or an id");
     }
     if ((key && (rv = element_by_key(&by_key, p, cat, key, perr)) != APR_SUCCESS) ||
         (id && (rv = element_by_id(&by_id, p, cat, id, perr)) != APR_SUCCESS)) {
         return rv;
     }
     if (by_key && by_id && by_key != by_id) {
-        return invalid(p, perr, "element key '%s' and id %ld name different elements", by_key->key,
-                       by_id->id);
+        return ce_instance_invalid(p, perr, "element key '%s' and id %ld name different elements",
+                                   by_key->key, by_id->id);
     }
     *pe = by_key ? by_key : by_id;
     if (scope && *pe != scope) {
-        return invalid(p, perr, "Element '%s' in the body differs from element '%s' in the path",
-                       (*pe)->key, scope->key);
+        return ce_instance_invalid(p, perr,
+                                   "Element '%s' in the body differs from element '%s' in the path",
+                                   (*pe)->key, scope->key);
     }
     return APR_SUCCESS;
 }
@@ -198,14 +144,14 @@ static apr_status_t read_name(const char **pname, apr_pool_t *p, const json_t *v
         return APR_SUCCESS;
     }
     if (!json_is_string(v)) {
-        return invalid(p, perr, "name must be a string");
+        return ce_instance_invalid(p, perr, "name must be a string");
     }
     name = ce_instance_sanitize(p, json_string_value(v));
     if (!*name) {
-        return invalid(p, perr, "name must not be empty");
+        return ce_instance_invalid(p, perr, "name must not be empty");
     }
     if (utf8_length(name) > CE_NAME_MAX) {
-        return invalid(p, perr, "name must be at most %d characters", CE_NAME_MAX);
+        return ce_instance_invalid(p, perr, "name must be at most %d characters", CE_NAME_MAX);
     }
     *pname = name;
     return APR_SUCCESS;
@@ -233,10 +179,10 @@ static apr_status_t read_tags(json_t **ptags, apr_pool_t *p, const json_t *v, co
         return APR_SUCCESS;
     }
     if (!json_is_array(v)) {
-        return invalid(p, perr, "tags must be an array of strings");
+        return ce_instance_invalid(p, perr, "tags must be an array of strings");
     }
     if (json_array_size(v) > CE_TAGS_MAX) {
-        return invalid(p, perr, "tags must have at most %d entries", CE_TAGS_MAX);
+        return ce_instance_invalid(p, perr, "tags must have at most %d entries", CE_TAGS_MAX);
     }
     tags = ce_json_array(p);
     for (i = 0; i < json_array_size(v); i++) {
@@ -244,11 +190,12 @@ static apr_status_t read_tags(json_t **ptags, apr_pool_t *p, const json_t *v, co
         const char *s;
 
         if (!json_is_string(t)) {
-            return invalid(p, perr, "tags must be an array of strings");
+            return ce_instance_invalid(p, perr, "tags must be an array of strings");
         }
         s = ce_instance_sanitize(p, json_string_value(t));
         if (utf8_length(s) > CE_NAME_MAX) {
-            return invalid(p, perr, "each tag must be at most %d characters", CE_NAME_MAX);
+            return ce_instance_invalid(p, perr, "each tag must be at most %d characters",
+                                       CE_NAME_MAX);
         }
         if (*s && !has_string(tags, s)) {
             json_array_append_new(tags, json_string(s));
@@ -268,20 +215,20 @@ static apr_status_t read_configuration(const json_t **pcfg, apr_pool_t *p, const
         return APR_SUCCESS;
     }
     if (!json_is_object(v)) {
-        return invalid(p, perr, "configuration must be an object");
+        return ce_instance_invalid(p, perr, "configuration must be an object");
     }
     json_object_foreach((json_t *)v, key, value)
     {
         if (!*key) {
-            return invalid(p, perr, "configuration keys must not be empty");
+            return ce_instance_invalid(p, perr, "configuration keys must not be empty");
         }
         if (utf8_length(key) > CE_CONFIG_KEY_MAX) {
-            return invalid(p, perr, "configuration keys must be at most %d characters",
-                           CE_CONFIG_KEY_MAX);
+            return ce_instance_invalid(p, perr, "configuration keys must be at most %d characters",
+                                       CE_CONFIG_KEY_MAX);
         }
-        if (!is_scalar(value)) {
-            return invalid(p, perr, "configuration '%s' must be a string, number, boolean or null",
-                           key);
+        if (!ce_instance_is_scalar(value)) {
+            return ce_instance_invalid(
+                p, perr, "configuration '%s' must be a string, number, boolean or null", key);
         }
     }
     *pcfg = v;
@@ -298,7 +245,7 @@ static apr_status_t read_count(opt_t *o, apr_pool_t *p, const json_t *body, cons
         return APR_SUCCESS;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > CE_COUNT_MAX) {
-        return invalid(p, perr, "%s must be a non-negative integer", field);
+        return ce_instance_invalid(p, perr, "%s must be a non-negative integer", field);
     }
     o->given = 1;
     o->value = (long)json_integer_value(v);
@@ -314,7 +261,7 @@ static apr_status_t read_flag(opt_t *o, apr_pool_t *p, const json_t *body, const
         return APR_SUCCESS;
     }
     if (!json_is_boolean(v)) {
-        return invalid(p, perr, "%s must be a boolean", field);
+        return ce_instance_invalid(p, perr, "%s must be a boolean", field);
     }
     o->given = 1;
     o->value = json_is_true(v);
@@ -330,10 +277,10 @@ static apr_status_t read_body(changes_t *ch, apr_pool_t *p, const ce_catalog_t *
 
     memset(ch, 0, sizeof(*ch));
     if (!json_is_object(body)) {
-        return invalid(p, perr, "The request body must be a JSON object");
+        return ce_instance_invalid(p, perr, "The request body must be a JSON object");
     }
     if (provider_data && !json_is_object(provider_data)) {
-        return invalid(p, perr, "providerData must be an object");
+        return ce_instance_invalid(p, perr, "providerData must be an object");
     }
     if ((rv = read_element(&ch->element, p, cat, json_object_get(body, "element"), scope, perr)) !=
             APR_SUCCESS ||
@@ -348,180 +295,6 @@ static apr_status_t read_body(changes_t *ch, apr_pool_t *p, const ce_catalog_t *
         return rv;
     }
     return read_flag(&ch->trace_logging_enabled, p, body, "traceLoggingEnabled", perr);
-}
-
-/* ---- configuration ------------------------------------------------------ */
-
-/* "", "-1", "2.5": a decimal number, as NUMBER entries accept in strings. */
-static int is_decimal(const char *s)
-{
-    apr_size_t n;
-
-    s += (*s == '-');
-    if (!(n = strspn(s, "0123456789"))) {
-        return 0;
-    }
-    s += n;
-    if (*s == '.') {
-        s++;
-        if (!(n = strspn(s, "0123456789"))) {
-            return 0;
-        }
-        s += n;
-    }
-    return *s == '\0';
-}
-
-/* Type rules of BOOLEAN and NUMBER entries; null always clears an entry. */
-static apr_status_t check_value(apr_pool_t *p, const ce_config_spec_t *spec, const json_t *v,
-                                const char **perr)
-{
-    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-
-    if (json_is_null(v) || (spec->secret && is_mask(v))) {
-        return APR_SUCCESS;
-    }
-    if (strcmp(spec->type, "BOOLEAN") == 0 && !json_is_boolean(v) &&
-        !(s && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0))) {
-        return invalid(p, perr, "configuration '%s' must be true or false", spec->key);
-    }
-    if (strcmp(spec->type, "NUMBER") == 0 && !json_is_number(v) &&
-        !(s && (*s == '\0' || is_decimal(s)))) {
-        return invalid(p, perr, "configuration '%s' must be a number", spec->key);
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t check_values(apr_pool_t *p, const ce_element_t *e, const json_t *given,
-                                 const char **perr)
-{
-    const char *key;
-    json_t *v;
-    apr_status_t rv;
-
-    json_object_foreach((json_t *)given, key, v)
-    {
-        const ce_config_spec_t *spec = ce_catalog_config_spec(e, key);
-
-        if (spec && (rv = check_value(p, spec, v, perr)) != APR_SUCCESS) {
-            return rv;
-        }
-    }
-    return APR_SUCCESS;
-}
-
-/* A copy of cfg (or an empty object) bound to p. */
-static json_t *copy_configuration(apr_pool_t *p, const json_t *cfg)
-{
-    json_t *copy = cfg ? json_deep_copy(cfg) : NULL;
-
-    return ce_json_bind(p, copy ? copy : json_object());
-}
-
-/* The configuration after applying given: old's entries in their order,
- * then e's catalog entries not yet there (default, else null), then new
- * keys of given in its order. Given values replace, except a secret entry
- * sent as CE_MASK, which keeps what it had (clients PUT back what they GET). */
-static apr_status_t build_configuration(json_t **pcfg, apr_pool_t *p, const ce_element_t *e,
-                                        const json_t *old, const json_t *given, const char **perr)
-{
-    json_t *cfg, *v;
-    const char *key;
-    int i;
-    apr_status_t rv;
-
-    if (given && (rv = check_values(p, e, given, perr)) != APR_SUCCESS) {
-        return rv;
-    }
-    cfg = copy_configuration(p, old);
-    for (i = 0; e && i < e->config->nelts; i++) {
-        const ce_config_spec_t *spec = &APR_ARRAY_IDX(e->config, i, ce_config_spec_t);
-
-        if (!json_object_get(cfg, spec->key)) {
-            json_object_set_new(cfg, spec->key,
-                                spec->default_value ? json_deep_copy(spec->default_value)
-                                                    : json_null());
-        }
-    }
-    json_object_foreach((json_t *)given, key, v)
-    {
-        if (!(is_mask(v) && is_secret(e, key))) {
-            json_object_set_new(cfg, key, json_deep_copy(v));
-        }
-    }
-    *pcfg = cfg;
-    return APR_SUCCESS;
-}
-
-/* The entries of cfg that element e defines, in cfg's order (bound to p). */
-static json_t *only_entries_of(apr_pool_t *p, const ce_element_t *e, const json_t *cfg)
-{
-    json_t *out = ce_json_object(p), *v;
-    const char *key;
-
-    json_object_foreach((json_t *)cfg, key, v)
-    {
-        if (ce_catalog_config_spec(e, key)) {
-            json_object_set(out, key, v);
-        }
-    }
-    return out;
-}
-
-/* APR_EINVAL naming the limit when cfg holds more than limits allow. */
-static apr_status_t check_limits(apr_pool_t *p, const ce_config_limits_t *limits, const json_t *cfg,
-                                 const char **perr)
-{
-    apr_size_t total = 0, n;
-    const char *key, *text;
-    json_t *v;
-
-    if ((int)json_object_size(cfg) > limits->entries) {
-        return invalid(p, perr, "Configuration has %lu entries; at most %d are allowed",
-                       (unsigned long)json_object_size(cfg), limits->entries);
-    }
-    json_object_foreach((json_t *)cfg, key, v)
-    {
-        n = json_is_string(v) ? json_string_length(v)
-                              : ((text = ce_json_dump(p, v)) ? strlen(text) : 0);
-        if (n > limits->value_bytes) {
-            return invalid(p, perr,
-                           "Configuration entry '%s' is %lu bytes long; at most %lu are allowed",
-                           key, (unsigned long)n, (unsigned long)limits->value_bytes);
-        }
-        total += strlen(key) + n;
-    }
-    if (total > limits->total_bytes) {
-        return invalid(p, perr, "Configuration is %lu bytes in all; at most %lu are allowed",
-                       (unsigned long)total, (unsigned long)limits->total_bytes);
-    }
-    return APR_SUCCESS;
-}
-
-/* 1 if spec is required and cfg lacks it (absent, null or ""). */
-static int lacks(const ce_config_spec_t *spec, const json_t *cfg)
-{
-    return spec->required && ce_instance_value_blank(json_object_get(cfg, spec->key));
-}
-
-/* APR_EINVAL naming every required entry of e that cfg lacks, in catalog order. */
-static apr_status_t require_entries(apr_pool_t *p, const ce_element_t *e, const json_t *cfg,
-                                    const char **perr)
-{
-    const char *missing = NULL;
-    int i;
-
-    for (i = 0; e && i < e->config->nelts; i++) {
-        const ce_config_spec_t *spec = &APR_ARRAY_IDX(e->config, i, ce_config_spec_t);
-
-        if (lacks(spec, cfg)) {
-            missing = missing ? apr_pstrcat(p, missing, ", ", spec->key, NULL) : spec->key;
-        }
-    }
-    if (missing) {
-        return invalid(p, perr, "Missing required configuration entries: %s", missing);
-    }
-    return APR_SUCCESS;
 }
 
 /* ---- create and merge ---------------------------------------------------- */
@@ -556,15 +329,17 @@ apr_status_t ce_instance_create(ce_instance_t **pinst, apr_pool_t *p, const ce_c
     }
     inst->element = ch.element ? ch.element : scope;
     if (!inst->element) {
-        return invalid(p, perr, "element is required (give its key or id)");
+        return ce_instance_invalid(p, perr, "element is required (give its key or id)");
     }
     if (!ch.name) {
-        return invalid(p, perr, "name is required");
+        return ce_instance_invalid(p, perr, "name is required");
     }
-    if ((rv = build_configuration(&inst->configuration, p, inst->element, NULL, ch.configuration,
-                                  perr)) != APR_SUCCESS ||
-        (rv = check_limits(p, ce_catalog_limits(cat), inst->configuration, perr)) != APR_SUCCESS ||
-        (rv = require_entries(p, inst->element, inst->configuration, perr)) != APR_SUCCESS) {
+    if ((rv = ce_instance_build_configuration(&inst->configuration, p, inst->element, NULL,
+                                              ch.configuration, perr)) != APR_SUCCESS ||
+        (rv = ce_instance_check_limits(p, ce_catalog_limits(cat), inst->configuration, perr)) !=
+            APR_SUCCESS ||
+        (rv = ce_instance_require_entries(p, inst->element, inst->configuration, perr)) !=
+            APR_SUCCESS) {
         return rv;
     }
     if ((rv = ce_crypto_token(&inst->token, p, CE_TOKEN_BYTES)) != APR_SUCCESS) {
@@ -598,12 +373,14 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
         next.element_id = ch.element->id;
         /* Another element: what the old one configured (its credentials
          * among them) does not carry over; the new one's entries do. */
-        kept = only_entries_of(p, ch.element, inst->configuration);
+        kept = ce_instance_only_entries_of(p, ch.element, inst->configuration);
     }
-    if ((rv = build_configuration(&next.configuration, p, next.element, kept, ch.configuration,
-                                  perr)) != APR_SUCCESS ||
-        (rv = check_limits(p, ce_catalog_limits(cat), next.configuration, perr)) != APR_SUCCESS ||
-        (rv = require_entries(p, next.element, next.configuration, perr)) != APR_SUCCESS) {
+    if ((rv = ce_instance_build_configuration(&next.configuration, p, next.element, kept,
+                                              ch.configuration, perr)) != APR_SUCCESS ||
+        (rv = ce_instance_check_limits(p, ce_catalog_limits(cat), next.configuration, perr)) !=
+            APR_SUCCESS ||
+        (rv = ce_instance_require_entries(p, next.element, next.configuration, perr)) !=
+            APR_SUCCESS) {
         return rv;
     }
     if (ch.name) {
@@ -615,90 +392,6 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
     apply_settings(&next, &ch);
     next.updated_date = ce_instance_now(p);
     *inst = next; /* commit: nothing above touched inst */
-    return APR_SUCCESS;
-}
-
-int ce_instance_valid(const ce_instance_t *inst)
-{
-    int i;
-
-    if (!inst->element || inst->unreadable) {
-        return 0; /* its element left the catalog, or its secrets do not open */
-    }
-    for (i = 0; i < inst->element->config->nelts; i++) {
-        if (lacks(&APR_ARRAY_IDX(inst->element->config, i, ce_config_spec_t),
-                  inst->configuration)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-const char *ce_instance_config_key(const ce_instance_t *inst, long config_id)
-{
-    const char *key;
-    json_t *v;
-    long n = 0;
-
-    json_object_foreach(inst->configuration, key, v)
-    {
-        if (++n == config_id) {
-            return key;
-        }
-    }
-    return NULL;
-}
-
-static apr_status_t read_property_value(const json_t **pv, apr_pool_t *p, const json_t *body,
-                                        const char **perr)
-{
-    const json_t *v = json_object_get(body, "propertyValue");
-
-    if (!json_is_object(body)) {
-        return invalid(p, perr, "The request body must be a JSON object");
-    }
-    if (!v) {
-        return invalid(p, perr, "propertyValue is required");
-    }
-    if (!is_scalar(v)) {
-        return invalid(p, perr, "propertyValue must be a string, number, boolean or null");
-    }
-    *pv = v;
-    return APR_SUCCESS;
-}
-
-apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, const ce_catalog_t *cat,
-                                    long config_id, const json_t *body, const char **perr)
-{
-    const char *key = ce_instance_config_key(inst, config_id);
-    const ce_config_spec_t *spec;
-    const json_t *v = NULL;
-    json_t *cfg;
-    apr_status_t rv;
-
-    if (!key) {
-        *perr = apr_psprintf(p, "Configuration entry %ld not found", config_id);
-        return APR_NOTFOUND;
-    }
-    if ((rv = read_property_value(&v, p, body, perr)) != APR_SUCCESS) {
-        return rv;
-    }
-    spec = ce_catalog_config_spec(inst->element, key);
-    if (spec && (rv = check_value(p, spec, v, perr)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (spec && spec->required && ce_instance_value_blank(v)) {
-        return invalid(p, perr, "Configuration entry '%s' is required and cannot be empty", key);
-    }
-    cfg = copy_configuration(p, inst->configuration);
-    if (!(is_mask(v) && is_secret(inst->element, key))) {
-        json_object_set_new(cfg, key, json_deep_copy(v));
-    }
-    if ((rv = check_limits(p, ce_catalog_limits(cat), cfg, perr)) != APR_SUCCESS) {
-        return rv;
-    }
-    inst->configuration = cfg;
-    inst->updated_date = ce_instance_now(p);
     return APR_SUCCESS;
 }
 
