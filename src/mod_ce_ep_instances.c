@@ -167,21 +167,26 @@ int ce_ep_instances_get(ce_request_t *req)
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
+/* Reads the body, then applies it as kind in one transaction. */
+static apr_status_t change_with_body(ce_instance_t **pinst, ce_request_t *req, change_kind_t kind)
+{
+    change_t c = {NULL, kind, NULL, NULL, 0, 0};
+    json_t *body;
+    apr_status_t rv = ce_request_body(&body, req);
+
+    if (rv == APR_SUCCESS) {
+        c.body = body;
+        rv = change(pinst, req, &c);
+    }
+    return rv;
+}
+
 int ce_ep_instances_update(ce_request_t *req)
 {
-    change_t c = {NULL, CHANGE_MERGE, NULL, NULL, 0, 0};
     ce_instance_t *inst;
-    json_t *body;
-    apr_status_t rv;
+    apr_status_t rv = change_with_body(&inst, req, CHANGE_MERGE);
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS) {
-        return ce_request_fail(req, rv);
-    }
-    c.body = body;
-    if ((rv = change(&inst, req, &c)) != APR_SUCCESS) {
-        return ce_request_fail(req, rv);
-    }
-    return reply_instance(req, inst);
+    return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
 int ce_ep_instances_delete(ce_request_t *req)
@@ -239,16 +244,10 @@ int ce_ep_instances_config_get(ce_request_t *req)
 
 int ce_ep_instances_config_patch(ce_request_t *req)
 {
-    change_t c = {NULL, CHANGE_CONFIG_ENTRY, NULL, NULL, 0, 0};
     ce_instance_t *inst;
-    json_t *body;
-    apr_status_t rv;
+    apr_status_t rv = change_with_body(&inst, req, CHANGE_CONFIG_ENTRY);
 
-    if ((rv = ce_request_body(&body, req)) != APR_SUCCESS) {
-        return ce_request_fail(req, rv);
-    }
-    c.body = body;
-    if ((rv = change(&inst, req, &c)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     return reply_with_etag(req, inst, ce_instance_config_entry(req->r->pool, inst, req->config_id));
