@@ -26,17 +26,47 @@ static const char *const sqlite3_setup[] = {
     "PRAGMA synchronous=NORMAL",
     "PRAGMA wal_autocheckpoint=10000",
     NULL};
+/* SQLite's messages are never translated. "schema has changed": the
+ * driver prepares with the legacy sqlite3_prepare, which hands that to the
+ * caller instead of recompiling; SQLite has reloaded the schema by then.
+ * "locked": what busy_timeout does not cover (switching to WAL while
+ * another connection does, a read transaction that cannot become a write). */
+static const char *const sqlite3_contended[] = {
+    "database schema has changed",
+    "database is locked",
+    "database table is locked",
+    NULL};
+/* PostgreSQL's, under the C locale scripts/pg.sh and most servers use: the
+ * schema lock serializes schema creation, so these are the rest. */
+static const char *const pgsql_contended[] = {
+    "deadlock detected",
+    "could not serialize access",
+    "tuple concurrently updated",
+    "duplicate key value violates unique constraint \"pg_",
+    NULL};
 /* clang-format on */
 static const ce_store_dialect_t dialects[CE_DIALECTS] = {
     /* BEGIN IMMEDIATE (the sqlite3 driver's transaction start) already serializes. */
     {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL, "", "PRAGMA wal_checkpoint(PASSIVE)",
-     "SELECT file FROM pragma_database_list WHERE name = 'main' AND file <> ''"},
+     "SELECT file FROM pragma_database_list WHERE name = 'main' AND file <> ''", sqlite3_contended},
     /* CREATE ... IF NOT EXISTS races on the catalog in PostgreSQL without a lock. */
     /* Rows read to be rewritten are locked: READ COMMITTED alone lets two
      * read-modify-writes of one row interleave. */
     {CE_DIALECT_PGSQL, "pgsql", NULL, "SELECT pg_advisory_xact_lock(4242001)", " FOR UPDATE", NULL,
-     NULL},
+     NULL, pgsql_contended},
 };
+
+int ce_store_contended(const ce_store_dialect_t *d, const char *err)
+{
+    const char *const *m;
+
+    for (m = d->contended; err && m && *m; m++) {
+        if (strstr(err, *m)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 const ce_store_dialect_t *ce_store_dialect(const apr_dbd_driver_t *driver)
 {

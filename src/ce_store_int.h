@@ -33,16 +33,23 @@
 enum { CE_DIALECT_SQLITE3, CE_DIALECT_PGSQL, CE_DIALECTS };
 
 typedef struct {
-    int id;                   /* CE_DIALECT_*: index of its SQL in a migration */
-    const char *driver;       /* apr_dbd_name() */
-    const char *const *setup; /* per connection, outside any transaction */
-    const char *schema_lock;  /* serializes concurrent schema creation, or NULL */
-    const char *row_lock;     /* appended to a select that locks its rows ("" where the
-                                 transaction's write lock already does) */
-    const char *checkpoint;   /* run by group commit now and then, outside the lock, or NULL */
-    const char *twin_params;  /* selects apr_dbd_open params for another connection to the
-                                 same database, or NULL (see ce_store_batch.c) */
+    int id;                       /* CE_DIALECT_*: index of its SQL in a migration */
+    const char *driver;           /* apr_dbd_name() */
+    const char *const *setup;     /* per connection, outside any transaction */
+    const char *schema_lock;      /* serializes concurrent schema creation, or NULL */
+    const char *row_lock;         /* appended to a select that locks its rows ("" where the
+                                     transaction's write lock already does) */
+    const char *checkpoint;       /* run by group commit now and then, outside the lock, or NULL */
+    const char *twin_params;      /* selects apr_dbd_open params for another connection to the
+                                     same database, or NULL (see ce_store_batch.c) */
+    const char *const *contended; /* fragments of the driver's messages that mean another
+                                     connection holds or changed the database (locked,
+                                     busy, schema changed): worth retrying */
 } ce_store_dialect_t;
+
+/* Whether err (a ce_store_db_error message) says another connection holds
+ * or changed the database: the whole step that met it can be run again. */
+int ce_store_contended(const ce_store_dialect_t *d, const char *err);
 
 /* The dialect of driver, or NULL when it is not supported. */
 const ce_store_dialect_t *ce_store_dialect(const apr_dbd_driver_t *driver);

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
+#include "ce_log.h"
 #include "ce_store_int.h"
 
 /* Key in db->prepared saying ce_store_init() is done on this connection. */
@@ -285,6 +287,45 @@ static apr_status_t init(ce_db_t *db, apr_pool_t *scratch, const ce_store_dialec
     return rv;
 }
 
+/* Setup met another connection's setup (a fresh database, opened by many
+ * at once): attempts in all, and the first pause between two (it grows to
+ * ten times that, with jitter, so contenders spread out). */
+#define SETUP_ATTEMPTS 25
+#define SETUP_PAUSE (20 * 1000)
+
+static void setup_pause(int attempt)
+{
+    apr_interval_time_t base = SETUP_PAUSE * (attempt < 10 ? attempt : 10);
+
+    apr_sleep(base / 2 + (apr_interval_time_t)(apr_time_now() % (base / 2 + 1)));
+}
+
+/* init until it succeeds, fails for a reason of its own, or has met
+ * contention SETUP_ATTEMPTS times. Every step is idempotent and a failed
+ * one leaves nothing behind (its transaction rolled back), so each attempt
+ * runs the whole setup again. */
+static apr_status_t init_contended(ce_db_t *db, apr_pool_t *scratch, const ce_store_dialect_t *d,
+                                   const char **perr)
+{
+    apr_status_t rv = APR_EGENERAL;
+    int attempt;
+
+    for (attempt = 1; attempt <= SETUP_ATTEMPTS; attempt++) {
+        rv = init(db, scratch, d, perr);
+        if (rv != APR_EGENERAL || !ce_store_contended(d, *perr)) {
+            return rv;
+        }
+        ce_log(CE_LOG_MARK, CE_LOG_DEBUG, rv,
+               "CE00033: database setup met another connection's (%s): attempt %d of %d", *perr,
+               attempt, SETUP_ATTEMPTS);
+        if (attempt < SETUP_ATTEMPTS) {
+            setup_pause(attempt);
+        }
+    }
+    *perr = apr_psprintf(scratch, "%s (still, after %d attempts)", *perr, SETUP_ATTEMPTS);
+    return rv;
+}
+
 apr_status_t ce_store_init(ce_db_t *db, const char **perr)
 {
     static const char ready[] = "1";
@@ -305,15 +346,7 @@ apr_status_t ce_store_init(ce_db_t *db, const char **perr)
         return APR_ENOTIMPL;
     }
     apr_pool_create(&scratch, db->pool);
-    rv = init(db, scratch, d, perr);
-    /* apr-util's sqlite3 driver prepares with the legacy sqlite3_prepare:
-     * when another connection creates the schema while this one waits for
-     * the database (a child starting beside ceadmin), this one's next
-     * statement fails with "database schema has changed", after which SQLite
-     * has reloaded the schema. Every step of init is idempotent: once more. */
-    if (rv == APR_EGENERAL && d->id == CE_DIALECT_SQLITE3) {
-        rv = init(db, scratch, d, perr);
-    }
+    rv = init_contended(db, scratch, d, perr);
     if (rv == APR_SUCCESS) {
         apr_hash_set(db->prepared, READY_KEY, APR_HASH_KEY_STRING, ready);
     } else {

@@ -121,6 +121,18 @@ static void bind_db(ce_db_t *db, ap_dbd_t *dbd, server_rec *s)
 
 /* ---- the child-init key check ---- */
 
+/* The key check of the child's start-up could not be made (the database
+ * is unreachable or failed otherwise): said once, as it is not fatal. Each
+ * connection makes the same check before its first statement
+ * (ce_store_init), so no request is ever served with an unchecked key. */
+static void log_unchecked(server_rec *sv, apr_status_t rv, const char *why)
+{
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, sv,
+                 "CE00034: cannot check the key file against the database at start-up: %s; "
+                 "each connection checks it before use",
+                 why);
+}
+
 /* APR_EACCES (logged) when sv's key file does not open its database. */
 static apr_status_t check_server_keys(apr_pool_t *p, server_rec *sv)
 {
@@ -131,7 +143,8 @@ static apr_status_t check_server_keys(apr_pool_t *p, server_rec *sv)
     apr_status_t rv;
 
     if (!(dbd = dbd_open(p, sv))) {
-        return APR_SUCCESS; /* unreachable now: requests answer 503 until it is back */
+        log_unchecked(sv, 0, "no database connection (mod_dbd)");
+        return APR_SUCCESS; /* requests answer 503 until it is back */
     }
     bind_db(&db, dbd, sv);
     rv = ce_store_init(&db, &err);
@@ -141,6 +154,12 @@ static apr_status_t check_server_keys(apr_pool_t *p, server_rec *sv)
                      "CE00025: %s (CEInstancesKeyFile %s): refusing to serve with it", err,
                      cfg->key_path ? cfg->key_path : "?");
         return rv;
+    }
+    if (rv != APR_SUCCESS) {
+        log_unchecked(sv, rv, err ? err : "?");
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, sv,
+                     "CE00035: the key file opens the database (checked at start-up)");
     }
     return APR_SUCCESS;
 }

@@ -49,7 +49,7 @@ our @EXPORT = (qw(
     create_instance valid_config catalog catalog_element expected_element
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
-    db_spec with_db pg_ctl raw_res
+    db_spec with_db pg_ctl pg_createdb raw_res
     stored_config stored_holds token_digest remember_secrets secrets_file
 ), @CETest::Node::EXPORT, @CETest::Raw::EXPORT);
 
@@ -596,14 +596,23 @@ sub expect_instance {
     });
 }
 
-# pg_ctl(stop|start|kill): the suite's throwaway PostgreSQL (test.sh passes
+# pg_ctl(stop|start|kill|createdb NAME): the suite's throwaway PostgreSQL (test.sh passes
 # its directory in CE_TEST_PG_DIR); dies when there is none.
 sub pg_ctl {
     my $cmd = shift;
     my $dir = $ENV{CE_TEST_PG_DIR} or die "CETest: no CE_TEST_PG_DIR\n";
-    my $out = `"@{[ vars('top_dir') ]}/scripts/pg.sh" $cmd "$dir" 2>&1`;
+    my $out = `"@{[ vars('top_dir') ]}/scripts/pg.sh" $cmd "$dir" @_ 2>&1`;
     die "CETest: pg.sh $cmd failed: $out\n" if $?;
     return $out;
+}
+
+# pg_createdb(NAME): a new, empty database NAME (dropped first if there)
+# in the suite's throwaway PostgreSQL; its DBDParams.
+sub pg_createdb {
+    my $name = shift;
+    my $params = pg_ctl("createdb", $name);
+    chomp $params;
+    return $params;
 }
 
 package CETest::Res;
