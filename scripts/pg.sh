@@ -25,14 +25,25 @@ bindir() {
     die "no PostgreSQL server binaries under /usr/lib/postgresql (run scripts/deps.sh)"
 }
 
+# A free port in 15432..15631, tried in random order: two suites starting
+# clusters at once rarely pick the same one, and `start` tries another when
+# it loses the port anyway.
 free_port() {
-    perl -MIO::Socket::INET -e '
-        for my $p (15432 .. 15631) {
+    perl -MIO::Socket::INET -MList::Util=shuffle -e '
+        for my $p (shuffle 15432 .. 15631) {
             my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $p,
                                           Proto => "tcp", Listen => 1) or next;
             close $s; print $p; exit 0;
         }
         exit 1;' || die "no free port in 15432..15631"
+}
+
+# pg_start PORT: starts the cluster on PORT; fails as pg_ctl does.
+pg_start() {
+    # fsync stays on: the crash tests rely on PostgreSQL's durability.
+    "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c max_connections=300" \
+        start >/dev/null
 }
 
 [ $# -ge 2 ] || die "usage: pg.sh start|createdb|stop|kill DIR [NAME]"
@@ -49,12 +60,22 @@ start)
             >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     fi
     # A restart keeps the port: clients (httpd) reconnect to the same place.
-    if [ -s "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
+    if [ -s "$dir/port" ]; then
+        port=$(cat "$dir/port")
+        pg_start "$port" || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
+    else
+        # A first start: another run may bind the port found free before
+        # this one does; then another port.
+        tries=0
+        until port=$(free_port) && pg_start "$port"; do
+            tries=$((tries + 1))
+            if [ "$tries" -ge 5 ] || ! grep -q "could not bind\|could not create any TCP/IP sockets" "$dir/server.log"; then
+                tail -20 "$dir/server.log" >&2
+                die "the server did not start"
+            fi
+        done
+    fi
     echo "$port" >"$dir/port"
-    # fsync stays on: the crash tests rely on PostgreSQL's durability.
-    "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300" \
-        start >/dev/null || { tail -20 "$dir/server.log" >&2; die "the server did not start"; }
     echo "$port"
     ;;
 createdb)

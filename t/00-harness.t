@@ -1,6 +1,7 @@
 # 00-harness: the server is up with the freshly built module mounted at
 # /elements/api-v2 and mod_dbd configured — the precondition of every
-# other test.
+# other test; and the ports of this run are its own (CETest::Port): no
+# other suite started on the machine meanwhile can claim them.
 use strict;
 use warnings;
 use FindBin;
@@ -8,6 +9,9 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use CETest;
+use CETest::Port ();
+use POSIX ();
+use Time::HiRes ();
 
 ok -x Apache::Test::vars('ce_ceadmin'), 'build/ceadmin is there';
 like Apache::Test::vars('ce_dbd_driver'), qr/^(sqlite3|pgsql)\z/, 'database driver';
@@ -34,5 +38,31 @@ is_deeply $res->json, [], 'a new tenant has no instances';
 # Outside the Location httpd serves as usual.
 $res = api(GET => '/index.html');
 is $res->code, 200, 'outside the Location: httpd default handler';
+
+# The suite's port stays claimed while it runs (t/TEST holds its lock,
+# across its re-exec): another run could not lock it even in the moment
+# before httpd binds it.
+my($port) = Apache::TestRequest::hostport() =~ /:(\d+)$/;
+ok !CETest::Port::lock_port($port), "the suite's port $port is locked by the run";
+
+# A port claimed by one process cannot be claimed by another until the
+# first exits (a node's port in one test file, wanted by another run).
+my $ready = "$FindBin::Bin/var/claim-ready-$$";
+unlink $ready;
+my $pid = fork // die "fork: $!";
+unless ($pid) {
+    my $p = CETest::Port::claim_port(map { 20000 + int rand 10000 } 1 .. 50);
+    if (open my $fh, '>', $ready) { print $fh $p // ''; close $fh }
+    Time::HiRes::sleep(0.05) until -e "$ready.done";
+    POSIX::_exit(0);
+}
+my $claimed;
+wait_until(10, sub { -s $ready && do { open my $fh, '<', $ready; $claimed = <$fh> } });
+ok $claimed, 'a process claims a free port' or diag('none claimed');
+is CETest::Port::claim_port($claimed), undef, 'another process cannot claim it meanwhile';
+if (open my $fh, '>', "$ready.done") { close $fh }
+waitpid $pid, 0;
+is CETest::Port::claim_port($claimed), $claimed, 'once the first has exited, it can';
+unlink $ready, "$ready.done";
 
 done_testing;

@@ -28,6 +28,7 @@ use POSIX ();
 use Time::HiRes ();
 
 use Apache::Test ();
+use CETest::Port ();
 use CETest::Raw ();
 
 our @EXPORT = qw(free_port make_node start_node node_ctl stop_node crash_node node_pid node_pids
@@ -51,13 +52,10 @@ sub free_port {
     }
     my $lo = 10000;
     my $span = $low - $lo > 1000 ? $low - $lo : 1000;
-    for my $port (map { $lo + int rand $span } 1 .. 200) {
-        my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
-                                         Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-            or next;
-        close $sock;
-        return $port;
-    }
+    # Claimed (CETest::Port) for the rest of this test file: another suite
+    # on the machine cannot take it before the node binds it.
+    my $port = CETest::Port::claim_port(map { $lo + int rand $span } 1 .. 200);
+    return $port if $port;
     die "CETest: no free port\n";
 }
 
