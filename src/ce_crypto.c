@@ -81,7 +81,13 @@ const char *ce_crypto_request_id(apr_pool_t *p)
 /* The key file                                                        */
 
 #define KEY_MAGIC "ceinstances-key 1"
-#define SEAL_PREFIX "ce1:"
+/* Sealed values: "ce2:<key id>:<base64>"; "ce1:<base64>" (before key ids)
+ * is still opened. */
+#define SEAL_PREFIX "ce2:"
+#define SEAL_PREFIX_V1 "ce1:"
+#define PREFIX_LEN 4
+/* What a key's id hashes besides the key. */
+#define KEY_ID_LABEL "mod_ceinstances key id"
 #define NONCE_BYTES 12
 #define TAG_BYTES 16
 
@@ -148,6 +154,49 @@ static int decode_key(unsigned char *out, const char *b64)
     return 1;
 }
 
+/* out = key's id: hex of the first bytes of SHA-256(label | key). */
+static void key_id(char out[CE_KEY_ID_LEN + 1], const unsigned char *key)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[sizeof(KEY_ID_LABEL) - 1 + CE_KEY_BYTES], md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0, i;
+
+    memcpy(buf, KEY_ID_LABEL, sizeof(KEY_ID_LABEL) - 1);
+    memcpy(buf + sizeof(KEY_ID_LABEL) - 1, key, CE_KEY_BYTES);
+    if (EVP_Digest(buf, sizeof(buf), md, &len, EVP_sha256(), NULL) != 1) {
+        memset(md, 0, sizeof(md));
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
+    for (i = 0; i < CE_KEY_ID_LEN / 2; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[CE_KEY_ID_LEN] = '\0';
+}
+
+/* Adds key to keys' read keys (unless it is there, or is the encryption
+ * key): 0 when there is no room. */
+static int add_read_key(ce_keys_t *keys, const unsigned char *key)
+{
+    int i;
+
+    if (CRYPTO_memcmp(key, keys->enc, CE_KEY_BYTES) == 0) {
+        return 1;
+    }
+    for (i = 0; i < keys->nread; i++) {
+        if (CRYPTO_memcmp(key, keys->read[i], CE_KEY_BYTES) == 0) {
+            return 1;
+        }
+    }
+    if (keys->nread >= CE_KEYS_MAX_READ) {
+        return 0;
+    }
+    memcpy(keys->read[keys->nread], key, CE_KEY_BYTES);
+    key_id(keys->read_kid[keys->nread], key);
+    keys->nread++;
+    return 1;
+}
+
 /* The key file must be a regular file nobody else can read or write. */
 static apr_status_t check_key_file(apr_pool_t *p, const char *path, const char **perr)
 {
@@ -205,6 +254,9 @@ static apr_status_t read_key_lines(int *pfound, ce_keys_t *keys, apr_file_t *f, 
             *pfound |= 2;
         } else if (strcmp(name, "digest") == 0 && value && decode_key(keys->mac, value)) {
             *pfound |= 4;
+        } else if (strcmp(name, "read") == 0 && value && keys->nread < CE_KEYS_MAX_READ &&
+                   decode_key(keys->read[keys->nread], value)) {
+            keys->nread++;
         } else {
             ok = 0;
         }
@@ -223,7 +275,7 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
 {
     ce_keys_t *keys;
     apr_file_t *f;
-    int found = 0;
+    int found = 0, i;
     apr_status_t rv;
 
     *pkeys = NULL;
@@ -249,9 +301,66 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
                              path);
         return APR_EINVAL;
     }
+    key_id(keys->kid, keys->enc);
+    for (i = 0; i < keys->nread; i++) {
+        key_id(keys->read_kid[i], keys->read[i]);
+    }
     keys->algs = fetch_algs(p, keys);
     *pkeys = keys;
     return APR_SUCCESS;
+}
+
+/* A copy of keys in p (wiped with it), without read keys and algorithms. */
+static ce_keys_t *keys_copy(const ce_keys_t *keys, apr_pool_t *p)
+{
+    ce_keys_t *out = apr_pcalloc(p, sizeof(*out));
+
+    apr_pool_cleanup_register(p, out, wipe_keys, apr_pool_cleanup_null);
+    memcpy(out->enc, keys->enc, CE_KEY_BYTES);
+    memcpy(out->mac, keys->mac, CE_KEY_BYTES);
+    memcpy(out->kid, keys->kid, sizeof(out->kid));
+    return out;
+}
+
+apr_status_t ce_crypto_keys_rotate(ce_keys_t **pnext, const ce_keys_t *from, apr_pool_t *p)
+{
+    ce_keys_t *next = keys_copy(from, p);
+    int i;
+
+    *pnext = NULL;
+    if (RAND_bytes(next->enc, sizeof(next->enc)) != 1) {
+        return APR_EGENERAL;
+    }
+    key_id(next->kid, next->enc);
+    add_read_key(next, from->enc);
+    for (i = 0; i < from->nread; i++) {
+        add_read_key(next, from->read[i]);
+    }
+    next->algs = fetch_algs(p, next);
+    *pnext = next;
+    return APR_SUCCESS;
+}
+
+void ce_crypto_keys_stage(ce_keys_t **pstaged, const ce_keys_t *from, const ce_keys_t *next,
+                          apr_pool_t *p)
+{
+    ce_keys_t *staged = keys_copy(from, p);
+    int i;
+
+    add_read_key(staged, next->enc);
+    for (i = 0; i < from->nread; i++) {
+        add_read_key(staged, from->read[i]);
+    }
+    staged->algs = fetch_algs(p, staged);
+    *pstaged = staged;
+}
+
+void ce_crypto_keys_prune(ce_keys_t **ppruned, const ce_keys_t *keys, apr_pool_t *p)
+{
+    ce_keys_t *pruned = keys_copy(keys, p);
+
+    pruned->algs = fetch_algs(p, pruned);
+    *ppruned = pruned;
 }
 
 static const char *encode(apr_pool_t *p, const unsigned char *raw, apr_size_t n)
@@ -279,34 +388,36 @@ static const char *key_file_create_error(apr_pool_t *p, const char *path, apr_st
     return apr_psprintf(p, "cannot create %s: %s", path, apr_strerror(rv, why, sizeof(why)));
 }
 
-apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_pool_t *p,
-                                  const char **perr)
+/* The key file's text for keys (to be wiped after use). */
+static const char *key_file_text(apr_pool_t *p, const ce_keys_t *keys)
 {
-    ce_keys_t keys;
+    const char *text =
+        apr_pstrcat(p, KEY_MAGIC "\n# mod_ceinstances: keep secret, keep a copy; see README\n",
+                    "encryption ", encode(p, keys->enc, sizeof(keys->enc)), "\n", "digest ",
+                    encode(p, keys->mac, sizeof(keys->mac)), "\n", NULL);
+    int i;
+
+    for (i = 0; i < keys->nread; i++) {
+        text = apr_pstrcat(p, text, "read ", encode(p, keys->read[i], CE_KEY_BYTES), "\n", NULL);
+    }
+    return text;
+}
+
+apr_status_t ce_crypto_keys_save(const char *path, const ce_keys_t *keys, apr_pool_t *p,
+                                 const char **perr)
+{
     apr_file_t *f;
     const char *text;
     apr_size_t len;
     apr_status_t rv;
 
-    if (RAND_bytes(keys.enc, sizeof(keys.enc)) != 1 ||
-        (!keep && RAND_bytes(keys.mac, sizeof(keys.mac)) != 1)) {
-        *perr = "the random generator failed";
-        return APR_EGENERAL;
-    }
-    if (keep) {
-        memcpy(keys.mac, keep->mac, sizeof(keys.mac));
-    }
     rv = apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL,
                        APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
     if (rv != APR_SUCCESS) {
-        OPENSSL_cleanse(&keys, sizeof(keys));
         *perr = key_file_create_error(p, path, rv);
         return rv;
     }
-    text = apr_pstrcat(p, KEY_MAGIC "\n# mod_ceinstances: keep secret, keep a copy; see README\n",
-                       "encryption ", encode(p, keys.enc, sizeof(keys.enc)), "\n", "digest ",
-                       encode(p, keys.mac, sizeof(keys.mac)), "\n", NULL);
-    OPENSSL_cleanse(&keys, sizeof(keys));
+    text = key_file_text(p, keys);
     len = strlen(text);
     rv = apr_file_write_full(f, text, len, NULL);
     OPENSSL_cleanse((char *)text, len);
@@ -319,6 +430,33 @@ apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_p
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_pool_t *p,
+                                  const char **perr)
+{
+    ce_keys_t *keys = NULL;
+    apr_pool_t *scratch;
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_pool_create(&scratch, p);
+    if (keep) {
+        rv = ce_crypto_keys_rotate(&keys, keep, scratch);
+    } else {
+        keys = apr_pcalloc(scratch, sizeof(*keys));
+        apr_pool_cleanup_register(scratch, keys, wipe_keys, apr_pool_cleanup_null);
+        if (RAND_bytes(keys->enc, sizeof(keys->enc)) != 1 ||
+            RAND_bytes(keys->mac, sizeof(keys->mac)) != 1) {
+            rv = APR_EGENERAL;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        *perr = "the random generator failed";
+    } else if ((rv = ce_crypto_keys_save(path, keys, scratch, perr)) != APR_SUCCESS) {
+        *perr = apr_pstrdup(p, *perr);
+    }
+    apr_pool_destroy(scratch);
+    return rv;
 }
 
 /* ------------------------------------------------------------------ */
@@ -368,7 +506,40 @@ const char *ce_crypto_keyed_digest(apr_pool_t *p, const ce_keys_t *keys, const c
 
 int ce_crypto_is_sealed(const char *s)
 {
-    return s && strncmp(s, SEAL_PREFIX, sizeof(SEAL_PREFIX) - 1) == 0;
+    return s && (strncmp(s, SEAL_PREFIX, PREFIX_LEN) == 0 ||
+                 strncmp(s, SEAL_PREFIX_V1, PREFIX_LEN) == 0);
+}
+
+/* Where a sealed value's base64 starts, its key id in kid ("" for "ce1:");
+ * NULL when it is not of either form. */
+static const char *sealed_parts(char kid[CE_KEY_ID_LEN + 1], const char *s)
+{
+    kid[0] = '\0';
+    if (s && strncmp(s, SEAL_PREFIX_V1, PREFIX_LEN) == 0) {
+        return s + PREFIX_LEN;
+    }
+    if (!s || strncmp(s, SEAL_PREFIX, PREFIX_LEN) != 0 ||
+        strspn(s + PREFIX_LEN, "0123456789abcdef") != CE_KEY_ID_LEN ||
+        s[PREFIX_LEN + CE_KEY_ID_LEN] != ':') {
+        return NULL;
+    }
+    memcpy(kid, s + PREFIX_LEN, CE_KEY_ID_LEN);
+    kid[CE_KEY_ID_LEN] = '\0';
+    return s + PREFIX_LEN + CE_KEY_ID_LEN + 1;
+}
+
+const char *ce_crypto_sealed_kid(apr_pool_t *p, const char *s)
+{
+    char kid[CE_KEY_ID_LEN + 1];
+
+    return sealed_parts(kid, s) ? apr_pstrdup(p, kid) : NULL;
+}
+
+int ce_crypto_sealed_current(const ce_keys_t *keys, const char *s)
+{
+    char kid[CE_KEY_ID_LEN + 1];
+
+    return sealed_parts(kid, s) && strcmp(kid, keys->kid) == 0;
 }
 
 const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad,
@@ -388,28 +559,68 @@ const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad
          EVP_EncryptFinal_ex(ctx, buf + NONCE_BYTES + out, &fin) == 1 &&
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, buf + NONCE_BYTES + len) == 1;
     EVP_CIPHER_CTX_free(ctx);
-    if (!ok) {
+    if (!ok || strlen(keys->kid) != CE_KEY_ID_LEN) {
         return NULL;
     }
-    return apr_pstrcat(p, SEAL_PREFIX, encode(p, buf, n), NULL);
+    return apr_pstrcat(p, SEAL_PREFIX, keys->kid, ":", encode(p, buf, n), NULL);
+}
+
+/* AES-256-GCM open of buf (nonce | ciphertext of n bytes | tag) under key
+ * into plain (n + 1 bytes): whether it authenticates. */
+static int open_with(const ce_keys_t *keys, const unsigned char *key, const char *aad,
+                     const unsigned char *buf, apr_size_t n, char *plain)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int out = 0, fin = 0, ok;
+
+    ok = ctx &&
+         EVP_DecryptInit_ex(ctx, keys->algs ? keys->algs->gcm : EVP_aes_256_gcm(), NULL, key,
+                            buf) == 1 &&
+         EVP_DecryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
+         EVP_DecryptUpdate(ctx, (unsigned char *)plain, &out, buf + NONCE_BYTES, (int)n) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,
+                             (void *)(buf + NONCE_BYTES + n)) == 1 &&
+         EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + out, &fin) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}
+
+/* Opens buf with the key named kid, or ("" kid: a "ce1:" value) with each
+ * key in turn. */
+static int open_named(const ce_keys_t *keys, const char *kid, const char *aad,
+                      const unsigned char *buf, apr_size_t n, char *plain)
+{
+    int i;
+
+    if (!*kid || strcmp(kid, keys->kid) == 0) {
+        if (open_with(keys, keys->enc, aad, buf, n, plain)) {
+            return 1;
+        }
+    }
+    for (i = 0; i < keys->nread; i++) {
+        if ((!*kid || strcmp(kid, keys->read_kid[i]) == 0) &&
+            open_with(keys, keys->read[i], aad, buf, n, plain)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
                             const ce_keys_t *keys, const char *aad, const char *sealed)
 {
+    char kid[CE_KEY_ID_LEN + 1];
     const char *b64;
     apr_size_t b64len, n, pad = 0;
     unsigned char *buf;
     char *plain;
-    EVP_CIPHER_CTX *ctx;
-    int out = 0, fin = 0, ok, dec;
+    int dec;
 
     *pplain = NULL;
     *plen = 0;
-    if (!ce_crypto_is_sealed(sealed)) {
+    if (!(b64 = sealed_parts(kid, sealed))) {
         return APR_EINVAL;
     }
-    b64 = sealed + sizeof(SEAL_PREFIX) - 1;
     b64len = strlen(b64);
     if (b64len == 0 || b64len % 4 != 0 || b64len > ((apr_size_t)1 << 31)) {
         return APR_EINVAL;
@@ -422,16 +633,7 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
     }
     n = (apr_size_t)dec - pad - NONCE_BYTES - TAG_BYTES;
     plain = apr_palloc(p, n + 1);
-    ctx = EVP_CIPHER_CTX_new();
-    ok = ctx &&
-         EVP_DecryptInit_ex(ctx, keys->algs ? keys->algs->gcm : EVP_aes_256_gcm(), NULL, keys->enc,
-                            buf) == 1 &&
-         EVP_DecryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
-         EVP_DecryptUpdate(ctx, (unsigned char *)plain, &out, buf + NONCE_BYTES, (int)n) == 1 &&
-         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, buf + NONCE_BYTES + n) == 1 &&
-         EVP_DecryptFinal_ex(ctx, (unsigned char *)plain + out, &fin) == 1;
-    EVP_CIPHER_CTX_free(ctx);
-    if (!ok) {
+    if (!open_named(keys, kid, aad, buf, n, plain)) {
         OPENSSL_cleanse(plain, n + 1);
         return APR_EGENERAL;
     }

@@ -34,21 +34,28 @@ int ce_crypto_equal(const char *a, const char *b);
  *   ceinstances-key 1
  *   encryption <base64 of 32 bytes>   AES-256-GCM key sealing secrets at rest
  *   digest <base64 of 32 bytes>       HMAC-SHA-256 key of the lookup digests
+ *   read <base64 of 32 bytes>         0 to CE_KEYS_MAX_READ more AES keys that
+ *                                     only open values (retired, or coming)
  * The digest key is what user and organization secrets are stored under
  * (only as digests), so it outlives key rotations: a rotated file keeps it
- * and replaces the encryption key (ce_crypto_keys_write with keep). */
+ * and the old encryption key (as a read key), and has a fresh encryption
+ * key. Each AES key has an id (CE_KEY_ID_LEN hex characters of a hash of
+ * it), which every value it seals names. */
 #define CE_KEY_BYTES 32
-
+#define CE_KEYS_MAX_READ 8
+#define CE_KEY_ID_LEN 8
 typedef struct ce_crypto_algs_t ce_crypto_algs_t;
-
 typedef struct {
     unsigned char enc[CE_KEY_BYTES];
     unsigned char mac[CE_KEY_BYTES];
+    char kid[CE_KEY_ID_LEN + 1]; /* enc's id */
+    int nread;
+    unsigned char read[CE_KEYS_MAX_READ][CE_KEY_BYTES];
+    char read_kid[CE_KEYS_MAX_READ][CE_KEY_ID_LEN + 1];
     /* OpenSSL algorithms fetched once, at load (an implicit fetch on every
      * call takes a process-wide lock); NULL: fetched per call. */
     ce_crypto_algs_t *algs;
 } ce_keys_t;
-
 /* Reads and checks the key file at path into *pkeys (allocated in p, wiped
  * when p is cleared). Errors name the path and the problem. */
 apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *path,
@@ -56,9 +63,35 @@ apr_status_t ce_crypto_keys_load(ce_keys_t **pkeys, apr_pool_t *p, const char *p
 
 /* Writes a new key file at path (which must not exist), mode 0600, with a
  * fresh encryption key and either a fresh digest key or, if keep is not
- * NULL, keep's. */
+ * NULL, keep's rotated (ce_crypto_keys_rotate). */
 apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_pool_t *p,
                                   const char **perr);
+
+/* *pnext: from rotated, in p (wiped with it): a fresh encryption key;
+ * from's encryption key and read keys as read keys (the oldest dropped
+ * past CE_KEYS_MAX_READ); from's digest key. APR_EGENERAL if the RNG
+ * fails. */
+apr_status_t ce_crypto_keys_rotate(ce_keys_t **pnext, const ce_keys_t *from, apr_pool_t *p);
+
+/* *pstaged: what nodes run before next is deployed (many nodes): from's
+ * encryption key still seals, next's opens too. */
+void ce_crypto_keys_stage(ce_keys_t **pstaged, const ce_keys_t *from, const ce_keys_t *next,
+                          apr_pool_t *p);
+
+/* *ppruned: keys without their read keys (once nothing is sealed with
+ * them: ceadmin verify). */
+void ce_crypto_keys_prune(ce_keys_t **ppruned, const ce_keys_t *keys, apr_pool_t *p);
+
+/* Writes keys to a new file at path (which must not exist), mode 0600. */
+apr_status_t ce_crypto_keys_save(const char *path, const ce_keys_t *keys, apr_pool_t *p,
+                                 const char **perr);
+
+/* The id of the key that sealed s ("" for a value sealed before ids,
+ * "ce1:"), or NULL when s is not sealed. */
+const char *ce_crypto_sealed_kid(apr_pool_t *p, const char *s);
+
+/* Whether s was sealed with keys' encryption key (a rekey leaves it). */
+int ce_crypto_sealed_current(const ce_keys_t *keys, const char *s);
 
 /* Lowercase hex HMAC-SHA-256, under the digest key, of the hex SHA-256 of
  * s: how secrets and tokens are stored for lookup. (The inner SHA-256 is
@@ -70,17 +103,17 @@ const char *ce_crypto_key_digest(apr_pool_t *p, const ce_keys_t *keys, const cha
 
 /* Seals plaintext (len bytes) with AES-256-GCM under the encryption key,
  * a fresh 96-bit nonce and aad (additional authenticated data: what the
- * value is, so it cannot be moved elsewhere): "ce1:" + base64(nonce |
- * ciphertext | tag), in p. NULL on failure. */
+ * value is, so it cannot be moved elsewhere): "ce2:" + key id + ":" +
+ * base64(nonce | ciphertext | tag), in p. NULL on failure. */
 const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad,
                            const char *plaintext, apr_size_t len);
-
-/* Opens what ce_crypto_seal made with the same aad: *pplain (NUL
- * terminated, in p) and *plen. APR_EINVAL when sealed is not of that form,
- * APR_EGENERAL when it fails authentication (wrong key, tampered). */
+/* Opens what ce_crypto_seal made with the same aad, with the key it names
+ * (the encryption key or a read key; a "ce1:" value, which names none,
+ * with each in turn): *pplain (NUL terminated, in p) and *plen.
+ * APR_EINVAL when sealed is not of that form, APR_EGENERAL when it fails
+ * authentication (a key the file does not hold, tampered). */
 apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
                             const ce_keys_t *keys, const char *aad, const char *sealed);
-
 /* Whether s has the form ce_crypto_seal produces. */
 int ce_crypto_is_sealed(const char *s);
 

@@ -68,11 +68,32 @@ apr_status_t ce_store_batch_create(ce_store_batch_t **pbatch, apr_pool_t *p);
  * when they are there (the failure was something else). */
 apr_status_t ce_store_reprepare(ce_db_t *db, const char **perr);
 
-/* Re-seals everything sealed in db (opened with db->keys) under to, in one
- * transaction, and records to as the database's keys. to must keep
- * db->keys' digest key (ce_crypto_keys_write with keep): user and
- * organization secrets exist only as digests under it. */
-apr_status_t ce_store_rekey(ce_db_t *db, apr_pool_t *p, const ce_keys_t *to, const char **perr);
+/* What a rekey or a verify found: sealed values looked at, how many each
+ * key sealed (key id, "" for a value sealed before key ids -> apr_int64_t
+ * *), how many were re-sealed and in how many passes (rekey), and every
+ * value that does not open ("Instance 12: configuration entry
+ * aws.secret"; never its content). */
+typedef struct {
+    apr_int64_t values;
+    apr_hash_t *by_key;
+    apr_int64_t resealed;
+    int passes;
+    apr_array_header_t *unreadable; /* const char * */
+} ce_store_rekey_report_t;
+
+/* Online key rotation: re-seals every sealed value that db->keys'
+ * encryption key did not seal (opened with whichever of its keys sealed
+ * it), batch rows at a time, each batch a short transaction of its own
+ * (rows locked): servers keep serving meanwhile. Passes over everything
+ * until one finds nothing left to re-seal (values written meanwhile by a
+ * server still sealing with an older key), at most 10. Values that open
+ * with no key are left as they are and listed. */
+apr_status_t ce_store_rekey(ce_store_rekey_report_t **preport, ce_db_t *db, apr_pool_t *p,
+                            int batch, const char **perr);
+
+/* Opens every sealed value with db->keys, changes nothing. */
+apr_status_t ce_store_verify(ce_store_rekey_report_t **preport, ce_db_t *db, apr_pool_t *p,
+                             const char **perr);
 
 /* Idempotent, cheap after the first call on a connection: applies driver
  * pragmas (SQLite: busy_timeout, WAL, foreign_keys), creates the schema if

@@ -7,7 +7,9 @@
  *   ce_store_schema.c    the schema, its migrations (a table of steps), the
  *                        per-connection init and preparation of statements
  *   ce_store_seal.c      the registry of sealed and keyed columns; sealing,
- *                        opening, the key check, rekey, the sealing migration
+ *                        opening, the key check, the sealing migration
+ *   ce_store_rekey.c     online rekey and verify: every sealed value, in
+ *                        batches
  *   ce_store_tenant.c    organizations and users, authentication
  *   ce_store_instance.c  instances: create, read, update, delete, listing
  *   ce_store_batch.c     group commit of creates within a process
@@ -196,6 +198,18 @@ apr_status_t ce_store_open_configuration(json_t *config, apr_pool_t *p, const ce
  * (schema 4: all values are sealed, not only the element's secret ones). */
 apr_status_t ce_store_seal_configurations(ce_db_t *db, apr_pool_t *p, int version,
                                           const char **perr);
+
+/* A configuration entry's sealed text (v is {"$sealed": text}), or NULL
+ * when v is not a sealed entry. */
+const char *ce_store_entry_sealed(const json_t *v);
+
+/* {"$sealed": text sealed under keys for entry key}; NULL on failure. */
+json_t *ce_store_seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *key, const char *text,
+                            apr_size_t len);
+
+/* The JSON text sealed in entry v of key, opened: *pplain, *plen. */
+apr_status_t ce_store_open_entry(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                                 const ce_keys_t *keys, const char *key, const json_t *v);
 
 /* Sets every value of config that is still sealed (did not open) to null. */
 void ce_store_drop_sealed(json_t *config);

@@ -2,14 +2,16 @@
  * secret material, and what reads it: sealing and opening values, the key
  * check, key rotation (rekey) and the migration that sealed what was clear.
  *
- * One key file, two keys (encryption, digest). Sealed values are "ce1:" +
- * base64(nonce | ciphertext | tag), AES-256-GCM with what the value is as
- * AAD, so a value cannot be moved to another column or entry. Secrets that
+ * One key file: an encryption key, read keys, a digest key. Sealed values
+ * are "ce2:<key id>:" + base64(nonce | ciphertext | tag), AES-256-GCM with
+ * what the value is as AAD, so a value cannot be moved to another column
+ * or entry (ce_crypto.h). Secrets that
  * are only ever compared (user and organization secrets, instance tokens
  * for lookup) are stored as keyed digests: HMAC-SHA-256(digest key, hex
  * SHA-256(value)); the inner SHA-256 is what schema 1 and 2 stored, so the
  * migration keys those in place. The digest key never rotates (secrets
- * exist only as digests); rekey rotates the encryption key.
+ * exist only as digests); ce_store_rekey.c re-seals under a new
+ * encryption key.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -18,7 +20,7 @@
 #include "ce_json.h"
 #include "ce_store_int.h"
 
-/* A sealed configuration value is stored as {"$sealed": "ce1:..."}: an
+/* A sealed configuration value is stored as {"$sealed": "ce2:..."}: an
  * object, which no caller's value can be (values are scalars). */
 #define SEALED_KEY "$sealed"
 /* The text the key check seals and digests. */
@@ -58,15 +60,19 @@ apr_status_t ce_store_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
     return ce_crypto_open(pplain, plen, p, keys, ce_store_sealed_columns[which].aad, sealed);
 }
 
+const char *ce_store_entry_sealed(const json_t *v)
+{
+    return json_string_value(json_object_get(v, SEALED_KEY));
+}
+
 /* The AAD of configuration entry key. */
 static const char *config_aad(apr_pool_t *p, const char *key)
 {
     return apr_pstrcat(p, ce_store_sealed_columns[CE_SEALED_INSTANCE_CONFIGURATION].aad, key, NULL);
 }
 
-/* {"$sealed": <v's JSON text sealed under keys>} for entry key; NULL on failure. */
-static json_t *seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *key, const char *text,
-                          apr_size_t len)
+json_t *ce_store_seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *key, const char *text,
+                            apr_size_t len)
 {
     const char *sealed = text ? ce_crypto_seal(p, keys, config_aad(p, key), text, len) : NULL;
 
@@ -92,7 +98,7 @@ const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, co
             continue;
         }
         text = ce_json_dump(p, v);
-        if (!(sealed = seal_entry(p, keys, key, text, text ? strlen(text) : 0))) {
+        if (!(sealed = ce_store_seal_entry(p, keys, key, text, text ? strlen(text) : 0))) {
             return NULL;
         }
         json_object_set_new(out, key, sealed);
@@ -100,11 +106,10 @@ const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, co
     return ce_json_dump(p, out);
 }
 
-/* The JSON text sealed in entry v of key (an object), opened: *pplain. */
-static apr_status_t open_entry(const char **pplain, apr_size_t *plen, apr_pool_t *p,
-                               const ce_keys_t *keys, const char *key, const json_t *v)
+apr_status_t ce_store_open_entry(const char **pplain, apr_size_t *plen, apr_pool_t *p,
+                                 const ce_keys_t *keys, const char *key, const json_t *v)
 {
-    const char *sealed = json_string_value(json_object_get(v, SEALED_KEY));
+    const char *sealed = ce_store_entry_sealed(v);
 
     if (!sealed) {
         return APR_EGENERAL;
@@ -125,7 +130,7 @@ apr_status_t ce_store_open_configuration(json_t *config, apr_pool_t *p, const ce
         if (!json_is_object(v)) {
             continue;
         }
-        if (open_entry(&plain, &len, p, keys, key, v) != APR_SUCCESS ||
+        if (ce_store_open_entry(&plain, &len, p, keys, key, v) != APR_SUCCESS ||
             ce_json_parse(&value, p, plain, len, &err) != APR_SUCCESS) {
             *perr = apr_psprintf(p,
                                  "the stored value of configuration entry %s fails "
@@ -150,12 +155,18 @@ static apr_status_t key_check_verify(ce_db_t *db, apr_pool_t *p, const char **ro
 
     if (!ce_crypto_equal(row[0], digest)) {
         *perr = "The key file does not match this database: its digest key is not the "
-                "one the database was written with";
+                "one the database was written with (a rotated key file keeps it: ceadmin "
+                "keygen NEW --rotate OLD)";
         return APR_EACCES;
     }
     if (ce_store_open(&plain, &len, p, db->keys, CE_SEALED_KEY_CHECK, row[1]) != APR_SUCCESS) {
-        *perr = "The key file does not match this database: its encryption key is not "
-                "the one the database was written with";
+        const char *kid = ce_crypto_sealed_kid(p, row[1]);
+
+        *perr = apr_psprintf(p,
+                             "The key file does not match this database: it holds no "
+                             "encryption key that opens the database's key check (sealed "
+                             "with key %s)",
+                             kid && *kid ? kid : "of before key ids");
         return APR_EACCES;
     }
     return APR_SUCCESS;
@@ -253,54 +264,6 @@ static const char *seal_clear(apr_pool_t *p, const ce_sealed_column_t *c, const 
     return NULL;
 }
 
-/* One sealed configuration text from keys "from" to "to". */
-static const char *reseal_configuration(apr_pool_t *p, const char *text, const ce_keys_t *from,
-                                        const ce_keys_t *to)
-{
-    const char *key, *plain, *err;
-    json_t *cfg, *out, *v, *sealed;
-    apr_size_t len;
-
-    if (ce_json_parse(&cfg, p, text, strlen(text), &err) != APR_SUCCESS || !json_is_object(cfg)) {
-        return NULL;
-    }
-    out = ce_json_object(p);
-    json_object_foreach(cfg, key, v)
-    {
-        if (!json_is_object(v)) {
-            json_object_set(out, key, v);
-            continue;
-        }
-        if (open_entry(&plain, &len, p, from, key, v) != APR_SUCCESS ||
-            !(sealed = seal_entry(p, to, key, plain, len))) {
-            return NULL;
-        }
-        json_object_set_new(out, key, sealed);
-    }
-    return ce_json_dump(p, out);
-}
-
-/* Sealed under "from" → sealed under "to" (rekey). Digests stay. */
-static const char *reseal(apr_pool_t *p, const ce_sealed_column_t *c, const char *value,
-                          const ce_keys_t *from, const ce_keys_t *to)
-{
-    const char *plain;
-    apr_size_t len;
-
-    switch (c->kind) {
-        case CE_SEAL_DIGEST:
-            return value;
-        case CE_SEAL_TEXT:
-            if (ce_crypto_open(&plain, &len, p, from, c->aad, value) != APR_SUCCESS) {
-                return NULL;
-            }
-            return ce_crypto_seal(p, to, c->aad, plain, len);
-        case CE_SEAL_CONFIG:
-            return reseal_configuration(p, value ? value : "{}", from, to);
-    }
-    return NULL;
-}
-
 apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, const char **perr)
 {
     apr_status_t rv = APR_SUCCESS;
@@ -315,39 +278,6 @@ apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, cons
         }
     }
     return rv;
-}
-
-apr_status_t ce_store_rekey(ce_db_t *db, apr_pool_t *p, const ce_keys_t *to, const char **perr)
-{
-    apr_dbd_transaction_t *tx;
-    ce_db_t next = *db;
-    apr_status_t rv;
-    int i;
-
-    if (CRYPTO_memcmp(db->keys->mac, to->mac, sizeof(to->mac)) != 0) {
-        *perr = "The new key file has another digest key: user and organization secrets are "
-                "stored only as digests under the old one, so it must be kept (make the new "
-                "file with: ceadmin keygen --rotate OLD NEW)";
-        return APR_EINVAL;
-    }
-    if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < CE_SEALED_COLUMNS && rv == APR_SUCCESS; i++) {
-        const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
-
-        if (c->kind != CE_SEAL_DIGEST) {
-            rv = convert_column(db, p, c, reseal, to,
-                                "a stored value fails authentication with the old key; "
-                                "nothing was changed",
-                                perr);
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        next.keys = to;
-        rv = ce_store_key_check(&next, p, perr);
-    }
-    return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
 void ce_store_drop_sealed(json_t *config)

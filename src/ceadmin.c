@@ -25,7 +25,8 @@
 
 static const char usage_text[] =
     "Usage: ceadmin --db DRIVER:PARAMS --key KEYFILE COMMAND [OPTIONS]\n"
-    "       ceadmin keygen PATH [--rotate OLDKEYFILE]\n"
+    "       ceadmin keygen PATH [--rotate OLDKEYFILE [--stage STAGEDKEYFILE]]\n"
+    "       ceadmin keygen PATH --prune OLDKEYFILE\n"
     "\n"
     "  DRIVER is sqlite3 or pgsql; PARAMS are the apr_dbd connection parameters\n"
     "  (sqlite3: a file path; pgsql: \"host=... dbname=... user=...\").\n"
@@ -40,13 +41,18 @@ static const char usage_text[] =
     "  rotate-user --user-id N    new secret for user N (the old one stops working)\n"
     "  rotate-org --org-id N      new secret for organization N\n"
     "  list-orgs                  all organizations\n"
-    "  keygen PATH [--rotate OLD] writes a new key file (mode 0600); with --rotate,\n"
-    "      a fresh encryption key and OLD's digest key (for rekey)\n"
+    "  keygen PATH [--rotate OLD [--stage STAGED]] writes a new key file (mode\n"
+    "      0600); with --rotate: a fresh encryption key, OLD's keys kept for\n"
+    "      reading and its digest key; --stage also writes STAGED, OLD's\n"
+    "      encryption key still sealing, PATH's opening too (for many nodes)\n"
+    "  keygen PATH --prune OLD    OLD without its read keys (after verify)\n"
     "  instance-config --instance-id N\n"
     "      instance N's stored configuration, secrets in clear\n"
-    "  rekey --old OLDKEYFILE --new NEWKEYFILE\n"
-    "      re-seals every secret in the database from OLD to NEW in one\n"
-    "      transaction; then point CEInstancesKeyFile at NEW and restart httpd\n"
+    "  rekey [--batch N]\n"
+    "      re-seals every secret sealed with another key under KEYFILE's\n"
+    "      encryption key, N rows (100) per transaction, while servers serve\n"
+    "  verify                     opens every sealed value; lists those that\n"
+    "      do not open, counts by key; exit 1 if one does not\n"
     "\n"
     "Each command prints one JSON object. Secrets are shown once, never stored.\n";
 
@@ -223,41 +229,100 @@ static int cmd_instance_config(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
                                      "configuration", inst->configuration)));
 }
 
-/* keygen PATH [--rotate OLD] */
+/* keygen PATH [--rotate OLD [--stage STAGED] | --prune OLD] */
 static int cmd_keygen(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
 {
     const char *old = apr_table_get(cli->opts, "rotate"), *err = NULL;
-    ce_keys_t *keep = NULL;
+    const char *prune = apr_table_get(cli->opts, "prune");
+    const char *stage = apr_table_get(cli->opts, "stage");
+    ce_keys_t *from = NULL, *next = NULL, *staged = NULL;
     apr_status_t rv;
 
     if (!cli->arg) {
         return usage_error("keygen needs the PATH of the new key file");
     }
-    if (old && (rv = ce_crypto_keys_load(&keep, p, old, &err)) != APR_SUCCESS) {
+    if ((old && prune) || (stage && !old)) {
+        return usage_error("keygen takes --rotate OLD [--stage STAGED], or --prune OLD");
+    }
+    if ((old || prune) &&
+        (rv = ce_crypto_keys_load(&from, p, old ? old : prune, &err)) != APR_SUCCESS) {
         return failure("cannot read the old key file", rv, err);
     }
-    if ((rv = ce_crypto_keys_write(cli->arg, keep, p, &err)) != APR_SUCCESS) {
+    if (prune) {
+        ce_crypto_keys_prune(&next, from, p);
+        rv = ce_crypto_keys_save(cli->arg, next, p, &err);
+    } else if (from) {
+        if ((rv = ce_crypto_keys_rotate(&next, from, p)) != APR_SUCCESS) {
+            return failure("cannot make a key", rv, "the random generator failed");
+        }
+        ce_crypto_keys_stage(&staged, from, next, p);
+        rv = stage ? ce_crypto_keys_save(stage, staged, p, &err) : APR_SUCCESS;
+        rv = rv == APR_SUCCESS ? ce_crypto_keys_save(cli->arg, next, p, &err) : rv;
+    } else if ((rv = ce_crypto_keys_write(cli->arg, NULL, p, &err)) == APR_SUCCESS) {
+        rv = ce_crypto_keys_load(&next, p, cli->arg, &err); /* for its key id */
+    }
+    if (rv != APR_SUCCESS) {
         return failure("cannot write the key file", rv, err);
     }
-    return print_json(p, ce_json_bind(p, json_pack("{s:{s:s, s:b}}", "keyFile", "path", cli->arg,
-                                                   "keepsDigestKey", keep != NULL)));
+    return print_json(p, ce_json_bind(p, json_pack("{s:{s:s, s:b, s:s?, s:s?}}", "keyFile", "path",
+                                                   cli->arg, "keepsDigestKey", from != NULL, "key",
+                                                   next ? next->kid : NULL, "staged", stage)));
 }
 
-/* rekey --old OLD --new NEW (db is open with OLD's keys) */
+/* The report of a rekey or verify, as JSON. */
+static json_t *report_json(const ce_store_rekey_report_t *r, const ce_keys_t *keys, apr_pool_t *p)
+{
+    json_t *by_key = json_object(), *bad = json_array();
+    apr_hash_index_t *hi;
+    int i;
+
+    for (hi = apr_hash_first(p, r->by_key); hi; hi = apr_hash_next(hi)) {
+        const char *kid = apr_hash_this_key(hi);
+
+        json_object_set_new(by_key, *kid ? kid : "before-key-ids",
+                            json_integer(*(const apr_int64_t *)apr_hash_this_val(hi)));
+    }
+    for (i = 0; i < r->unreadable->nelts; i++) {
+        json_array_append_new(bad, json_string(APR_ARRAY_IDX(r->unreadable, i, const char *)));
+    }
+    return json_pack("{s:s, s:I, s:o, s:o}", "currentKey", keys->kid, "values",
+                     (json_int_t)r->values, "byKey", by_key, "unreadable", bad);
+}
+
+/* rekey [--batch N]: re-seals, online, under the key file's encryption key */
 static int cmd_rekey(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
 {
+    const char *err = NULL, *b = apr_table_get(cli->opts, "batch");
+    ce_store_rekey_report_t *r;
+    apr_int64_t batch = 100;
+    apr_status_t rv;
+    json_t *out;
+
+    if (b && ce_num_parse(&batch, b, 1, 100000) != APR_SUCCESS) {
+        return usage_error("--batch must be a number of rows from 1 to 100000");
+    }
+    if ((rv = ce_store_rekey(&r, db, p, (int)batch, &err)) != APR_SUCCESS) {
+        return failure("rekey stopped (what it re-sealed so far stays, and opens)", rv, err);
+    }
+    out = report_json(r, db->keys, p);
+    json_object_set_new(out, "resealed", json_integer(r->resealed));
+    json_object_set_new(out, "passes", json_integer(r->passes));
+    print_json(p, ce_json_bind(p, json_pack("{s:o}", "rekey", out)));
+    return r->unreadable->nelts ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* verify: opens every sealed value; exit 1 if one does not */
+static int cmd_verify(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
     const char *err = NULL;
-    ce_keys_t *to;
+    ce_store_rekey_report_t *r;
     apr_status_t rv;
 
-    if ((rv = ce_crypto_keys_load(&to, p, apr_table_get(cli->opts, "new"), &err)) != APR_SUCCESS) {
-        return failure("cannot read the new key file", rv, err);
+    if ((rv = ce_store_verify(&r, db, p, &err)) != APR_SUCCESS) {
+        return failure("verify failed", rv, err);
     }
-    if ((rv = ce_store_rekey(db, p, to, &err)) != APR_SUCCESS) {
-        return failure("rekey failed, nothing changed", rv, err);
-    }
-    return print_json(p, ce_json_bind(p, json_pack("{s:{s:s}}", "rekeyed", "keyFile",
-                                                   apr_table_get(cli->opts, "new"))));
+    print_json(p, ce_json_bind(p, json_pack("{s:o}", "verify", report_json(r, db->keys, p))));
+    return r->unreadable->nelts ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 static const char *const signup_opts[] = {"org", "email", "first", "last", NULL};
@@ -265,9 +330,9 @@ static const char *const user_add_opts[] = {"org-id", "email", "first", "last", 
 static const char *const user_id_opts[] = {"user-id", NULL};
 static const char *const org_id_opts[] = {"org-id", NULL};
 static const char *const no_opts[] = {NULL};
-static const char *const keygen_opts[] = {"rotate", NULL};
+static const char *const keygen_opts[] = {"rotate", "stage", "prune", NULL};
 static const char *const instance_opts[] = {"instance-id", NULL};
-static const char *const rekey_opts[] = {"old", "new", NULL};
+static const char *const rekey_opts[] = {"batch", NULL};
 
 static const command_t commands[] = {
     {"signup", signup_opts, cmd_signup, 0, 1},
@@ -278,13 +343,16 @@ static const command_t commands[] = {
     {"keygen", keygen_opts, cmd_keygen, 1, 0},
     {"instance-config", instance_opts, cmd_instance_config, 0, 0},
     {"rekey", rekey_opts, cmd_rekey, 0, 0},
+    {"verify", no_opts, cmd_verify, 0, 0},
 };
 
 /* Options each command cannot do without (all must be non-empty). */
 static const char *const required[][3] = {
-    {"signup", "org", "email"},       {"user-add", "org-id", "email"},
-    {"rotate-user", "user-id", NULL}, {"rotate-org", "org-id", NULL},
-    {"rekey", "old", "new"},          {"instance-config", "instance-id", NULL},
+    {"signup", "org", "email"},
+    {"user-add", "org-id", "email"},
+    {"rotate-user", "user-id", NULL},
+    {"rotate-org", "org-id", NULL},
+    {"instance-config", "instance-id", NULL},
 };
 
 static const command_t *find_command(const char *name)
@@ -499,9 +567,6 @@ static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
     }
     if (!cli.db) {
         return usage_error("--db DRIVER:PARAMS is required");
-    }
-    if (strcmp(cmd->name, "rekey") == 0) {
-        cli.key = apr_table_get(cli.opts, "old");
     }
     if (!cli.key && !(cli.key = getenv("CE_KEY_FILE"))) {
         return usage_error("--key KEYFILE is required (or CE_KEY_FILE)");

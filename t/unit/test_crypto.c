@@ -129,7 +129,7 @@ START_TEST(seal_and_open)
     ck_assert_ptr_null(out);
     ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "config:other", s1), APR_EGENERAL);
     tampered = apr_pstrdup(pool, s1);
-    tampered[10] = tampered[10] == 'A' ? 'B' : 'A';
+    tampered[20] = tampered[20] == 'A' ? 'B' : 'A';
     ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "config:aws.secret", tampered),
                      APR_EGENERAL);
     /* not sealed at all, or mangled */
@@ -144,6 +144,71 @@ START_TEST(seal_and_open)
 }
 END_TEST
 
+/* Opens sealed (aad "t") with k: the plaintext, or NULL. */
+static const char *opened(const ce_keys_t *k, const char *sealed)
+{
+    const char *out = NULL;
+    apr_size_t len;
+
+    return ce_crypto_open(&out, &len, pool, k, "t", sealed) == APR_SUCCESS ? out : NULL;
+}
+
+/* Key rotation's keys: a rotated file seals with a new key and opens what
+ * the old one sealed; a staged one the other way round; a pruned one only
+ * its own; values sealed before key ids ("ce1:") open with any key. */
+START_TEST(key_ring)
+{
+    ce_keys_t *a = fresh_keys("k1", NULL), *b, *staged, *pruned, *loaded, *k;
+    const char *sa = ce_crypto_seal(pool, a, "t", "A", 1), *sb, *ss, *v1, *err = NULL;
+    int i;
+
+    ck_assert_int_eq(ce_crypto_keys_rotate(&b, a, pool), APR_SUCCESS);
+    ck_assert_int_eq(memcmp(a->mac, b->mac, CE_KEY_BYTES), 0);
+    ck_assert_str_ne(a->kid, b->kid);
+    ck_assert_int_eq(b->nread, 1);
+    ck_assert_str_eq(b->read_kid[0], a->kid);
+    sb = ce_crypto_seal(pool, b, "t", "B", 1);
+    ck_assert_str_eq(ce_crypto_sealed_kid(pool, sa), a->kid);
+    ck_assert_str_eq(ce_crypto_sealed_kid(pool, sb), b->kid);
+    ck_assert(ce_crypto_sealed_current(b, sb) && !ce_crypto_sealed_current(b, sa));
+    ck_assert_str_eq(opened(b, sa), "A");
+    ck_assert_str_eq(opened(b, sb), "B");
+    ck_assert_ptr_null(opened(a, sb)); /* the old file cannot open the new key's */
+    /* staged: a's key seals, b's opens too */
+    ce_crypto_keys_stage(&staged, a, b, pool);
+    ss = ce_crypto_seal(pool, staged, "t", "S", 1);
+    ck_assert_str_eq(ce_crypto_sealed_kid(pool, ss), a->kid);
+    ck_assert_str_eq(opened(staged, sb), "B");
+    ck_assert_str_eq(opened(b, ss), "S");
+    /* pruned: b without a's key */
+    ce_crypto_keys_prune(&pruned, b, pool);
+    ck_assert_int_eq(pruned->nread, 0);
+    ck_assert_ptr_null(opened(pruned, sa));
+    ck_assert_str_eq(opened(pruned, sb), "B");
+    /* before key ids: "ce1:" + the same base64; opened with each key */
+    v1 = apr_pstrcat(pool, "ce1:", sa + 4 + CE_KEY_ID_LEN + 1, NULL);
+    ck_assert_str_eq(ce_crypto_sealed_kid(pool, v1), "");
+    ck_assert_str_eq(opened(a, v1), "A");
+    ck_assert_str_eq(opened(b, v1), "A");
+    ck_assert_ptr_null(opened(pruned, v1));
+    /* a key id no key has; a malformed one */
+    ck_assert_ptr_null(opened(b, apr_pstrcat(pool, "ce2:00000000:", sa + 13, NULL)));
+    ck_assert_int_eq(ce_crypto_open(&v1, &(apr_size_t){0}, pool, b, "t", "ce2:zz:AAAA"),
+                     APR_EINVAL);
+    /* the file keeps read keys */
+    ck_assert_int_eq(ce_crypto_keys_save(path("kb"), b, pool, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_crypto_keys_load(&loaded, pool, path("kb"), &err), APR_SUCCESS);
+    ck_assert_str_eq(loaded->kid, b->kid);
+    ck_assert_int_eq(loaded->nread, 1);
+    ck_assert_str_eq(opened(loaded, sa), "A");
+    /* rotations keep at most CE_KEYS_MAX_READ old keys */
+    for (k = b, i = 0; i < CE_KEYS_MAX_READ + 3; i++) {
+        ck_assert_int_eq(ce_crypto_keys_rotate(&k, k, pool), APR_SUCCESS);
+    }
+    ck_assert_int_eq(k->nread, CE_KEYS_MAX_READ);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("crypto");
@@ -154,6 +219,7 @@ int main(void)
     tcase_add_test(tc, key_file_refusals);
     tcase_add_test(tc, keyed_digests);
     tcase_add_test(tc, seal_and_open);
+    tcase_add_test(tc, key_ring);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

@@ -959,7 +959,7 @@ START_TEST(list_with_unreadable_instance)
             apr_psprintf(
                 pool,
                 "UPDATE ce_instance SET configuration = replace(configuration, "
-                "'\"$sealed\":\"ce1:', '\"$sealed\":\"ce1:AA') WHERE id = %" APR_INT64_T_FMT,
+                "'\"$sealed\":\"ce2:', '\"$sealed\":\"ce2:0') WHERE id = %" APR_INT64_T_FMT,
                 cfg->id),
             &err),
         APR_SUCCESS);
@@ -1038,14 +1038,23 @@ START_TEST(rekey_reseals_every_registered_column)
 {
     account_t a = signup("Acme", "a@acme.test");
     const char *path = apr_pstrcat(pool, dir, "/key.new", NULL);
-    ce_keys_t *next;
+    ce_keys_t *next, *only_next;
+    ce_store_rekey_report_t *report;
     int i, j, n = 0, none = 0;
 
     create(a.user, 16, "one", NULL);
     create(a.user, 16, "two", NULL);
     ck_assert_int_eq(ce_crypto_keys_write(path, keys, pool, &err), APR_SUCCESS);
     ck_assert_int_eq(ce_crypto_keys_load(&next, pool, path, &err), APR_SUCCESS);
-    ck_assert_msg(ce_store_rekey(&db, pool, next, &err) == APR_SUCCESS, "rekey: %s", err);
+    ce_crypto_keys_prune(&only_next, next, pool);
+    db.keys = next; /* the rotated file: next's key seals, the old one opens */
+    ck_assert_msg(ce_store_rekey(&report, &db, pool, 1, &err) == APR_SUCCESS, "rekey: %s", err);
+    /* batches of one row; a second pass finds nothing left */
+    ck_assert_int_eq(report->resealed, 2 + 2 + 1);
+    ck_assert_int_eq(report->passes, 2);
+    ck_assert_int_eq(report->unreadable->nelts, 0);
+    ck_assert_int_eq(*(apr_int64_t *)apr_hash_get(report->by_key, next->kid, APR_HASH_KEY_STRING),
+                     11);
     for (i = 0; i < CE_SEALED_COLUMNS; i++) {
         const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
         apr_array_header_t *values;
@@ -1058,7 +1067,7 @@ START_TEST(rekey_reseals_every_registered_column)
         for (j = 0; j < values->nelts; j++) {
             const char *v = APR_ARRAY_IDX(values, j, const char *);
 
-            ck_assert_msg(opens_with(c, v, next, &n), "%s.%s: not under the new key", c->table,
+            ck_assert_msg(opens_with(c, v, only_next, &n), "%s.%s: not under the new key", c->table,
                           c->column);
             ck_assert_msg(!opens_with(c, v, keys, &none) || c->kind == CE_SEAL_CONFIG,
                           "%s.%s: still under the old key", c->table, c->column);
@@ -1066,7 +1075,7 @@ START_TEST(rekey_reseals_every_registered_column)
     }
     /* 2 tokens + 2 x 4 non-null configuration values + the key check */
     ck_assert_int_eq(n, 11);
-    db.keys = next;
+    db.keys = only_next;
     ck_assert_str_eq(get(a.user, 1)->name, "one");
 }
 END_TEST
@@ -1150,9 +1159,9 @@ START_TEST(migration_seals_version_2_data)
     apr_dbd_close(db.driver, db.handle);
     db = db2;
     ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 4);
-    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce1:%'"), 1);
+    ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce2:%'"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
-                                  "'%\"aws.secret\":{\"$sealed\":\"ce1:%'"),
+                                  "'%\"aws.secret\":{\"$sealed\":\"ce2:%'"),
                      1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, "
                                   "'photos') > 0"),
