@@ -88,11 +88,16 @@ LogLevel warn
 $user_lines
 
 LoadModule mpm_event_module $MODDIR/mod_mpm_event.so
-# Debian's mpm_event shape, with a database connection per thread (see
-# README, "Processes, threads and SQLite").
+# Two children, as Debian's mpm_event shape (see README, "Processes, threads
+# and SQLite"), of 128 threads each: a slow client holds a worker until
+# RequestReadTimeout cuts it off, so there are more workers than the slow
+# sockets t/30-slow-clients.t opens (200). 25 database connections per
+# child, as before: threads past them wait for one.
 StartServers 2
-ThreadsPerChild 25
-MaxRequestWorkers 150
+ServerLimit 2
+ThreadLimit 128
+ThreadsPerChild 128
+MaxRequestWorkers 256
 DBDKeep 25
 DBDMax 25
 # httpd 2.4 answers 500 "couldn't check user" without an authz module.
