@@ -202,11 +202,16 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
 apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
                                       apr_int64_t id, const char **perr);
 
+/* A page stops early (with *pmore set) once the stored configurations of
+ * its instances pass this many bytes: what one list request holds in
+ * memory is bounded, whatever pageSize asks (clients follow nextPage). */
+#define CE_PAGE_BYTES_MAX (4 * 1024 * 1024)
+
 /* owner's instances matching q, newest (highest id) first, at most
- * q->limit of them, as ce_instance_t * in *pinsts; *pmore = 1 when at least
- * one more matching instance exists after the last returned. The cost of a
- * call does not grow with the number of instances the owner has beyond
- * those scanned for the page. */
+ * q->limit of them (fewer past CE_PAGE_BYTES_MAX), as ce_instance_t * in
+ * *pinsts; *pmore = 1 when at least one more matching instance exists after
+ * the last returned. The cost of a call does not grow with the number of
+ * instances the owner has beyond those scanned for the page. */
 apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_db_t *db,
                                     apr_pool_t *p, const ce_catalog_t *cat, const ce_user_t *owner,
                                     const ce_instance_query_t *q, const char **perr);

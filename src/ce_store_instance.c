@@ -497,7 +497,13 @@ typedef struct {
     int batch;                 /* rows asked of each SELECT */
     apr_array_header_t *insts; /* the page */
     int more;
+    apr_size_t bytes; /* stored configuration text on the page so far */
 } listing_t;
+
+/* Rows one SELECT of a listing asks for at most: what a batch holds in
+ * memory at once is bounded too (a row's configuration can be 256 KiB and
+ * more, sealed). */
+#define LISTING_BATCH_MAX 26
 
 static const char *listing_label(const ce_instance_query_t *q)
 {
@@ -561,11 +567,13 @@ static apr_status_t listing_take(listing_t *l, apr_pool_t *scratch, apr_array_he
         if (!has_other_tags(scratch, row[IC_TAGS], l->q)) {
             continue;
         }
-        if (l->insts->nelts == l->q->limit) {
-            l->more = 1;
+        if (l->insts->nelts == l->q->limit ||
+            (l->insts->nelts > 0 && l->bytes >= CE_PAGE_BYTES_MAX)) {
+            l->more = 1; /* full: by count, or by bytes (then shorter than asked) */
         } else if ((rv = listed_from_row(&inst, l->db, l->p, row, l->cat, l->owner, perr)) ==
                    APR_SUCCESS) {
             APR_ARRAY_PUSH(l->insts, ce_instance_t *) = inst;
+            l->bytes += strlen(ce_store_or_empty(row[IC_CONFIGURATION]));
         }
     }
     return rv;
@@ -607,7 +615,7 @@ apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_
                                     apr_pool_t *p, const ce_catalog_t *cat, const ce_user_t *owner,
                                     const ce_instance_query_t *q, const char **perr)
 {
-    listing_t l = {db, p, cat, owner, q, listing_label(q), 0, 0, NULL, 0};
+    listing_t l = {db, p, cat, owner, q, listing_label(q), 0, 0, NULL, 0, 0};
     apr_status_t rv = APR_SUCCESS;
     int done = 0;
 
@@ -619,7 +627,7 @@ apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_
     }
     l.before = q->before_id > 0 ? q->before_id : ID_SENTINEL;
     /* limit + 1 rows tell whether another page exists. */
-    l.batch = q->limit + 1;
+    l.batch = q->limit + 1 < LISTING_BATCH_MAX ? q->limit + 1 : LISTING_BATCH_MAX;
     l.insts = apr_array_make(p, q->limit, sizeof(ce_instance_t *));
     while (rv == APR_SUCCESS && !done) {
         *perr = NULL;

@@ -6,6 +6,9 @@
  * Order of checks, each answered in JSON: unknown path 404, wrong method
  * 405 (+ Allow), caller 401, unknown scope element 404, then the endpoint. */
 #include <httpd.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -131,6 +134,26 @@ int ce_router_map_to_storage(request_rec *r)
     return ap_get_module_config(r->request_config, &ceinstances_module) ? OK : DECLINED;
 }
 
+/* A request that read or sent more than this gives the C library's free
+ * memory back when it ends. */
+#define TRIM_AFTER_BYTES (1024 * 1024)
+
+/* r->pool cleanup, registered first so that it runs last, after every
+ * JSON tree of the request is released: jansson allocates with malloc,
+ * which MaxMemFree (APR's pools) does not govern, and glibc keeps what a
+ * large request freed in the thread's arena otherwise. */
+static apr_status_t trim_after_large(void *data)
+{
+#ifdef __GLIBC__
+    const request_rec *r = data;
+
+    if (r->bytes_sent > TRIM_AFTER_BYTES || r->read_length > TRIM_AFTER_BYTES) {
+        malloc_trim(0);
+    }
+#endif
+    return APR_SUCCESS;
+}
+
 int ce_router_handler(request_rec *r)
 {
     ce_request_t req;
@@ -138,6 +161,7 @@ int ce_router_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, CE_HANDLER_NAME) != 0) {
         return DECLINED;
     }
+    apr_pool_cleanup_register(r->pool, r, trim_after_large, apr_pool_cleanup_null);
     ce_request_init(&req, r);
     if (!req.catalog) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
