@@ -559,6 +559,12 @@ static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
         return usage_error(cli.command ? apr_psprintf(p, "unknown command '%s'", cli.command)
                                        : "no command given");
     }
+    if (strcmp(cmd->name, "rekey") == 0 &&
+        (apr_table_get(cli.opts, "old") || apr_table_get(cli.opts, "new"))) {
+        return usage_error("rekey re-seals under --key's encryption key and takes no --old or "
+                           "--new: make the new key file with keygen NEW --rotate OLD, give it "
+                           "to the servers, then run rekey --key NEW (README: Secrets at rest)");
+    }
     if ((msg = check_options(&cli, cmd, p)) != NULL) {
         return usage_error(msg);
     }

@@ -67,4 +67,15 @@ if ($rc == 0 && $out =~ /^\{/) {
 is $rc, 1, 'instance-config of a missing id fails';
 is $out, "ceadmin: no instance with id 424242\n", 'and says which, nothing else';
 
+# Key rotation's commands (t/22-secrets.t and t/29-rekey-online.t run them
+# for real): the old rekey's options say what replaced them.
+($rc, $out) = run_admin('--key', "$dir/key", '--db', "sqlite3:$dir/t.db", 'rekey',
+                        '--old', "$dir/key", '--new', "$dir/key");
+is $rc, 2, 'rekey --old/--new is a usage error';
+like $out, qr/keygen NEW --rotate OLD, give it to the servers, then run rekey --key NEW/,
+     'which says what to do now';
+($rc, $out) = run_admin('--key', "$dir/key", '--db', "sqlite3:$dir/t.db", 'verify');
+is $rc, 0, 'verify' or diag $out;
+like $out, qr/^\{"verify":\{"currentKey":"[0-9a-f]{8}","values":1,/, 'counts the sealed values';
+
 done_testing;
