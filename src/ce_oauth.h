@@ -1,0 +1,70 @@
+/* ce_oauth: the OAuth 2 authorization-code flow's messages (RFC 6749),
+ * built and read; no I/O. The glue sends what this builds over the
+ * outbound HTTP layer and hands the answers back here.
+ *
+ * Core unit: no httpd headers. Everything read here comes from a provider,
+ * so it is untrusted: sizes are bounded, types checked, and messages never
+ * quote a token.
+ */
+#ifndef CE_OAUTH_H
+#define CE_OAUTH_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* Longest token (access or refresh) accepted from a provider. */
+#define CE_OAUTH_TOKEN_MAX 8192
+
+/* What a client asks the authorization endpoint for. */
+typedef struct {
+    const char *authorization_url; /* the element's oauth.authorization.url */
+    const char *client_id;         /* oauth.api.key */
+    const char *redirect_uri;      /* oauth.callback.url */
+    const char *scope;             /* oauth.scope, or NULL */
+    const char *state;             /* defaults to the element key (caller's) */
+    const apr_table_t *extra;      /* further parameters the element needs, or NULL */
+} ce_oauth_authorize_t;
+
+/* The URL to send a user's browser to: authorization_url with
+ * response_type=code, client_id, redirect_uri, scope (when given), state
+ * and extra, form-encoded, appended with '?' or '&' (it may carry a query
+ * already). NULL with *perr when the URL is not an absolute http(s) URL or
+ * a required field is missing. */
+const char *ce_oauth_authorize_url(apr_pool_t *p, const ce_oauth_authorize_t *a, const char **perr);
+
+/* A token request's body (application/x-www-form-urlencoded). grant is
+ * "authorization_code" (code and redirect_uri used) or "refresh_token"
+ * (refresh_token used); the client's id and secret go in the body
+ * (client_secret_post), as Cloud Elements' providers take them. */
+typedef struct {
+    const char *grant;
+    const char *code;
+    const char *redirect_uri;
+    const char *refresh_token;
+    const char *client_id;
+    const char *client_secret;
+} ce_oauth_token_request_t;
+
+const char *ce_oauth_token_body(apr_pool_t *p, const ce_oauth_token_request_t *t);
+
+/* A token endpoint's answer, read. */
+typedef struct {
+    const char *access_token;
+    const char *refresh_token; /* NULL when the provider sent none */
+    const char *token_type;
+    const char *scope;
+    apr_int64_t expires_in; /* seconds; -1 when the provider said nothing */
+    const char *error;      /* RFC 6749 5.2 error code, or NULL */
+    const char *error_description;
+} ce_oauth_token_t;
+
+/* Parses a token endpoint's answer (status and body, len bytes) into *pt,
+ * in p. APR_SUCCESS: a 2xx with an access token. CE_OAUTH_REFUSED: the
+ * provider refused (an RFC 6749 error object, any status; error and
+ * error_description set). APR_EGENERAL with *perr: anything else (not
+ * JSON, no access token, a token too long or of the wrong type). */
+#define CE_OAUTH_REFUSED (APR_OS_START_USERERR + 2401)
+apr_status_t ce_oauth_token_parse(ce_oauth_token_t *pt, apr_pool_t *p, int status, const char *body,
+                                  apr_size_t len, const char **perr);
+
+#endif
