@@ -70,8 +70,13 @@ for my $round (1 .. 3) {
     ok $pages > 1, "in $pages pages (largest answer " . int($largest / 1024) . ' KiB)';
     note(sprintf 'round %d: child RSS before %d MB, peak %d MB, after %d MB', $round,
          $before / 1024, $peak / 1024, $after / 1024);
-    cmp_ok $peak - $before, '<', 64 * 1024, "round $round: peak RSS within 64 MB of before";
-    cmp_ok $after - $before, '<', 16 * 1024, "round $round: RSS back within 16 MB of before";
+  SKIP: {
+        # ASan keeps freed memory in quarantine (and pads every block): RSS
+        # says nothing of the module's own use there.
+        skip 'RSS under AddressSanitizer (make test-asan) is its own', 2 if $ENV{CE_ASAN_MARK};
+        cmp_ok $peak - $before, '<', 64 * 1024, "round $round: peak RSS within 64 MB of before";
+        cmp_ok $after - $before, '<', 16 * 1024, "round $round: RSS back within 16 MB of before";
+    }
 }
 
 done_testing;
