@@ -211,6 +211,11 @@ json_t *ce_store_seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *ke
 apr_status_t ce_store_open_entry(const char **pplain, apr_size_t *plen, apr_pool_t *p,
                                  const ce_keys_t *keys, const char *key, const json_t *v);
 
+/* Stores value in column c of the row whose key is id (the one row of a
+ * table without a key column): the one UPDATE migrations and rekey make. */
+apr_status_t ce_store_column_set(ce_db_t *db, apr_pool_t *p, const ce_sealed_column_t *c,
+                                 const char *id, const char *value, const char **perr);
+
 /* Sets every value of config that is still sealed (did not open) to null. */
 void ce_store_drop_sealed(json_t *config);
 

@@ -25,9 +25,11 @@ typedef struct {
     apr_pool_t *out; /* where the report lives */
 } walk_t;
 
-static void count_key(walk_t *w, const char *sealed)
+/* Counts sealed under its key: the key id read in p (the batch's), kept
+ * in the report's pool only the first time a key is seen. */
+static void count_key(walk_t *w, apr_pool_t *p, const char *sealed)
 {
-    const char *kid = ce_crypto_sealed_kid(w->out, sealed);
+    const char *kid = ce_crypto_sealed_kid(p, sealed);
     apr_int64_t *n;
 
     if (!kid) {
@@ -35,7 +37,7 @@ static void count_key(walk_t *w, const char *sealed)
     }
     if (!(n = apr_hash_get(w->report->by_key, kid, APR_HASH_KEY_STRING))) {
         n = apr_pcalloc(w->out, sizeof(*n));
-        apr_hash_set(w->report->by_key, kid, APR_HASH_KEY_STRING, n);
+        apr_hash_set(w->report->by_key, apr_pstrdup(w->out, kid), APR_HASH_KEY_STRING, n);
     }
     (*n)++;
     w->report->values++;
@@ -58,7 +60,7 @@ static const char *walk_text(walk_t *w, apr_pool_t *p, const ce_sealed_column_t 
     if (!ce_crypto_is_sealed(value)) {
         return NULL; /* NULL or empty: nothing sealed */
     }
-    count_key(w, value);
+    count_key(w, p, value);
     if (ce_crypto_open(&plain, &len, p, w->db->keys, c->aad, value) != APR_SUCCESS) {
         unreadable(w, c, id, c->column);
         return NULL;
@@ -87,7 +89,7 @@ static const char *walk_config(walk_t *w, apr_pool_t *p, const ce_sealed_column_
         if (!(sealed = ce_store_entry_sealed(v))) {
             continue;
         }
-        count_key(w, sealed);
+        count_key(w, p, sealed);
         if (ce_store_open_entry(&plain, &len, p, w->db->keys, key, v) != APR_SUCCESS) {
             unreadable(w, c, id, apr_psprintf(p, "configuration entry %s", key));
             continue;
@@ -135,13 +137,7 @@ static apr_status_t walk_batch(walk_t *w, apr_pool_t *p, const ce_sealed_column_
         if (out) {
             w->report->resealed++;
             w->changed = 1;
-            rv = ce_store_exec_update(
-                w->db, p,
-                apr_psprintf(p, "UPDATE %s SET %s = %s%s%s", c->table, c->column,
-                             ce_store_quote(w->db, p, out),
-                             c->key ? apr_pstrcat(p, " WHERE ", c->key, " = ", NULL) : "",
-                             c->key ? r[0] : ""),
-                perr);
+            rv = ce_store_column_set(w->db, p, c, r[0], out, perr);
         }
     }
     return w->reseal ? ce_store_tx_end(tx, w->db, p, rv, perr) : rv;

@@ -229,14 +229,20 @@ static apr_status_t convert_column(ce_db_t *db, apr_pool_t *p, const ce_sealed_c
                            : apr_psprintf(p, "%s: %s", c->noun, failure);
             return APR_EGENERAL;
         }
-        rv = ce_store_exec_update(
-            db, p,
-            apr_psprintf(
-                p, "UPDATE %s SET %s = %s%s%s", c->table, c->column, ce_store_quote(db, p, out),
-                c->key ? apr_pstrcat(p, " WHERE ", c->key, " = ", NULL) : "", c->key ? r[0] : ""),
-            perr);
+        rv = ce_store_column_set(db, p, c, r[0], out, perr);
     }
     return rv;
+}
+
+apr_status_t ce_store_column_set(ce_db_t *db, apr_pool_t *p, const ce_sealed_column_t *c,
+                                 const char *id, const char *value, const char **perr)
+{
+    return ce_store_exec_update(
+        db, p,
+        apr_psprintf(
+            p, "UPDATE %s SET %s = %s%s%s", c->table, c->column, ce_store_quote(db, p, value),
+            c->key ? apr_pstrcat(p, " WHERE ", c->key, " = ", NULL) : "", c->key ? id : ""),
+        perr);
 }
 
 /* Clear → stored (schema 2 → 3): digests keyed, values sealed (every

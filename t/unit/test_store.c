@@ -1236,17 +1236,8 @@ int main(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("sqlite3");
-    apr_pool_t *process;
+    apr_pool_t *process = unit_dbd_init();
     int status;
-
-    /* apr_dbd_init() works once per process (apr-util keeps its "done" flag
-     * across apr_terminate), while its driver table lives in APR's global
-     * pool. Holding one apr_initialize() reference for the whole run keeps
-     * that pool alive across the per-test apr_initialize/apr_terminate of
-     * unit.h, also with CK_FORK=no. */
-    apr_initialize();
-    apr_pool_create(&process, NULL);
-    apr_dbd_init(process);
 
     tcase_add_checked_fixture(tc, store_setup, store_teardown);
     tcase_set_timeout(tc, 30);

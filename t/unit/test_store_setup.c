@@ -146,12 +146,8 @@ int main(void)
 {
     Suite *s = suite_create("ce_store_setup");
     TCase *tc = tcase_create("first connections");
-    apr_pool_t *process;
 
-    /* As in test_store.c: apr_dbd_init once, its pool held for the run. */
-    apr_initialize();
-    apr_pool_create(&process, NULL);
-    apr_dbd_init(process);
+    unit_dbd_init();
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);

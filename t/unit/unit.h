@@ -9,6 +9,7 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
+#include <apr_dbd.h>
 #include <jansson.h>
 
 static apr_pool_t *pool;
@@ -35,6 +36,22 @@ static int unit_run(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* For suites that open databases: apr_dbd_init() works once per process
+ * (apr-util keeps its "done" flag across apr_terminate), while its driver
+ * table lives in APR's global pool; holding one apr_initialize()
+ * reference for the whole run keeps that pool alive across the per-test
+ * apr_initialize/apr_terminate above, also with CK_FORK=no. Call first in
+ * main(); the pool it returns lives for the run. */
+static inline apr_pool_t *unit_dbd_init(void)
+{
+    apr_pool_t *process;
+
+    apr_initialize();
+    apr_pool_create(&process, NULL);
+    apr_dbd_init(process);
+    return process;
 }
 
 /* "k1,k2,..." — the keys of a JSON object in order ("" for none), in pool. */
