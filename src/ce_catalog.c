@@ -255,7 +255,7 @@ static apr_status_t read_config_entry(ce_config_spec_t *spec, ctx_t *c, const ce
 {
     const json_t *key = json_object_get(obj, "key");
     apr_status_t rv;
-    int secret;
+    int secret = 0;
 
     if (!json_is_object(obj)) {
         return fail(c, "must be an object");
@@ -281,6 +281,7 @@ static apr_status_t read_config_entry(ce_config_spec_t *spec, ctx_t *c, const ce
     if (*spec->name == '\0') {
         return fail(c, "field 'name' must not be empty");
     }
+    spec->provider = ce_catalog_provider_key(spec->key);
     spec->secret =
         secret || strcmp(spec->type, "PASSWORD") == 0 ||
         (json_is_true(json_object_get(e->json, "typeOauth")) &&
@@ -365,7 +366,8 @@ static apr_status_t read_element(ce_catalog_t *cat, apr_pool_t *p, const json_t 
     if ((rv = check_known_fields(&c, obj, 0)) != APR_SUCCESS ||
         (rv = read_identity(e, &c, obj)) != APR_SUCCESS ||
         (rv = build_element_json(e, &c, obj)) != APR_SUCCESS ||
-        (rv = read_configuration(e, &c, obj)) != APR_SUCCESS) {
+        (rv = read_configuration(e, &c, obj)) != APR_SUCCESS ||
+        (rv = ce_catalog_read_oauth(e, p, c.where, perr)) != APR_SUCCESS) {
         return rv;
     }
     return add_element(cat, &c, e);

@@ -47,7 +47,35 @@ typedef struct {
     json_t *default_value; /* NULL when the catalog gives none (distinct from JSON null) */
     int required;
     int secret;
+    int provider; /* the OAuth provider's (oauth.token.url, ...): the operator's, never a tenant's
+                   */
 } ce_config_spec_t;
+
+/* An OAuth 2 element's provider, read from its configuration entries'
+ * defaultValues (the operator's, in the catalog; a tenant's value for
+ * these keys is refused):
+ *   oauth.authorization.url        required, http(s)
+ *   oauth.token.url                required, http(s): code exchange
+ *   oauth.token.refresh_url        http(s), default the token URL
+ *   oauth.token.revoke_url         http(s), or none (RFC 7009 revocation)
+ *   oauth.scope                    the scope asked for, or none
+ *   oauth.token.refresh_interval   seconds a token lasts when the provider
+ *                                  does not say (expires_in), default 3600
+ *   oauth.authorization.param.<p>  a further authorization URL parameter
+ *                                  (Dropbox: token_access_type=offline)
+ * An element is OAuth when it has oauth.token.url. */
+typedef struct {
+    const char *authorization_url;
+    const char *token_url;
+    const char *refresh_url;
+    const char *revoke_url;       /* or NULL */
+    const char *scope;            /* or NULL */
+    apr_table_t *params;          /* further authorization URL parameters */
+    apr_int64_t refresh_interval; /* seconds */
+} ce_oauth_provider_t;
+
+#define CE_OAUTH_REFRESH_INTERVAL_DEFAULT 3600
+#define CE_OAUTH_PARAM_PREFIX "oauth.authorization.param."
 
 typedef struct {
     long id;
@@ -61,7 +89,8 @@ typedef struct {
     /* json plus "configuration": [ {key, name, type, required, defaultValue,
      * description}, ... ] as served by GET /elements/{key}. Shared; never modify. */
     json_t *detail;
-    apr_array_header_t *config; /* of ce_config_spec_t, in file order */
+    apr_array_header_t *config;       /* of ce_config_spec_t, in file order */
+    const ce_oauth_provider_t *oauth; /* NULL unless an OAuth element */
 } ce_element_t;
 
 typedef struct ce_catalog_t ce_catalog_t;
@@ -99,6 +128,16 @@ const ce_element_t *ce_catalog_by_id(const ce_catalog_t *cat, long id);
 /* key_or_id that is a positive number (ce_num's grammar: no sign, no
  * leading zero) and fits a long is looked up as an id, otherwise as a key. */
 const ce_element_t *ce_catalog_find(const ce_catalog_t *cat, const char *key_or_id);
+
+/* Whether key is one of the OAuth provider's entries (see above). */
+int ce_catalog_provider_key(const char *key);
+
+/* Reads e's OAuth provider from its entries (e->oauth; NULL when e has no
+ * oauth.token.url). APR_EINVAL with *perr (prefixed with where) for a
+ * provider entry that is required, lacks a string defaultValue, has a URL
+ * that is not http(s), or is in an element without oauth.token.url. */
+apr_status_t ce_catalog_read_oauth(ce_element_t *e, apr_pool_t *p, const char *where,
+                                   const char **perr);
 
 /* All elements, as const ce_element_t *, in file order. */
 const apr_array_header_t *ce_catalog_elements(const ce_catalog_t *cat);

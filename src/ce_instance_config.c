@@ -93,6 +93,13 @@ static apr_status_t check_value(apr_pool_t *p, const ce_config_spec_t *spec, con
     if (json_is_null(v) || (spec->secret && ce_instance_is_mask(v))) {
         return APR_SUCCESS;
     }
+    if (spec->provider) {
+        return ce_instance_invalid(p, perr,
+                                   "configuration '%s' is the OAuth provider's, set by the "
+                                   "operator in the element catalog; it cannot be set on an "
+                                   "instance",
+                                   spec->key);
+    }
     if (strcmp(spec->type, "BOOLEAN") == 0 && !json_is_boolean(v) &&
         !(s && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0))) {
         return ce_instance_invalid(p, perr, "configuration '%s' must be true or false", spec->key);
@@ -150,7 +157,9 @@ apr_status_t ce_instance_build_configuration(json_t **pcfg, apr_pool_t *p, const
     for (i = 0; e && i < e->config->nelts; i++) {
         const ce_config_spec_t *spec = &APR_ARRAY_IDX(e->config, i, ce_config_spec_t);
 
-        if (!json_object_get(cfg, spec->key)) {
+        if (spec->provider) {
+            json_object_del(cfg, spec->key); /* read from the catalog when used */
+        } else if (!json_object_get(cfg, spec->key)) {
             json_object_set_new(cfg, spec->key,
                                 spec->default_value ? json_deep_copy(spec->default_value)
                                                     : json_null());
@@ -158,7 +167,10 @@ apr_status_t ce_instance_build_configuration(json_t **pcfg, apr_pool_t *p, const
     }
     json_object_foreach((json_t *)given, key, v)
     {
-        if (!(ce_instance_is_mask(v) && ce_instance_is_secret(e, key))) {
+        const ce_config_spec_t *spec = ce_catalog_config_spec(e, key);
+
+        if (!(ce_instance_is_mask(v) && ce_instance_is_secret(e, key)) &&
+            !(spec && spec->provider)) {
             json_object_set_new(cfg, key, json_deep_copy(v));
         }
     }

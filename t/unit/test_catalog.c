@@ -42,10 +42,10 @@ START_TEST(shipped_catalog_loads)
         {16, "amazons3", "Amazon S3", "API_KEY", 0, 5},
         {1, "jira", "JIRA", "API_KEY", 0, 3},
         {1595, "epages", "ePages", "API_KEY", 0, 14},
-        {14, "dropbox", "Dropbox", "OAUTH_TEMPLATE", 1, 4},
-        {22, "box", "Box", "OAUTH_TEMPLATE", 1, 3},
-        {23, "sfdc", "Salesforce.com", "OAUTH_TEMPLATE", 0, 3},
-        {29, "sfdcservicecloud", "Salesforce.com Service Cloud", "OAUTH_TEMPLATE", 1, 3},
+        {14, "dropbox", "Dropbox", "OAUTH_TEMPLATE", 1, 9},
+        {22, "box", "Box", "OAUTH_TEMPLATE", 1, 8},
+        {23, "sfdc", "Salesforce.com", "OAUTH_TEMPLATE", 0, 9},
+        {29, "sfdcservicecloud", "Salesforce.com Service Cloud", "OAUTH_TEMPLATE", 1, 9},
     };
     ce_catalog_t *cat = load_shipped();
     const apr_array_header_t *all = ce_catalog_elements(cat);
@@ -222,6 +222,12 @@ START_TEST(empty_catalog)
 }
 END_TEST
 
+#define AUTH_URL                                                                                   \
+    "{\"key\":\"oauth.authorization.url\",\"type\":\"TEXTAREA\",\"defaultValue\":\"https://"       \
+    "p.example/a\"}"
+#define TOKEN_URL(u)                                                                               \
+    "{\"key\":\"oauth.token.url\",\"type\":\"TEXTAREA\",\"defaultValue\":\"" u "\"}"
+
 /* Each bad catalog and the message it must produce (a substring). */
 #define EL(fields) "{\"elements\":[{" fields "}]}"
 #define OK_EL "\"id\":1,\"key\":\"a\",\"name\":\"A\""
@@ -287,6 +293,24 @@ static const struct {
     {CFG("{\"key\":\"k\",\"type\":\"TEXTAREA\",\"description\":false}"),
      "configuration[0] ('k'): field 'description' must be a string"},
     {"{\"elements\":[{" OK_EL ",\"id\":2}]}", "Malformed JSON"},
+    /* OAuth provider entries: the operator's values, checked */
+    {CFG(TOKEN_URL("https://p.example/t")),
+     "configuration 'oauth.token.url': an OAuth element needs oauth.authorization.url"},
+    {CFG(AUTH_URL ",{\"key\":\"oauth.token.url\",\"type\":\"TEXTAREA\"}"),
+     "configuration 'oauth.token.url': needs a defaultValue"},
+    {CFG(AUTH_URL "," TOKEN_URL("ftp://p.example/t")),
+     "configuration 'oauth.token.url': a ftp URL"},
+    {CFG(AUTH_URL "," TOKEN_URL("https://u:p@p.example/t")), "configuration 'oauth.token.url'"},
+    {CFG(AUTH_URL "," TOKEN_URL("https://p.example/t") ",{\"key\":\"oauth.scope\",\"type\":"
+                                                       "\"TEXTAREA\",\"required\":true,"
+                                                       "\"defaultValue\":\"s\"}"),
+     "configuration 'oauth.scope': an OAuth provider entry cannot be required"},
+    {CFG(AUTH_URL "," TOKEN_URL("https://p.example/t") ",{\"key\":\"oauth.token.refresh_"
+                                                       "interval\",\"type\":\"NUMBER\","
+                                                       "\"defaultValue\":0}"),
+     "configuration 'oauth.token.refresh_interval': must be a positive number of seconds"},
+    {CFG("{\"key\":\"oauth.scope\",\"type\":\"TEXTAREA\",\"defaultValue\":\"s\"}"),
+     "configuration 'oauth.scope': an OAuth element needs"},
 };
 
 START_TEST(validation_errors)
@@ -330,6 +354,34 @@ START_TEST(load_errors_name_the_path)
 }
 END_TEST
 
+/* The shipped OAuth elements' providers, read from the catalog. */
+START_TEST(shipped_oauth_providers)
+{
+    ce_catalog_t *cat = load_shipped();
+    const ce_oauth_provider_t *d = ce_catalog_by_key(cat, "dropbox")->oauth;
+    const ce_oauth_provider_t *s = ce_catalog_by_key(cat, "sfdc")->oauth;
+    const ce_oauth_provider_t *b = ce_catalog_by_key(cat, "box")->oauth;
+
+    ck_assert_ptr_null(ce_catalog_by_key(cat, "jira")->oauth);
+    ck_assert_ptr_null(ce_catalog_by_key(cat, "amazons3")->oauth);
+    ck_assert_ptr_nonnull(ce_catalog_by_key(cat, "sfdcservicecloud")->oauth);
+    ck_assert_str_eq(d->authorization_url, "https://www.dropbox.com/oauth2/authorize");
+    ck_assert_str_eq(d->token_url, "https://api.dropboxapi.com/oauth2/token");
+    ck_assert_str_eq(d->refresh_url, d->token_url);
+    ck_assert_ptr_null(d->revoke_url);
+    ck_assert_ptr_null(d->scope);
+    ck_assert_str_eq(apr_table_get(d->params, "token_access_type"), "offline");
+    ck_assert_int_eq(d->refresh_interval, CE_OAUTH_REFRESH_INTERVAL_DEFAULT);
+    ck_assert_str_eq(s->scope, "api refresh_token");
+    ck_assert_str_eq(s->revoke_url, "https://login.salesforce.com/services/oauth2/revoke");
+    ck_assert_int_eq(s->refresh_interval, 3600);
+    ck_assert_str_eq(b->token_url, "https://api.box.com/oauth2/token");
+    ck_assert_int_eq(apr_is_empty_table(b->params), 1);
+    ck_assert(ce_catalog_config_spec(ce_catalog_by_key(cat, "box"), "oauth.token.url")->provider);
+    ck_assert(!ce_catalog_config_spec(ce_catalog_by_key(cat, "box"), "oauth.api.key")->provider);
+}
+END_TEST
+
 START_TEST(load_empty_file)
 {
     ce_catalog_t *cat = NULL;
@@ -355,6 +407,7 @@ int main(void)
     tcase_add_loop_test(tc, validation_errors, 0, (int)(sizeof(bad) / sizeof(bad[0])));
     tcase_add_test(tc, load_errors_name_the_path);
     tcase_add_test(tc, load_empty_file);
+    tcase_add_test(tc, shipped_oauth_providers);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

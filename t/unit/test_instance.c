@@ -64,6 +64,12 @@ static const char *create_fails(const char *text, const ce_element_t *scope)
     return err;
 }
 
+static apr_status_t merge(ce_instance_t *inst, const char *text, const ce_element_t *scope,
+                          const char **perr)
+{
+    return ce_instance_merge(inst, pool, cat, J(text), scope, perr);
+}
+
 #define JIRA_CFG                                                                                   \
     "\"configuration\":{\"jira.username\":\"ann\",\"jira.password\":\"s3cr3t\","                   \
     "\"jira.api.url\":\"https://ann.atlassian.net\"}"
@@ -183,6 +189,51 @@ START_TEST(create_dropbox_with_provider_data)
     ck_assert_ptr_null(strstr(dump(j), "Code on the Return URL"));
     ck_assert_ptr_null(strstr(dump(j), "eghxt92pr5xjkuv"));
     ck_assert_str_eq(dump(json_object_get(j, "tags")), "[\"my_first_tag\"]");
+}
+END_TEST
+
+/* The provider's entries (where tokens are sent) are the operator's: a
+ * tenant's value is refused, on create and on merge; null is no value. */
+START_TEST(provider_entries_refused)
+{
+#define DROPBOX_CFG                                                                                \
+    "\"oauth.callback.url\":\"https://app.example/cb\",\"oauth.api.key\":\"k\","                   \
+    "\"oauth.api.secret\":\"s\""
+    static const char *const keys[] = {"oauth.token.url",
+                                       "oauth.token.refresh_url",
+                                       "oauth.authorization.url",
+                                       "oauth.scope",
+                                       "oauth.authorization.param.token_access_type",
+                                       NULL};
+    const char *const *k;
+    ce_instance_t *inst = create_ok("{\"element\":{\"key\":\"dropbox\"},\"name\":\"d\","
+                                    "\"configuration\":{" DROPBOX_CFG ",\"oauth.token.url\":null}}",
+                                    NULL);
+    const char *err = NULL;
+
+    ck_assert_str_eq(unit_keys_of(inst->configuration),
+                     "oauth.callback.url,oauth.api.key,oauth.api.secret,document.tagging");
+    for (k = keys; *k; k++) {
+        const char *body = apr_psprintf(pool,
+                                        "{\"element\":{\"key\":\"dropbox\"},\"name\":\"d\","
+                                        "\"configuration\":{" DROPBOX_CFG ",\"%s\":\"https://"
+                                        "evil.example/\"}}",
+                                        *k);
+
+        ck_assert_ptr_nonnull(strstr(create_fails(body, NULL), *k));
+        ck_assert_int_eq(
+            merge(inst, apr_psprintf(pool, "{\"configuration\":{\"%s\":\"x\"}}", *k), NULL, &err),
+            APR_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "set by the operator"));
+    }
+    ck_assert_ptr_null(json_object_get(inst->configuration, "oauth.token.url"));
+    /* the same key on an element without OAuth is just a key */
+    inst = create_ok("{\"element\":{\"key\":\"jira\"},\"name\":\"j\",\"configuration\":{"
+                     "\"jira.username\":\"a\",\"jira.password\":\"b\",\"jira.api.url\":\"c\","
+                     "\"oauth.token.url\":\"https://x.example/\"}}",
+                     NULL);
+    ck_assert_str_eq(cfg_str(inst, "oauth.token.url"), "https://x.example/");
+#undef DROPBOX_CFG
 }
 END_TEST
 
@@ -479,12 +530,6 @@ START_TEST(html_stripped_from_name_and_tags)
 END_TEST
 
 /* ---- merge --------------------------------------------------------------- */
-
-static apr_status_t merge(ce_instance_t *inst, const char *text, const ce_element_t *scope,
-                          const char **perr)
-{
-    return ce_instance_merge(inst, pool, cat, J(text), scope, perr);
-}
 
 START_TEST(merge_replaces_name_and_tags)
 {
@@ -1082,6 +1127,7 @@ int main(void)
     tcase_add_test(tc, create_epages_defaults_in_catalog_order);
     tcase_add_test(tc, create_dropbox_with_provider_data);
     tcase_add_test(tc, create_boolean_strings_kept_as_given);
+    tcase_add_test(tc, provider_entries_refused);
     tcase_add_test(tc, create_number_entries);
     tcase_add_test(tc, create_settings_and_ignored_fields);
     tcase_add_test(tc, create_tokens_are_fresh);
