@@ -64,6 +64,45 @@ const char *ce_oauth_authorize_url(apr_pool_t *p, const ce_oauth_authorize_t *a,
                        query, NULL);
 }
 
+/* The parameter's non-empty value, or NULL (adding name to *pmissing). */
+static const char *required(apr_pool_t *p, const apr_table_t *params, const char *name,
+                            const char **pmissing)
+{
+    const char *v = apr_table_get(params, name);
+
+    if (v && *v) {
+        return v;
+    }
+    *pmissing = *pmissing ? apr_pstrcat(p, *pmissing, ", ", name, NULL) : name;
+    return NULL;
+}
+
+apr_status_t ce_oauth_element_url(const char **purl, apr_pool_t *p, const ce_element_t *e,
+                                  const apr_table_t *params, const char **perr)
+{
+    ce_oauth_authorize_t a = {0};
+    const char *missing = NULL, *scope = apr_table_get(params, "scope");
+    const char *state = apr_table_get(params, "state");
+
+    if (!e->oauth) {
+        *perr = apr_psprintf(p, "Element '%s' does not use OAuth", e->key);
+        return APR_EINVAL;
+    }
+    a.client_id = required(p, params, "apiKey", &missing);
+    (void)required(p, params, "apiSecret", &missing);
+    a.redirect_uri = required(p, params, "callbackUrl", &missing);
+    if (missing) {
+        *perr = apr_psprintf(p, "Missing parameters: %s", missing);
+        return APR_EINVAL;
+    }
+    a.authorization_url = e->oauth->authorization_url;
+    a.scope = scope && *scope ? scope : e->oauth->scope;
+    a.state = state && *state ? state : e->key;
+    a.extra = e->oauth->params;
+    *purl = ce_oauth_authorize_url(p, &a, perr);
+    return *purl ? APR_SUCCESS : APR_EINVAL;
+}
+
 const char *ce_oauth_token_body(apr_pool_t *p, const ce_oauth_token_request_t *t)
 {
     int code = strcmp(t->grant, "authorization_code") == 0;

@@ -12,6 +12,8 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "ce_catalog.h"
+
 /* Longest token (access or refresh) accepted from a provider. */
 #define CE_OAUTH_TOKEN_MAX 8192
 
@@ -31,6 +33,14 @@ typedef struct {
  * already). NULL with *perr when the URL is not an absolute http(s) URL or
  * a required field is missing. */
 const char *ce_oauth_authorize_url(apr_pool_t *p, const ce_oauth_authorize_t *a, const char **perr);
+
+/* GET/POST /elements/{key}/oauth/url: the authorization URL of OAuth
+ * element e (e->oauth) for a client's parameters: apiKey, apiSecret and
+ * callbackUrl (required, non-empty), scope (default the element's) and
+ * state (default the element's key). APR_EINVAL with *perr naming every
+ * missing parameter, or saying e does not use OAuth. */
+apr_status_t ce_oauth_element_url(const char **purl, apr_pool_t *p, const ce_element_t *e,
+                                  const apr_table_t *params, const char **perr);
 
 /* A token request's body (application/x-www-form-urlencoded). grant is
  * "authorization_code" (code and redirect_uri used) or "refresh_token"

@@ -41,25 +41,29 @@ static int printable_name(const char *s)
 }
 
 /* Files one decoded pair into pr; names as httpd's tables compare them. */
-static void take_pair(pairs_t *pr, apr_pool_t *p, const char *name, const char *value)
+static int take_pair(void *data, const char *name, const char *value)
 {
+    pairs_t *pr = data;
+
     if (strcasecmp(name, "pageSize") == 0) {
         pr->page_size = pr->page_size ? pr->page_size : value;
     } else if (strcasecmp(name, "nextPage") == 0) {
         pr->next_page = pr->next_page ? pr->next_page : value;
     } else if (strcasecmp(name, "tags[]") == 0) {
-        APR_ARRAY_PUSH(pr->tags, const char *) = ce_instance_sanitize(p, value);
+        APR_ARRAY_PUSH(pr->tags, const char *) = ce_instance_sanitize(pr->tags->pool, value);
     }
+    return 1;
 }
 
-/* Splits args into pr. A pair whose name or value does not decode (a bad
- * escape, %00) is refused, not dropped: dropping a tags[] value would widen
- * the filter to every instance. APR_EINVAL with *perr naming the pair by
- * its name when that decodes. */
-static apr_status_t split_pairs(pairs_t *pr, apr_pool_t *p, const char *args, const char **perr)
+/* A pair whose name or value does not decode (a bad escape, %00) is
+ * refused, not dropped: dropping a tags[] value would widen the filter to
+ * every instance. */
+apr_status_t ce_page_query_pairs(apr_table_t **ppairs, apr_pool_t *p, const char *args,
+                                 const char **perr)
 {
     char *copy = apr_pstrdup(p, args ? args : ""), *state = NULL, *pair, *eq;
     const char *name, *value;
+    apr_table_t *t = apr_table_make(p, 4);
 
     for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
         if ((eq = strchr(pair, '=')) != NULL) {
@@ -76,8 +80,9 @@ static apr_status_t split_pairs(pairs_t *pr, apr_pool_t *p, const char *args, co
                         : "A query parameter name does not decode (a bad %-escape or %00)";
             return APR_EINVAL;
         }
-        take_pair(pr, p, name, value);
+        apr_table_addn(t, name, value);
     }
+    *ppairs = t;
     return APR_SUCCESS;
 }
 
@@ -102,11 +107,13 @@ apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const ch
                                  long element_id, const char **perr)
 {
     pairs_t pr = {NULL, NULL, apr_array_make(p, 2, sizeof(const char *))};
+    apr_table_t *pairs;
 
     memset(q, 0, sizeof(*q));
-    if (split_pairs(&pr, p, args, perr) != APR_SUCCESS) {
+    if (ce_page_query_pairs(&pairs, p, args, perr) != APR_SUCCESS) {
         return APR_EINVAL;
     }
+    apr_table_do(take_pair, &pr, pairs, NULL);
     if (page_size(&q->limit, pr.page_size) != APR_SUCCESS) {
         *perr = "pageSize must be a positive integer";
         return APR_EINVAL;
@@ -150,4 +157,27 @@ apr_status_t ce_page_token_parse(apr_int64_t *plast_id, const char *token)
     }
     *plast_id = id;
     return APR_SUCCESS;
+}
+
+const char *ce_page_mask_query(apr_pool_t *p, const char *args, const char *name)
+{
+    char *copy, *state = NULL, *pair, *eq;
+    const char *out = NULL, *decoded;
+    int masked = 0;
+
+    if (!args || !*args) {
+        return args;
+    }
+    copy = apr_pstrdup(p, args);
+    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        eq = strchr(pair, '=');
+        decoded = form_decode(p, eq ? apr_pstrmemdup(p, pair, (apr_size_t)(eq - pair)) : pair);
+        if (decoded && strcasecmp(decoded, name) == 0) {
+            pair = apr_pstrcat(p, eq ? apr_pstrmemdup(p, pair, (apr_size_t)(eq - pair)) : pair,
+                               "=" CE_MASK, NULL);
+            masked = 1;
+        }
+        out = out ? apr_pstrcat(p, out, "&", pair, NULL) : pair;
+    }
+    return masked ? out : args;
 }

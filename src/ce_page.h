@@ -45,6 +45,19 @@ typedef struct {
 apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const char *args,
                                  long element_id, const char **perr);
 
+/* The query string args (raw, still encoded; NULL or "" for none) as a
+ * table of decoded name/value pairs, in order (apr tables compare names
+ * without case, as httpd's do). APR_EINVAL with *perr when a name or a
+ * value does not decode (a bad %-escape, %00), naming it when printable. */
+apr_status_t ce_page_query_pairs(apr_table_t **ppairs, apr_pool_t *p, const char *args,
+                                 const char **perr);
+
+/* args (a raw query string) with the value of every pair whose name
+ * decodes to name (without case, as ce_page_query_pairs reads it)
+ * replaced by CE_MASK; args itself when there is none. For logs: a
+ * secret a client put in a query must not reach httpd's. */
+const char *ce_page_mask_query(apr_pool_t *p, const char *args, const char *name);
+
 /* The token naming the page after the one whose last (oldest) instance is
  * last_id: opaque to clients, URL-safe (base64url, no padding). */
 const char *ce_page_token(apr_pool_t *p, apr_int64_t last_id);

@@ -21,6 +21,9 @@ typedef struct {
 static const route_t routes[] = {
     {"elements", "GET", {{"GET", CE_ROUTE_ELEMENTS_LIST}}},
     {"elements/*", "GET", {{"GET", CE_ROUTE_ELEMENTS_GET}}},
+    {"elements/*/oauth/url",
+     "GET, POST",
+     {{"GET", CE_ROUTE_OAUTH_URL}, {"POST", CE_ROUTE_OAUTH_URL}}},
     {"instances",
      "GET, POST",
      {{"GET", CE_ROUTE_INSTANCES_LIST}, {"POST", CE_ROUTE_INSTANCES_CREATE}}},

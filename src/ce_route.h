@@ -11,6 +11,7 @@
  * element key or id, resolved by the caller):
  *   elements                                   GET
  *   elements/{ref}                             GET
+ *   elements/{ref}/oauth/url                   GET, POST
  *   instances                                  GET, POST
  *   instances/{id}                             GET, PUT, PATCH, DELETE
  *   instances/{id}/configuration               GET
@@ -30,6 +31,7 @@ typedef enum {
     CE_ROUTE_NONE = 0,         /* no endpoint (not found, or method not allowed) */
     CE_ROUTE_ELEMENTS_LIST,    /* GET elements */
     CE_ROUTE_ELEMENTS_GET,     /* GET elements/{key or id} */
+    CE_ROUTE_OAUTH_URL,        /* GET and POST elements/{key or id}/oauth/url */
     CE_ROUTE_INSTANCES_LIST,   /* GET instances */
     CE_ROUTE_INSTANCES_CREATE, /* POST instances */
     CE_ROUTE_INSTANCES_GET,    /* GET instances/{id} */

@@ -6,7 +6,7 @@
  * Named ce_ep_<group>_<verb>, apart from the core's ce_instance_* model.
  *
  * mod_ce_ep_instances.c: /instances... (and /elements/{key}/instances...)
- * mod_ce_ep_elements.c:  /elements, /elements/{key or id}
+ * mod_ce_ep_elements.c:  /elements, /elements/{key or id}, .../oauth/url
  */
 #ifndef MOD_CE_ENDPOINTS_H
 #define MOD_CE_ENDPOINTS_H
@@ -28,5 +28,6 @@ int ce_ep_instances_disable(ce_request_t *req); /* DELETE .../enabled */
 
 int ce_ep_elements_list(ce_request_t *req);
 int ce_ep_elements_get(ce_request_t *req);
+int ce_ep_elements_oauth_url(ce_request_t *req); /* GET and POST .../oauth/url */
 
 #endif

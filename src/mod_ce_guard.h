@@ -30,6 +30,12 @@ void ce_guard_restore_credentials(request_rec *r);
  * there is none). */
 const char *ce_guard_authorization(request_rec *r);
 
+/* The request's query string as received: a query holding apiSecret is
+ * masked in r->args, the request line and the unparsed URI at
+ * post_read_request (httpd logs them), and put back at translate_name for
+ * requests that are not the API's. */
+const char *ce_guard_args(request_rec *r);
+
 /* The connection input filter that keeps control characters in an
  * Authorization header line from reaching httpd's own logs (see
  * ce_auth_line_has_ctl): registered with the hooks, told after

@@ -28,6 +28,7 @@ APLOG_USE_MODULE(ceinstances);
 static const ce_endpoint_fn endpoints[CE_ROUTE_ENDPOINTS] = {
     [CE_ROUTE_ELEMENTS_LIST] = ce_ep_elements_list,
     [CE_ROUTE_ELEMENTS_GET] = ce_ep_elements_get,
+    [CE_ROUTE_OAUTH_URL] = ce_ep_elements_oauth_url,
     [CE_ROUTE_INSTANCES_LIST] = ce_ep_instances_list,
     [CE_ROUTE_INSTANCES_CREATE] = ce_ep_instances_create,
     [CE_ROUTE_INSTANCES_GET] = ce_ep_instances_get,

@@ -111,6 +111,47 @@ START_TEST(token_answers)
 }
 END_TEST
 
+/* The URL a client asks GET /elements/{key}/oauth/url for. */
+START_TEST(element_url)
+{
+    static const char text[] =
+        "{\"elements\":[{\"id\":1,\"key\":\"p\",\"name\":\"P\",\"configuration\":["
+        "{\"key\":\"oauth.authorization.url\",\"type\":\"TEXTAREA\",\"defaultValue\":"
+        "\"https://p.example/auth\"},"
+        "{\"key\":\"oauth.token.url\",\"type\":\"TEXTAREA\",\"defaultValue\":"
+        "\"https://p.example/token\"},"
+        "{\"key\":\"oauth.scope\",\"type\":\"TEXTAREA\",\"defaultValue\":\"read write\"},"
+        "{\"key\":\"oauth.authorization.param.access_type\",\"type\":\"TEXTAREA\","
+        "\"defaultValue\":\"offline\"}]},"
+        "{\"id\":2,\"key\":\"q\",\"name\":\"Q\"}]}";
+    ce_catalog_t *cat = NULL;
+    apr_table_t *params = apr_table_make(pool, 4);
+    const char *url = NULL, *err = NULL;
+
+    ck_assert_msg(ce_catalog_parse(&cat, pool, text, strlen(text), &err) == APR_SUCCESS, "%s", err);
+    ck_assert_int_eq(ce_oauth_element_url(&url, pool, ce_catalog_by_key(cat, "p"), params, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "Missing parameters: apiKey, apiSecret, callbackUrl");
+    apr_table_set(params, "apiKey", "id 1");
+    apr_table_set(params, "apiSecret", "s3cr3t");
+    apr_table_set(params, "callbackUrl", "https://app.example/cb?x=1");
+    ck_assert_int_eq(ce_oauth_element_url(&url, pool, ce_catalog_by_key(cat, "p"), params, &err),
+                     APR_SUCCESS);
+    ck_assert_str_eq(url, "https://p.example/auth?response_type=code&client_id=id+1&redirect_uri="
+                          "https%3a%2f%2fapp.example%2fcb%3fx%3d1&scope=read+write&state=p"
+                          "&access_type=offline");
+    ck_assert_ptr_null(strstr(url, "s3cr3t"));
+    apr_table_set(params, "scope", "only");
+    apr_table_set(params, "state", "xyz");
+    ck_assert_int_eq(ce_oauth_element_url(&url, pool, ce_catalog_by_key(cat, "p"), params, &err),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(strstr(url, "&scope=only&state=xyz&"));
+    ck_assert_int_eq(ce_oauth_element_url(&url, pool, ce_catalog_by_key(cat, "q"), params, &err),
+                     APR_EINVAL);
+    ck_assert_str_eq(err, "Element 'q' does not use OAuth");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("oauth");
@@ -120,6 +161,7 @@ int main(void)
     tcase_add_test(tc, authorize_url);
     tcase_add_test(tc, token_bodies);
     tcase_add_test(tc, token_answers);
+    tcase_add_test(tc, element_url);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

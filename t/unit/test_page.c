@@ -290,6 +290,36 @@ START_TEST(query_undecodable_refused)
 }
 END_TEST
 
+/* A secret in a query, masked for the logs: by its name as decoded. */
+START_TEST(query_secret_masked)
+{
+    const char *a = "apiKey=k&apiSecret=s3cr3t&callbackUrl=https%3A%2F%2Fx";
+
+    ck_assert_str_eq(ce_page_mask_query(pool, a, "apiSecret"),
+                     "apiKey=k&apiSecret=********&callbackUrl=https%3A%2F%2Fx");
+    ck_assert_str_eq(ce_page_mask_query(pool, "api%53ecret=s3cr3t&APISECRET=x", "apiSecret"),
+                     "api%53ecret=********&APISECRET=********");
+    ck_assert_str_eq(ce_page_mask_query(pool, "apiSecret", "apiSecret"), "apiSecret=********");
+    ck_assert_ptr_eq(ce_page_mask_query(pool, a + 7, "apiKey"), a + 7);
+    ck_assert_ptr_null(ce_page_mask_query(pool, NULL, "apiSecret"));
+}
+END_TEST
+
+START_TEST(query_pairs_decoded)
+{
+    apr_table_t *t = NULL;
+    const char *err = NULL;
+
+    ck_assert_int_eq(ce_page_query_pairs(&t, pool, "apiKey=a%20b&scope=x+y&state=", &err),
+                     APR_SUCCESS);
+    ck_assert_str_eq(apr_table_get(t, "apikey"), "a b");
+    ck_assert_str_eq(apr_table_get(t, "scope"), "x y");
+    ck_assert_str_eq(apr_table_get(t, "state"), "");
+    ck_assert_int_eq(ce_page_query_pairs(&t, pool, "apiKey=%zz", &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "apiKey"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("page");
@@ -305,6 +335,8 @@ int main(void)
     tcase_add_test(tc, query_next_page_refused);
     tcase_add_test(tc, query_tags);
     tcase_add_test(tc, query_undecodable_refused);
+    tcase_add_test(tc, query_secret_masked);
+    tcase_add_test(tc, query_pairs_decoded);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

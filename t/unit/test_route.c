@@ -16,6 +16,9 @@ static const struct {
 } table[] = {
     {"elements", "GET", {CE_ROUTE_ELEMENTS_LIST, CE_ROUTE_ELEMENTS_LIST}},
     {"elements/jira", "GET", {CE_ROUTE_ELEMENTS_GET, CE_ROUTE_ELEMENTS_GET}},
+    {"elements/jira/oauth/url",
+     "GET, POST",
+     {CE_ROUTE_OAUTH_URL, CE_ROUTE_OAUTH_URL, CE_ROUTE_OAUTH_URL}},
     {"instances",
      "GET, POST",
      {CE_ROUTE_INSTANCES_LIST, CE_ROUTE_INSTANCES_LIST, CE_ROUTE_INSTANCES_CREATE}},
@@ -57,7 +60,7 @@ START_TEST(every_route_and_method)
         ck_assert(rt.config_id == (strstr(path, "/3") ? 3 : 0));
         if (scoped) {
             ck_assert_str_eq(rt.element_ref, "sfdc");
-        } else if (r == 1) {
+        } else if (r == 1 || r == 2) {
             ck_assert_str_eq(rt.element_ref, "jira");
         } else {
             ck_assert_ptr_null(rt.element_ref);
