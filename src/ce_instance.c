@@ -40,6 +40,7 @@ typedef struct {
     json_t *tags;                /* sanitized, bound */
     const json_t *configuration; /* the body's object, values checked to be scalars */
     opt_t max_cache_size, cache_time_to_live, caching_enabled, trace_logging_enabled;
+    ce_oauth_ask_t oauth;
 } changes_t;
 
 apr_status_t ce_instance_invalid(apr_pool_t *p, const char **perr, const char *fmt, ...)
@@ -291,7 +292,8 @@ static apr_status_t read_body(changes_t *ch, apr_pool_t *p, const ce_catalog_t *
         (rv = read_count(&ch->max_cache_size, p, body, "maxCacheSize", perr)) != APR_SUCCESS ||
         (rv = read_count(&ch->cache_time_to_live, p, body, "cacheTimeToLive", perr)) !=
             APR_SUCCESS ||
-        (rv = read_flag(&ch->caching_enabled, p, body, "cachingEnabled", perr)) != APR_SUCCESS) {
+        (rv = read_flag(&ch->caching_enabled, p, body, "cachingEnabled", perr)) != APR_SUCCESS ||
+        (rv = ce_instance_read_oauth(&ch->oauth, p, body, perr)) != APR_SUCCESS) {
         return rv;
     }
     return read_flag(&ch->trace_logging_enabled, p, body, "traceLoggingEnabled", perr);
@@ -334,7 +336,9 @@ apr_status_t ce_instance_create(ce_instance_t **pinst, apr_pool_t *p, const ce_c
     if (!ch.name) {
         return ce_instance_invalid(p, perr, "name is required");
     }
-    if ((rv = ce_instance_build_configuration(&inst->configuration, p, inst->element, NULL,
+    if ((rv = ce_instance_apply_oauth(inst, p, &ch.oauth, ch.configuration, NULL, perr)) !=
+            APR_SUCCESS ||
+        (rv = ce_instance_build_configuration(&inst->configuration, p, inst->element, NULL,
                                               ch.configuration, perr)) != APR_SUCCESS ||
         (rv = ce_instance_check_limits(p, ce_catalog_limits(cat), inst->configuration, perr)) !=
             APR_SUCCESS ||
@@ -375,7 +379,9 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
          * among them) does not carry over; the new one's entries do. */
         kept = ce_instance_only_entries_of(p, ch.element, inst->configuration);
     }
-    if ((rv = ce_instance_build_configuration(&next.configuration, p, next.element, kept,
+    if ((rv = ce_instance_apply_oauth(&next, p, &ch.oauth, ch.configuration, kept, perr)) !=
+            APR_SUCCESS ||
+        (rv = ce_instance_build_configuration(&next.configuration, p, next.element, kept,
                                               ch.configuration, perr)) != APR_SUCCESS ||
         (rv = ce_instance_check_limits(p, ce_catalog_limits(cat), next.configuration, perr)) !=
             APR_SUCCESS ||

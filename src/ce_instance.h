@@ -17,7 +17,15 @@
  *   configuration  object of key -> JSON scalar (string, number, boolean,
  *                  null); keys non-empty, <= 255 chars. Object/array values
  *                  are rejected, naming the key.
- *   providerData   object or absent; never stored.
+ *   providerData   object or absent; never stored. For an OAuth element,
+ *                  its "code" (a non-empty string) is to be exchanged
+ *                  for tokens (inst->provider_code).
+ *   externalAuthentication  "none" or "initial" (OAuth elements: import
+ *                  oauth.user.refresh_token and oauth.user.token given in
+ *                  configuration; not with providerData.code).
+ *   configuration  for an OAuth element, oauth.user.* entries are the
+ *                  server's: a value other than the mask or what is
+ *                  stored is refused, except the two tokens on import.
  *   maxCacheSize, cacheTimeToLive   non-negative integers (<= 2^31-1)
  *   cachingEnabled, traceLoggingEnabled   booleans
  *   anything else  ignored (clients PUT back what they GET).
@@ -75,7 +83,28 @@ typedef struct {
     apr_int64_t revision;     /* counts the writes of the instance: 1 when created */
     int unreadable;           /* its sealed values did not open: listed, never valid */
     const char *updated_date;
+    /* OAuth elements (e->oauth): how the instance was authenticated
+     * ("none", "initial": tokens imported), when its access token is to be
+     * refreshed (epoch ms; 0: never), failed refreshes in a row, and why
+     * it is not valid ("" when it is: the provider refused it). */
+    const char *external_authentication;
+    apr_int64_t oauth_due;
+    int oauth_failures;
+    const char *oauth_status;
+    /* What the last create or merge asked of the provider, never stored:
+     * providerData.code to exchange, or tokens imported
+     * (externalAuthentication "initial" with oauth.user.refresh_token) to
+     * check by one refresh. The caller obtains them (ce_oauth_obtain)
+     * before storing the instance. */
+    const char *provider_code;
+    int oauth_import;
 } ce_instance_t;
+
+/* The configuration entries an OAuth instance's tokens live in. */
+#define CE_OAUTH_USER_TOKEN "oauth.user.token"
+#define CE_OAUTH_USER_REFRESH_TOKEN "oauth.user.refresh_token"
+#define CE_OAUTH_USER_REFRESH_TIME "oauth.user.refresh_time"
+#define CE_OAUTH_USER_REFRESH_INTERVAL "oauth.user.refresh_interval"
 
 /* Builds a new instance from a POST body. scope may be NULL. Fills catalog
  * defaults for entries the caller left out (catalog order first, then the
@@ -121,8 +150,13 @@ int ce_instance_value_blank(const json_t *v);
 /* The key of inst's config_id-th (1-based) configuration entry, or NULL. */
 const char *ce_instance_config_key(const ce_instance_t *inst, long config_id);
 
-/* 1 if every required catalog entry is present, non-null and non-empty. */
+/* 1 if every required catalog entry is present, non-null and non-empty,
+ * and an OAuth instance has tokens the provider has not refused. */
 int ce_instance_valid(const ce_instance_t *inst);
+
+/* Why an OAuth instance is not valid (the provider refused its tokens, or
+ * it has none yet), or NULL. */
+const char *ce_instance_oauth_problem(const ce_instance_t *inst);
 
 /* GET /instances/{id}/configuration: array of entries
  * {id, key, name, description, type, required, defaultValue, propertyValue}

@@ -250,12 +250,28 @@ apr_status_t ce_instance_require_entries(apr_pool_t *p, const ce_element_t *e, c
     return APR_SUCCESS;
 }
 
+const char *ce_instance_oauth_problem(const ce_instance_t *inst)
+{
+    if (!inst->element || !inst->element->oauth) {
+        return NULL;
+    }
+    if (inst->oauth_status && *inst->oauth_status) {
+        return inst->oauth_status;
+    }
+    if (ce_instance_value_blank(json_object_get(inst->configuration, CE_OAUTH_USER_TOKEN)) &&
+        ce_instance_value_blank(
+            json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_TOKEN))) {
+        return "Not authenticated with the provider: send providerData.code";
+    }
+    return NULL;
+}
+
 int ce_instance_valid(const ce_instance_t *inst)
 {
     int i;
 
-    if (!inst->element || inst->unreadable) {
-        return 0; /* its element left the catalog, or its secrets do not open */
+    if (!inst->element || inst->unreadable || ce_instance_oauth_problem(inst)) {
+        return 0; /* its element left the catalog, its secrets do not open, or it has no tokens */
     }
     for (i = 0; i < inst->element->config->nelts; i++) {
         if (lacks(&APR_ARRAY_IDX(inst->element->config, i, ce_config_spec_t),

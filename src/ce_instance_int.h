@@ -42,4 +42,24 @@ apr_status_t ce_instance_check_limits(apr_pool_t *p, const ce_config_limits_t *l
 apr_status_t ce_instance_require_entries(apr_pool_t *p, const ce_element_t *e, const json_t *cfg,
                                          const char **perr);
 
+/* What a body asks of an OAuth element's provider: providerData.code,
+ * externalAuthentication (NULL when not given). */
+typedef struct {
+    const char *code;
+    const char *external;
+} ce_oauth_ask_t;
+
+/* Reads providerData.code and externalAuthentication (types and values
+ * checked, whatever the element). */
+apr_status_t ce_instance_read_oauth(ce_oauth_ask_t *ask, apr_pool_t *p, const json_t *body,
+                                    const char **perr);
+
+/* The OAuth rules for next (its element already set), given the body's
+ * ask and configuration and what was stored (NULL on create): oauth.user.*
+ * entries are the server's except on import; sets next's provider_code,
+ * oauth_import, external_authentication; a non-OAuth element has nothing
+ * to refresh. */
+apr_status_t ce_instance_apply_oauth(ce_instance_t *next, apr_pool_t *p, const ce_oauth_ask_t *ask,
+                                     const json_t *given, const json_t *stored, const char **perr);
+
 #endif

@@ -84,6 +84,12 @@ json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst)
     json_object_set_new(j, "configuration", masked_configuration(inst));
     json_object_set_new(j, "provisionInteractions", json_array());
     json_object_set_new(j, "valid", json_boolean(ce_instance_valid(inst)));
+    if (ce_instance_oauth_problem(inst)) {
+        json_object_set_new(j, "invalidReason", jstr(ce_instance_oauth_problem(inst)));
+    }
+    json_object_set_new(
+        j, "externalAuthentication",
+        jstr(inst->external_authentication ? inst->external_authentication : "none"));
     json_object_set_new(j, "disabled", json_boolean(inst->disabled));
     json_object_set_new(j, "maxCacheSize", json_integer(inst->max_cache_size));
     json_object_set_new(j, "cacheTimeToLive", json_integer(inst->cache_time_to_live));

@@ -13,6 +13,8 @@
 #include <apr_tables.h>
 
 #include "ce_catalog.h"
+#include "ce_http.h"
+#include "ce_instance.h"
 
 /* Longest token (access or refresh) accepted from a provider. */
 #define CE_OAUTH_TOKEN_MAX 8192
@@ -76,5 +78,36 @@ typedef struct {
 #define CE_OAUTH_REFUSED (APR_OS_START_USERERR + 2401)
 apr_status_t ce_oauth_token_parse(ce_oauth_token_t *pt, apr_pool_t *p, int status, const char *body,
                                   apr_size_t len, const char **perr);
+
+/* The provider could not give tokens for a passing reason: a 5xx or 429,
+ * or an answer that is not a token answer. */
+#define CE_OAUTH_UNAVAILABLE (APR_OS_START_USERERR + 2402)
+
+/* Obtains tokens for inst (an OAuth element's) from its provider through
+ * h: exchanges inst->provider_code at the token URL (redirect_uri
+ * oauth.callback.url), otherwise trades the stored refresh token at the
+ * refresh URL; the client authenticates with oauth.api.key / .secret in
+ * the body. *tok in p. APR_SUCCESS; CE_OAUTH_REFUSED with *perr the
+ * provider's words; CE_OAUTH_UNAVAILABLE, CE_HTTP_REFUSED or
+ * CE_HTTP_UNREACHABLE with *perr (never quoting a token or secret);
+ * APR_EINVAL when inst lacks what a request needs. */
+apr_status_t ce_oauth_obtain(ce_oauth_token_t *tok, ce_http_t *h, apr_pool_t *p,
+                             const ce_instance_t *inst, const char **perr);
+
+/* Keeps tok in inst: oauth.user.token, oauth.user.refresh_token (the one
+ * stored stays when the provider sent none), oauth.user.refresh_time (now,
+ * epoch ms) and oauth.user.refresh_interval (expires_in, else the
+ * element's interval), all in one change of the configuration; the next
+ * refresh is due a quarter of the lifetime (at most 5 minutes) before
+ * expiry; failures and status cleared. */
+void ce_oauth_apply(ce_instance_t *inst, apr_pool_t *p, const ce_oauth_token_t *tok,
+                    apr_time_t now);
+
+/* After a refresh failed with rv: a refusal (CE_OAUTH_REFUSED) makes inst
+ * not valid, saying why, with nothing more due until re-authentication;
+ * anything else is tried again after a pause doubling from 1 s (at most 5
+ * minutes). Never touches the stored tokens. */
+void ce_oauth_failed(ce_instance_t *inst, apr_pool_t *p, apr_status_t rv, const char *why,
+                     apr_time_t now);
 
 #endif

@@ -15,7 +15,8 @@
 #define INSTANCE_COLUMNS                                                                           \
     "i.id, i.organization_id, i.element_id, i.name, i.token, i.tags, i.configuration, "            \
     "i.disabled, i.max_cache_size, i.cache_ttl, i.caching_enabled, "                               \
-    "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision"
+    "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision, i.oauth_due, "           \
+    "i.oauth_failures, i.oauth_status, i.external_auth"
 
 /* Column positions in INSTANCE_COLUMNS. */
 enum {
@@ -33,7 +34,11 @@ enum {
     IC_TRACE,
     IC_CREATED,
     IC_UPDATED,
-    IC_REVISION
+    IC_REVISION,
+    IC_OAUTH_DUE,
+    IC_OAUTH_FAILURES,
+    IC_OAUTH_STATUS,
+    IC_EXTERNAL_AUTH
 };
 
 /* Listing: owner, before id, [element], [first tag], limit. With a tag the
@@ -52,8 +57,9 @@ const ce_store_statement_t ce_store_instance_statements[] = {
     {"ce_insert_instance",
      "INSERT INTO ce_instance (organization_id, user_id, element_id, name, token, token_digest, "
      "tags, configuration, disabled, max_cache_size, cache_ttl, caching_enabled, "
-     "trace_logging_enabled, created_date, updated_date) VALUES (%lld, %lld, %ld, %s, %s, %s, "
-     "%s, %s, %d, %ld, %ld, %d, %d, %s, %s) RETURNING id"},
+     "trace_logging_enabled, created_date, updated_date, oauth_due, oauth_failures, "
+     "oauth_status, external_auth) VALUES (%lld, %lld, %ld, %s, %s, %s, "
+     "%s, %s, %d, %ld, %ld, %d, %d, %s, %s, %lld, %d, %s, %s) RETURNING id"},
     {"ce_select_instance_admin",
      "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
     {"ce_select_instance",
@@ -64,7 +70,10 @@ const ce_store_statement_t ce_store_instance_statements[] = {
     {"ce_update_instance",
      "UPDATE ce_instance SET name = %s, element_id = %ld, tags = %s, configuration = %s, "
      "disabled = %d, max_cache_size = %ld, cache_ttl = %ld, caching_enabled = %d, "
-     "trace_logging_enabled = %d, updated_date = %s, revision = revision + 1 "
+     "trace_logging_enabled = %d, updated_date = %s, revision = revision + 1, "
+     /* a new due time is a refresh done (or given up): its lease ends */
+     "oauth_lease = CASE WHEN oauth_due = %lld THEN oauth_lease ELSE 0 END, oauth_due = %lld, "
+     "oauth_failures = %d, oauth_status = %s, external_auth = %s "
      "WHERE id = %lld AND user_id = %lld"},
     {"ce_delete_instance", "DELETE FROM ce_instance WHERE id = %lld AND user_id = %lld"},
     {"ce_insert_instance_tag", "INSERT INTO ce_instance_tag (instance_id, tag) VALUES (%lld, %s)"},
@@ -117,6 +126,12 @@ static apr_status_t columns_from_row(ce_instance_t *inst, apr_pool_t *p, const c
     inst->revision = apr_atoi64(ce_store_or_empty(row[IC_REVISION]));
     inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[IC_CREATED]));
     inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[IC_UPDATED]));
+    inst->oauth_due = apr_atoi64(ce_store_or_empty(row[IC_OAUTH_DUE]));
+    inst->oauth_failures = atoi(ce_store_or_empty(row[IC_OAUTH_FAILURES]));
+    inst->oauth_status = apr_pstrdup(p, ce_store_or_empty(row[IC_OAUTH_STATUS]));
+    inst->external_authentication = row[IC_EXTERNAL_AUTH] && *row[IC_EXTERNAL_AUTH]
+                                        ? apr_pstrdup(p, row[IC_EXTERNAL_AUTH])
+                                        : "none";
     return APR_SUCCESS;
 }
 
@@ -233,6 +248,10 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
     c->args[12] = &inst->trace_logging_enabled;
     c->args[13] = inst->created_date;
     c->args[14] = inst->updated_date;
+    c->args[15] = &inst->oauth_due;
+    c->args[16] = &inst->oauth_failures;
+    c->args[17] = inst->oauth_status ? inst->oauth_status : "";
+    c->args[18] = inst->external_authentication ? inst->external_authentication : "none";
     if (!c->args[4] || !c->args[5] || !c->args[6] || !c->args[7]) {
         *perr = "Could not serialize the instance";
         return APR_EGENERAL;
@@ -352,7 +371,7 @@ apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_
 static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instance_t *inst,
                                     const char **perr)
 {
-    const void *args[12];
+    const void *args[17];
     apr_status_t rv;
     int nrows;
 
@@ -366,8 +385,13 @@ static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instanc
     args[7] = &inst->caching_enabled;
     args[8] = &inst->trace_logging_enabled;
     args[9] = inst->updated_date ? inst->updated_date : ce_instance_now(p);
-    args[10] = &inst->id;
-    args[11] = &inst->user->id;
+    args[10] = &inst->oauth_due;
+    args[11] = &inst->oauth_due;
+    args[12] = &inst->oauth_failures;
+    args[13] = inst->oauth_status ? inst->oauth_status : "";
+    args[14] = inst->external_authentication ? inst->external_authentication : "none";
+    args[15] = &inst->id;
+    args[16] = &inst->user->id;
     if (!args[0] || !args[2] || !args[3]) {
         *perr = "Could not serialize the instance";
         return APR_EGENERAL;

@@ -236,7 +236,7 @@ apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, cons
 typedef struct ce_store_create_t ce_store_create_t;
 struct ce_store_create_t {
     const ce_instance_t *inst;
-    const void *args[15];
+    const void *args[19];
     apr_int64_t id;
     apr_status_t status;
     int done;

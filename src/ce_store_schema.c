@@ -28,6 +28,18 @@
 #define KEY_CHECK_TABLE                                                                            \
     "CREATE TABLE IF NOT EXISTS ce_key_check (digest TEXT NOT NULL, sealed TEXT NOT NULL)"
 
+/* An OAuth instance's token schedule (schema 5): when its access token is
+ * to be refreshed (epoch ms, 0: never), until when a refresher holds it
+ * (the lease, epoch ms), failed refreshes in a row, why it is not valid
+ * ('' when it is), and how it was authenticated (externalAuthentication). */
+#define OAUTH_COLUMNS                                                                              \
+    "oauth_due BIGINT NOT NULL DEFAULT 0, oauth_lease BIGINT NOT NULL DEFAULT 0, "                 \
+    "oauth_failures INTEGER NOT NULL DEFAULT 0, oauth_status TEXT NOT NULL DEFAULT '', "           \
+    "external_auth TEXT NOT NULL DEFAULT 'none'"
+#define OAUTH_INDEX                                                                                \
+    "CREATE INDEX IF NOT EXISTS ce_instance_oauth_due ON ce_instance (oauth_due) "                 \
+    "WHERE oauth_due > 0"
+
 /* The current schema, given the dialect's auto-increment primary key and
  * the suffix of a table that needs no row id. Ids are never reused after a
  * delete (SQLite AUTOINCREMENT, PostgreSQL identity). A tag row is its key:
@@ -52,10 +64,11 @@
         "caching_enabled INTEGER NOT NULL DEFAULT 0, "                                   \
         "trace_logging_enabled INTEGER NOT NULL DEFAULT 0, "                             \
         "revision BIGINT NOT NULL DEFAULT 1, "                                           \
-        "created_date TEXT NOT NULL, updated_date TEXT NOT NULL)",                       \
+        "created_date TEXT NOT NULL, updated_date TEXT NOT NULL, " OAUTH_COLUMNS ")",     \
     "CREATE INDEX IF NOT EXISTS ce_instance_user ON ce_instance (user_id, id)",           \
     "CREATE INDEX IF NOT EXISTS ce_instance_user_element "                                \
         "ON ce_instance (user_id, element_id, id)",                                      \
+    OAUTH_INDEX,                                                                          \
     "CREATE TABLE IF NOT EXISTS ce_instance_tag ("                                        \
         "instance_id BIGINT NOT NULL REFERENCES ce_instance (id) ON DELETE CASCADE, "    \
         "tag TEXT NOT NULL, PRIMARY KEY (instance_id, tag))" NO_ROWID,                 \
@@ -84,6 +97,14 @@ static const char *const sqlite3_to_2[] = {
 static const char *const to_3[] = {KEY_CHECK_TABLE, NULL};
 static const char *const to_4[] = {
     "ALTER TABLE ce_instance ADD COLUMN revision BIGINT NOT NULL DEFAULT 1", NULL};
+static const char *const to_5[] = {
+    "ALTER TABLE ce_instance ADD COLUMN oauth_due BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE ce_instance ADD COLUMN oauth_lease BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE ce_instance ADD COLUMN oauth_failures INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE ce_instance ADD COLUMN oauth_status TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE ce_instance ADD COLUMN external_auth TEXT NOT NULL DEFAULT 'none'",
+    OAUTH_INDEX,
+    NULL};
 
 /* Indexed by ce_store_dialect_t.id. */
 static const char *const *const schemas[CE_DIALECTS] = {sqlite3_schema, pgsql_schema};
@@ -102,11 +123,14 @@ typedef struct {
  *      (AES-256-GCM), lookup digests keyed (HMAC-SHA-256), ce_key_check;
  *      the C step converts every registered column (ce_store_seal.c)
  *   4  ce_instance.revision: counts an instance's writes (its ETag); every
- *      configuration value sealed, not only the element's secret ones */
+ *      configuration value sealed, not only the element's secret ones
+ *   5  OAuth: ce_instance's token schedule (oauth_due, oauth_lease,
+ *      oauth_failures, oauth_status) and external_auth */
 static const migration_t migrations[] = {
     {2, {sqlite3_to_2, NULL}, NULL},
     {3, {to_3, to_3}, ce_store_seal_migrate},
     {4, {to_4, to_4}, ce_store_seal_configurations},
+    {5, {to_5, to_5}, NULL},
 };
 #define MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 /* The version this module writes: the last migration's. */

@@ -119,8 +119,12 @@ stop_node($node);
 
 with_db(sub {
     my $dbh = shift;
-    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [4],
-        'the schema says version 4';
+    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [5],
+        'the schema says version 5';
+    is $dbh->selectrow_array(q{SELECT COUNT(*) FROM ce_instance WHERE oauth_due = 0 }
+                             . q{AND oauth_lease = 0 AND oauth_status = '' AND external_auth = 'none'}),
+        $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance'),
+        'every instance has an empty token schedule (version 5)';
     is $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance WHERE revision >= 1'),
         $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance'),
         'every instance has a revision (version 4)';

@@ -237,6 +237,76 @@ START_TEST(provider_entries_refused)
 }
 END_TEST
 
+/* What a body asks of an OAuth element's provider, and the oauth.user.*
+ * entries that are the server's. */
+START_TEST(oauth_asks)
+{
+#define DBX(extra)                                                                                 \
+    "{\"element\":{\"key\":\"dropbox\"},\"name\":\"d\",\"configuration\":{"                        \
+    "\"oauth.callback.url\":\"https://app.example/cb\",\"oauth.api.key\":\"k\","                   \
+    "\"oauth.api.secret\":\"s\"" extra
+    ce_instance_t *inst = create_ok(DBX("},\"providerData\":{\"code\":\"c1\"}}"), NULL);
+    const char *err = NULL;
+
+    ck_assert_str_eq(inst->provider_code, "c1");
+    ck_assert_int_eq(inst->oauth_import, 0);
+    ck_assert_str_eq(inst->external_authentication, "none");
+    ck_assert_int_eq(ce_instance_valid(inst), 0);
+    ck_assert_ptr_nonnull(strstr(ce_instance_oauth_problem(inst), "providerData.code"));
+    ck_assert_ptr_nonnull(json_object_get(ce_instance_to_json(pool, inst), "invalidReason"));
+    ck_assert_ptr_nonnull(strstr(create_fails(DBX("},\"providerData\":{\"code\":\"\"}}"), NULL),
+                                 "providerData.code"));
+    ck_assert_ptr_nonnull(
+        strstr(create_fails(DBX("},\"providerData\":{\"code\":5}}"), NULL), "providerData.code"));
+    ck_assert_ptr_nonnull(strstr(create_fails(DBX("},\"externalAuthentication\":\"yes\"}"), NULL),
+                                 "externalAuthentication"));
+    ck_assert_ptr_nonnull(strstr(create_fails(DBX("},\"externalAuthentication\":\"initial\","
+                                                  "\"providerData\":{\"code\":\"c\"}}"),
+                                              NULL),
+                                 "not both"));
+    ck_assert_ptr_nonnull(
+        strstr(create_fails(DBX("},\"externalAuthentication\":\"initial\"}"), NULL),
+               "oauth.user.refresh_token"));
+    ck_assert_ptr_nonnull(
+        strstr(create_fails(DBX(",\"oauth.user.token\":\"T\"}}"), NULL), "oauth.user.token"));
+    ck_assert_ptr_nonnull(strstr(create_fails(DBX(",\"oauth.user.refresh_time\":\"1\"}}"), NULL),
+                                 "oauth.user.refresh_time"));
+    /* import: both tokens taken, checked by the caller (oauth_import) */
+    inst = create_ok(DBX(",\"oauth.user.token\":\"T\",\"oauth.user.refresh_token\":\"R\"},"
+                         "\"externalAuthentication\":\"initial\"}"),
+                     NULL);
+    ck_assert_int_eq(inst->oauth_import, 1);
+    ck_assert_ptr_null(inst->provider_code);
+    ck_assert_str_eq(inst->external_authentication, "initial");
+    ck_assert_str_eq(cfg_str(inst, "oauth.user.refresh_token"), "R");
+    ck_assert_int_eq(ce_instance_valid(inst), 1);
+    /* a client PUTs back what it got: masks and the stored values pass */
+    json_object_set_new(inst->configuration, "oauth.user.refresh_time", json_string("170"));
+    ck_assert_int_eq(merge(inst,
+                           "{\"configuration\":{\"oauth.user.token\":\"********\","
+                           "\"oauth.user.refresh_token\":\"********\","
+                           "\"oauth.user.refresh_time\":\"170\"},\"name\":\"again\"}",
+                           NULL, &err),
+                     APR_SUCCESS);
+    ck_assert_str_eq(cfg_str(inst, "oauth.user.refresh_token"), "R");
+    ck_assert_str_eq(inst->external_authentication, "initial");
+    ck_assert_int_eq(
+        merge(inst, "{\"configuration\":{\"oauth.user.refresh_time\":\"171\"}}", NULL, &err),
+        APR_EINVAL);
+    /* re-authentication with a code */
+    ck_assert_int_eq(merge(inst, "{\"providerData\":{\"code\":\"c2\"}}", NULL, &err), APR_SUCCESS);
+    ck_assert_str_eq(inst->provider_code, "c2");
+    ck_assert_str_eq(inst->external_authentication, "none");
+    /* not an OAuth element: a code is nothing to exchange */
+    inst = create_ok("{\"element\":{\"key\":\"jira\"},\"name\":\"j\",\"providerData\":{"
+                     "\"code\":\"c\"}," JIRA_CFG "}",
+                     NULL);
+    ck_assert_ptr_null(inst->provider_code);
+    ck_assert_int_eq(ce_instance_valid(inst), 1);
+#undef DBX
+}
+END_TEST
+
 START_TEST(create_boolean_strings_kept_as_given)
 {
     ce_instance_t *inst = create_ok("{\"element\":{\"key\":\"amazons3\"},\"name\":\"S3\","
@@ -751,10 +821,11 @@ START_TEST(to_json_shape)
 
     inst->id = 4014;
     j = ce_instance_to_json(pool, inst);
-    ck_assert_str_eq(unit_keys_of(j),
-                     "id,name,token,element,tags,configuration,provisionInteractions,"
-                     "valid,disabled,maxCacheSize,cacheTimeToLive,cachingEnabled,"
-                     "eventsEnabled,traceLoggingEnabled,user,createdDate,updatedDate");
+    ck_assert_str_eq(
+        unit_keys_of(j),
+        "id,name,token,element,tags,configuration,provisionInteractions,"
+        "valid,externalAuthentication,disabled,maxCacheSize,cacheTimeToLive,cachingEnabled,"
+        "eventsEnabled,traceLoggingEnabled,user,createdDate,updatedDate");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "id")), 4014);
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "J");
     ck_assert_str_eq(json_string_value(json_object_get(j, "token")), inst->token);
@@ -1128,6 +1199,7 @@ int main(void)
     tcase_add_test(tc, create_dropbox_with_provider_data);
     tcase_add_test(tc, create_boolean_strings_kept_as_given);
     tcase_add_test(tc, provider_entries_refused);
+    tcase_add_test(tc, oauth_asks);
     tcase_add_test(tc, create_number_entries);
     tcase_add_test(tc, create_settings_and_ignored_fields);
     tcase_add_test(tc, create_tokens_are_fresh);

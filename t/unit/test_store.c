@@ -156,7 +156,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 4);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 5);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     apr_dbd_close(db2.driver, db2.handle);
     apr_pool_destroy(p2);
@@ -1116,6 +1116,23 @@ END_TEST
 /* A version 2 database (clear tokens and configuration, unkeyed SHA-256
  * digests) goes through the migration table to the current version:
  * every registered column converted, old secrets still authenticate. */
+/* Back to before schema 5: without the OAuth columns and their index. */
+static void drop_version_5(ce_db_t *d)
+{
+    static const char *const sql[] = {"DROP INDEX ce_instance_oauth_due",
+                                      "ALTER TABLE ce_instance DROP COLUMN oauth_due",
+                                      "ALTER TABLE ce_instance DROP COLUMN oauth_lease",
+                                      "ALTER TABLE ce_instance DROP COLUMN oauth_failures",
+                                      "ALTER TABLE ce_instance DROP COLUMN oauth_status",
+                                      "ALTER TABLE ce_instance DROP COLUMN external_auth",
+                                      NULL};
+    const char *const *q;
+
+    for (q = sql; *q; q++) {
+        ck_assert_msg(ce_store_exec_update(d, pool, *q, &err) == APR_SUCCESS, "%s: %s", *q, err);
+    }
+}
+
 START_TEST(migration_seals_version_2_data)
 {
     account_t a = signup("Acme", "a@acme.test");
@@ -1146,6 +1163,7 @@ START_TEST(migration_seals_version_2_data)
                              &err),
         APR_SUCCESS);
     ck_assert_int_eq(ce_store_exec_update(&db, pool, "DROP TABLE ce_key_check", &err), APR_SUCCESS);
+    drop_version_5(&db);
     ck_assert_int_eq(
         ce_store_exec_update(&db, pool, "ALTER TABLE ce_instance DROP COLUMN revision", &err),
         APR_SUCCESS);
@@ -1158,7 +1176,7 @@ START_TEST(migration_seals_version_2_data)
     /* The old connection's statements predate the migration's DDL. */
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 4);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 5);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce2:%'"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
                                   "'%\"aws.secret\":{\"$sealed\":\"ce2:%'"),
@@ -1206,6 +1224,7 @@ START_TEST(migration_4_seals_every_configuration_value)
                                           ce_store_quote(&db, pool, stored)),
                              &err),
         APR_SUCCESS);
+    drop_version_5(&db);
     ck_assert_int_eq(
         ce_store_exec_update(&db, pool, "ALTER TABLE ce_instance DROP COLUMN revision", &err),
         APR_SUCCESS);
@@ -1217,7 +1236,7 @@ START_TEST(migration_4_seals_every_configuration_value)
     open_db(&db2, p2);
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 4);
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 5);
     ck_assert_int_eq(
         scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
         0);
