@@ -32,7 +32,7 @@ MODULE   := $(BUILD)/mod_ceinstances.so
 CEADMIN  := $(BUILD)/ceadmin
 CELOAD   := $(BUILD)/ceload
 
-.PHONY: all deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
+.PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
 all: $(MODULE) $(CEADMIN) $(CELOAD)
 
 # The core must build without httpd headers: it gets APR's include path only.
@@ -141,12 +141,16 @@ fuzz-replay: $(FUZZ_BIN)
 # every apache2 and ceadmin the suite starts (scripts/asan.sh). Fails on a
 # failing test or any sanitizer report. Logs and reports in build/asan-logs/.
 # Extra t/TEST arguments: make test-asan TEST_ARGS=t/03-create.t
-test-asan: all $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
+test-asan: all oauth-deps $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
 	CE_ASAN_CC=$(ASAN_CC) scripts/asan.sh $(TEST_ARGS)
 
 # Each unit suite runs in its own process; any failure fails the target.
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CK_FORK=yes $$t; done
+
+# The suite's OAuth 2 server (npm's oidc-provider, pinned by t/oauth's lockfile).
+oauth-deps:
+	scripts/oauth.sh install
 
 # Missing Debian packages (apt-get update at most once, only if needed).
 deps:
@@ -159,13 +163,14 @@ deps:
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
+	scripts/oauth.sh install
 	scripts/test.sh
 	$(MAKE) test-asan
 
 # The Apache::Test suite alone, against what is built (scripts/test.sh runs
 # it as an unprivileged user when invoked as root and fails without
 # "Result: PASS"). Extra t/TEST arguments: make test-apache TEST_ARGS=t/03-create.t
-test-apache: all
+test-apache: all oauth-deps
 	scripts/test.sh $(TEST_ARGS)
 
 run: deps

@@ -54,6 +54,8 @@ static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
+    const char *err = NULL;
+
     /* httpd reads its configuration twice at startup; the mutex is made on
      * the pass that goes on to serve. */
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -61,6 +63,10 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     }
     ce_guard_filters_configure(s);
     ce_dbd_log_attach(pconf, s); /* the core's messages into httpd's error log */
+    if (ce_config_outbound(pconf, s, &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00036: outbound requests: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00021: cannot create the %s mutex",
                      CE_MUTEX_NAME);

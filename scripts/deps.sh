@@ -27,6 +27,11 @@ for p in $PACKAGES; do
     esac
 done
 
+# Node.js and npm (the suite's OAuth 2 server, t/oauth): Debian's, unless
+# the machine already has them from elsewhere.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
 [ -z "$missing" ] && exit 0
 
 echo "deps.sh: installing:$missing"

@@ -60,6 +60,7 @@ SUITE=$TOP   # where t/TEST runs
 AS=""        # command prefix running as the unprivileged user
 STATE=""     # the running harness's process group id and exit code
 PGDIR=""     # the throwaway PostgreSQL cluster, if one was started
+OAUTHDIR=""  # the OAuth 2 authorization server's directory, once started
 
 if [ "$(id -u)" -eq 0 ]; then
     if ! id -u "$RUN_USER" >/dev/null 2>&1; then
@@ -96,6 +97,10 @@ cleanup() {
         fi
     fi
     [ -f "$SUITE/t/logs/error_log" ] && cp "$SUITE/t/logs/error_log" "$ERRLOG_COPY" 2>/dev/null
+    if [ -n "$OAUTHDIR" ]; then
+        $AS "$SUITE/scripts/oauth.sh" stop "$OAUTHDIR" || true
+        rm -rf "$OAUTHDIR"
+    fi
     if [ -n "$PGDIR" ]; then
         $AS "$SUITE/scripts/pg.sh" stop "$PGDIR" || true
         rm -rf "$PGDIR"
@@ -187,6 +192,14 @@ run_suite() {
     echo "apache-test ($drv): ${n:-0} passed, 0 failed"
     total=$((total + ${n:-0}))
 }
+
+# The suite's OAuth 2 authorization server (npm's oidc-provider), for every
+# run: t/TEST.PL points the OAuth elements of the suite's catalog at it.
+OAUTHDIR=$(mktemp -d /tmp/ceinstances-oauth.XXXXXX)
+[ -n "$AS" ] && chown "$RUN_USER:" "$OAUTHDIR"
+CE_TEST_OAUTH_URL=$($AS "$SUITE/scripts/oauth.sh" start "$OAUTHDIR") \
+    || die "cannot start the OAuth 2 authorization server"
+export CE_TEST_OAUTH_URL
 
 total=0
 failed=""

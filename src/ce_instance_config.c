@@ -332,6 +332,9 @@ apr_status_t ce_instance_config_set(ce_instance_t *inst, apr_pool_t *p, const ce
     if ((rv = read_property_value(&v, p, body, perr)) != APR_SUCCESS) {
         return rv;
     }
+    if ((rv = ce_instance_oauth_entry(p, inst, key, v, perr)) != APR_SUCCESS) {
+        return rv;
+    }
     spec = ce_catalog_config_spec(inst->element, key);
     if (spec && (rv = check_value(p, spec, v, perr)) != APR_SUCCESS) {
         return rv;

@@ -62,4 +62,9 @@ apr_status_t ce_instance_read_oauth(ce_oauth_ask_t *ask, apr_pool_t *p, const js
 apr_status_t ce_instance_apply_oauth(ce_instance_t *next, apr_pool_t *p, const ce_oauth_ask_t *ask,
                                      const json_t *given, const json_t *stored, const char **perr);
 
+/* One configuration entry change (PATCH .../configuration/{id}) of an
+ * OAuth instance: oauth.user.* entries stay the server's. */
+apr_status_t ce_instance_oauth_entry(apr_pool_t *p, const ce_instance_t *inst, const char *key,
+                                     const json_t *v, const char **perr);
+
 #endif

@@ -46,6 +46,19 @@ static apr_status_t check_user_entries(apr_pool_t *p, const json_t *given, const
     return APR_SUCCESS;
 }
 
+apr_status_t ce_instance_oauth_entry(apr_pool_t *p, const ce_instance_t *inst, const char *key,
+                                     const json_t *v, const char **perr)
+{
+    json_t *one;
+
+    if (!inst->element || !inst->element->oauth) {
+        return APR_SUCCESS;
+    }
+    one = ce_json_object(p);
+    json_object_set(one, key, (json_t *)v);
+    return check_user_entries(p, one, inst->configuration, 0, perr);
+}
+
 apr_status_t ce_instance_read_oauth(ce_oauth_ask_t *ask, apr_pool_t *p, const json_t *body,
                                     const char **perr)
 {

@@ -110,4 +110,12 @@ void ce_oauth_apply(ce_instance_t *inst, apr_pool_t *p, const ce_oauth_token_t *
 void ce_oauth_failed(ce_instance_t *inst, apr_pool_t *p, apr_status_t rv, const char *why,
                      apr_time_t now);
 
+/* Revokes inst's refresh token (else its access token) at the element's
+ * revocation URL (RFC 7009: token, token_type_hint, the client's id and
+ * secret in the body). APR_NOTFOUND when there is nothing to revoke or no
+ * URL; otherwise as ce_oauth_obtain (a non-2xx answer is
+ * CE_OAUTH_UNAVAILABLE). */
+apr_status_t ce_oauth_revoke(ce_http_t *h, apr_pool_t *p, const ce_instance_t *inst,
+                             const char **perr);
+
 #endif

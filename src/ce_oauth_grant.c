@@ -3,6 +3,7 @@
  * failure changes in the instance (see ce_oauth.h). No database: callers
  * hold no transaction while this talks to the provider. */
 #include <string.h>
+#include <apr_escape.h>
 #include <apr_strings.h>
 
 #include "ce_http.h"
@@ -141,4 +142,35 @@ void ce_oauth_failed(ce_instance_t *inst, apr_pool_t *p, apr_status_t rv, const 
         pause *= 2;
     }
     inst->oauth_due = apr_time_as_msec(now) + (pause < RETRY_PAUSE_MAX ? pause : RETRY_PAUSE_MAX);
+}
+
+apr_status_t ce_oauth_revoke(ce_http_t *h, apr_pool_t *p, const ce_instance_t *inst,
+                             const char **perr)
+{
+    const ce_oauth_provider_t *o = inst->element ? inst->element->oauth : NULL;
+    const char *refresh = entry(inst, CE_OAUTH_USER_REFRESH_TOKEN);
+    const char *token = refresh ? refresh : entry(inst, CE_OAUTH_USER_TOKEN);
+    const char *id = entry(inst, "oauth.api.key"), *secret = entry(inst, "oauth.api.secret");
+    ce_http_request_t rq = {.method = "POST", .content_type = "application/x-www-form-urlencoded"};
+    ce_http_response_t rs;
+    apr_status_t rv;
+
+    if (!o || !o->revoke_url || !token) {
+        return APR_NOTFOUND; /* nothing to revoke, or nowhere to */
+    }
+    rq.url = o->revoke_url;
+    rq.body = apr_pstrcat(p, "token=", apr_pescape_urlencoded(p, token),
+                          "&token_type_hint=", refresh ? "refresh_token" : "access_token",
+                          id ? "&client_id=" : "", id ? apr_pescape_urlencoded(p, id) : "",
+                          secret ? "&client_secret=" : "",
+                          secret ? apr_pescape_urlencoded(p, secret) : "", NULL);
+    rq.body_len = strlen(rq.body);
+    if ((rv = ce_http_perform(h, p, &rq, &rs, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (rs.status < 200 || rs.status >= 300) {
+        *perr = apr_psprintf(p, "The provider's revocation endpoint answered %d", rs.status);
+        return CE_OAUTH_UNAVAILABLE;
+    }
+    return APR_SUCCESS;
 }

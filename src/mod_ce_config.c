@@ -4,7 +4,7 @@
 #include <http_log.h>
 
 #include "ce_num.h"
-#include "ce_num.h"
+#include "ce_outbound.h"
 #include "mod_ce_config.h"
 
 void *ce_config_server_create(apr_pool_t *p, server_rec *s)
@@ -12,6 +12,7 @@ void *ce_config_server_create(apr_pool_t *p, server_rec *s)
     ce_server_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
 
     cfg->max_body = -1;
+    cfg->outbound_timeout = -1;
     return cfg;
 }
 
@@ -25,6 +26,9 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     cfg->max_body = add->max_body >= 0 ? add->max_body : base->max_body;
     cfg->keys = add->keys ? add->keys : base->keys;
     cfg->key_path = add->keys ? add->key_path : base->key_path;
+    cfg->outbound_allow = add->outbound_allow ? add->outbound_allow : base->outbound_allow;
+    cfg->outbound_timeout =
+        add->outbound_timeout >= 0 ? add->outbound_timeout : base->outbound_timeout;
     return cfg;
 }
 
@@ -125,6 +129,61 @@ static const char *set_config_limits(cmd_parms *cmd, void *dcfg, const char *ent
     return NULL;
 }
 
+/* CEInstancesOutboundAllow CIDR...: networks outbound requests may go to
+ * over plain http too (each checked here, so a typo fails apache2 -t). */
+static const char *add_outbound_allow(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    apr_array_header_t *one = apr_array_make(cmd->temp_pool, 1, sizeof(const char *));
+    ce_outbound_t *o;
+    const char *err = NULL;
+
+    APR_ARRAY_PUSH(one, const char *) = arg;
+    if (ce_outbound_make(&o, cmd->temp_pool, one, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    if (!cfg->outbound_allow) {
+        cfg->outbound_allow = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(cfg->outbound_allow, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_outbound_timeout(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    apr_int64_t n;
+
+    if (ce_num_parse(&n, arg, 1, CE_OUTBOUND_TIMEOUT_MAX) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of seconds between 1 and %d",
+                            cmd->cmd->name, arg, CE_OUTBOUND_TIMEOUT_MAX);
+    }
+    cfg->outbound_timeout = apr_time_from_sec(n);
+    return NULL;
+}
+
+apr_status_t ce_config_outbound(apr_pool_t *pconf, server_rec *s, const char **perr)
+{
+    server_rec *vs;
+    apr_status_t rv;
+
+    if ((rv = ce_http_curl_global_init(perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        ce_server_config_t *cfg = ap_get_module_config(vs->module_config, &ceinstances_module);
+        ce_outbound_t *o;
+
+        if ((rv = ce_outbound_make(&o, pconf, cfg->outbound_allow, perr)) != APR_SUCCESS) {
+            return rv;
+        }
+        cfg->http = ce_http_curl_make(pconf, o,
+                                      cfg->outbound_timeout >= 0 ? cfg->outbound_timeout
+                                                                 : CE_OUTBOUND_TIMEOUT_DEFAULT);
+    }
+    return APR_SUCCESS;
+}
+
 const command_rec ce_config_directives[] = {
     AP_INIT_TAKE1("CEInstancesCatalog", set_catalog, NULL, RSRC_CONF,
                   "Path of the element catalog (JSON), e.g. conf/elements.json"),
@@ -135,4 +194,10 @@ const command_rec ce_config_directives[] = {
     AP_INIT_TAKE3("CEInstancesConfigLimits", set_config_limits, NULL, RSRC_CONF,
                   "An instance's configuration: most entries, bytes of one value, bytes in all "
                   "(default 200 16384 262144)"),
+    AP_INIT_ITERATE("CEInstancesOutboundAllow", add_outbound_allow, NULL, RSRC_CONF,
+                    "Networks (CIDR or address) token and webhook requests may reach, plain http "
+                    "included; without it only https to public addresses"),
+    AP_INIT_TAKE1("CEInstancesOutboundTimeout", set_outbound_timeout, NULL, RSRC_CONF,
+                  "Longest an outbound request (token exchange, refresh, revocation) may take, "
+                  "in seconds (default 10)"),
     {NULL}};

@@ -1,6 +1,7 @@
 /* mod_ce_config: the module's configuration and its httpd directives.
  *
- * Server scope: CEInstancesCatalog, CEInstancesKeyFile, CEInstancesMaxBodySize. (The
+ * Server scope: CEInstancesCatalog, CEInstancesKeyFile, CEInstancesMaxBodySize,
+ * CEInstancesConfigLimits, CEInstancesOutboundAllow, CEInstancesOutboundTimeout. (The
  * <Location> the handler is mounted at is core's business: see the router.)
  */
 #ifndef MOD_CE_CONFIG_H
@@ -11,6 +12,7 @@
 
 #include "ce_catalog.h"
 #include "ce_crypto.h"
+#include "ce_http.h"
 
 #define CE_MAX_BODY_DEFAULT (1024 * 1024)
 #define CE_MAX_BODY_LIMIT (64 * 1024 * 1024)
@@ -21,7 +23,13 @@ typedef struct {
     apr_off_t max_body;    /* -1: unset (inherit / default) */
     const ce_keys_t *keys; /* NULL when no CEInstancesKeyFile applies */
     const char *key_path;
+    apr_array_header_t *outbound_allow;   /* CIDRs (const char *), NULL: none given */
+    apr_interval_time_t outbound_timeout; /* -1: unset (CE_OUTBOUND_TIMEOUT_DEFAULT) */
+    ce_http_t *http; /* outbound requests: made after configuration (ce_config_outbound) */
 } ce_server_config_t;
+
+#define CE_OUTBOUND_TIMEOUT_DEFAULT apr_time_from_sec(10)
+#define CE_OUTBOUND_TIMEOUT_MAX 300
 
 extern module AP_MODULE_DECLARE_DATA ceinstances_module;
 
@@ -35,6 +43,11 @@ const ce_server_config_t *ce_config_server_of(const server_rec *s);
 
 /* The effective configuration for r (never NULL). */
 const ce_server_config_t *ce_config_server(const request_rec *r);
+
+/* post_config: libcurl initialised (once, before any child exists) and
+ * every server's outbound transport made from its allowed networks and
+ * timeout. APR_EGENERAL with *perr when libcurl cannot start. */
+apr_status_t ce_config_outbound(apr_pool_t *pconf, server_rec *s, const char **perr);
 
 /* The effective body limit for a server configuration. */
 apr_off_t ce_config_max_body(const ce_server_config_t *cfg);

@@ -12,6 +12,7 @@
 #include "ce_json.h"
 #include "ce_page.h"
 #include "mod_ce_endpoints.h"
+#include "mod_ce_oauth.h"
 
 #define PAGE_TOKEN_HEADER "Elements-Next-Page-Token"
 
@@ -64,6 +65,8 @@ typedef struct {
     const json_t *body;   /* CHANGE_MERGE, CHANGE_CONFIG_ENTRY */
     int disabled;         /* CHANGE_DISABLED */
     int found;            /* the instance is the caller's and in scope */
+    int got_tokens;       /* CHANGE_MERGE: tokens obtained before the transaction */
+    ce_oauth_token_t tokens;
 } change_t;
 
 static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **perr)
@@ -81,8 +84,15 @@ static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **
         return CE_EPRECONDITION;
     }
     switch (c->kind) {
-        case CHANGE_MERGE:
-            return ce_instance_merge(inst, req->r->pool, req->catalog, c->body, req->scope, perr);
+        case CHANGE_MERGE: {
+            apr_status_t rv =
+                ce_instance_merge(inst, req->r->pool, req->catalog, c->body, req->scope, perr);
+
+            if (rv == APR_SUCCESS && c->got_tokens) {
+                ce_oauth_apply(inst, req->r->pool, &c->tokens, apr_time_now());
+            }
+            return rv;
+        }
         case CHANGE_CONFIG_ENTRY:
             return ce_instance_config_set(inst, req->r->pool, req->catalog, req->config_id, c->body,
                                           perr);
@@ -143,6 +153,19 @@ int ce_ep_instances_list(ce_request_t *req)
     return ce_request_reply(req, HTTP_OK, list);
 }
 
+/* A new OAuth instance's tokens, obtained before anything is stored. */
+static apr_status_t tokens_for_create(ce_request_t *req, ce_instance_t *inst)
+{
+    ce_oauth_token_t tok;
+    int got = 0;
+    apr_status_t rv = ce_oauth_request_tokens(req, inst, &tok, &got);
+
+    if (rv == APR_SUCCESS && got) {
+        ce_oauth_apply(inst, req->r->pool, &tok, apr_time_now());
+    }
+    return rv;
+}
+
 int ce_ep_instances_create(ce_request_t *req)
 {
     ce_instance_t *inst;
@@ -152,6 +175,7 @@ int ce_ep_instances_create(ce_request_t *req)
     if ((rv = ce_request_body(&body, req)) != APR_SUCCESS ||
         (rv = ce_instance_create(&inst, req->r->pool, req->catalog, body, req->scope, req->user,
                                  &req->err)) != APR_SUCCESS ||
+        (rv = tokens_for_create(req, inst)) != APR_SUCCESS ||
         (rv = ce_store_instance_create(&req->conn->db, req->r->pool, inst, &req->err)) !=
             APR_SUCCESS) {
         return ce_request_fail(req, rv);
@@ -170,7 +194,7 @@ int ce_ep_instances_get(ce_request_t *req)
 /* Reads the body, then applies it as kind in one transaction. */
 static apr_status_t change_with_body(ce_instance_t **pinst, ce_request_t *req, change_kind_t kind)
 {
-    change_t c = {NULL, kind, NULL, NULL, 0, 0};
+    change_t c = {NULL, kind, NULL, NULL, 0, 0, 0, {0}};
     json_t *body;
     apr_status_t rv = ce_request_body(&body, req);
 
@@ -181,39 +205,100 @@ static apr_status_t change_with_body(ce_instance_t **pinst, ce_request_t *req, c
     return rv;
 }
 
+/* Whether a PUT/PATCH body asks the provider for tokens (a code, or
+ * tokens to import); ?reAuthenticate=true without a code is refused. */
+static apr_status_t asks_for_tokens(int *pasks, ce_request_t *req, const json_t *body)
+{
+    const json_t *data = json_object_get(body, "providerData");
+    const json_t *ext = json_object_get(body, "externalAuthentication");
+    apr_table_t *q = NULL;
+    const char *re;
+    apr_status_t rv;
+
+    *pasks = json_is_object(data) && json_object_get(data, "code");
+    *pasks |= json_is_string(ext) && strcmp(json_string_value(ext), "initial") == 0;
+    if ((rv = ce_page_query_pairs(&q, req->r->pool, req->r->args, &req->err)) != APR_SUCCESS) {
+        return rv;
+    }
+    re = apr_table_get(q, "reAuthenticate");
+    if (re && strcmp(re, "true") == 0 && !(json_is_object(data) && json_object_get(data, "code"))) {
+        req->err = "reAuthenticate=true needs providerData.code";
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Re-authentication: the body merged into the instance as stored now (no
+ * lock) tells what to ask the provider; the tokens are obtained outside
+ * any transaction, then kept by the merge in one (apply_change). */
+static apr_status_t tokens_for_update(ce_request_t *req, change_t *c)
+{
+    ce_instance_t *cur;
+    int asks = 0;
+    const char *err = NULL;
+    apr_status_t rv = asks_for_tokens(&asks, req, c->body);
+
+    if (rv != APR_SUCCESS || !asks) {
+        return rv;
+    }
+    if ((rv = load(&cur, req)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = ce_instance_merge(cur, req->r->pool, req->catalog, c->body, req->scope, &err)) !=
+        APR_SUCCESS) {
+        req->err = err;
+        return rv;
+    }
+    return ce_oauth_request_tokens(req, cur, &c->tokens, &c->got_tokens);
+}
+
 int ce_ep_instances_update(ce_request_t *req)
 {
+    change_t c = {NULL, CHANGE_MERGE, NULL, NULL, 0, 0, 0, {0}};
     ce_instance_t *inst;
-    apr_status_t rv = change_with_body(&inst, req, CHANGE_MERGE);
+    json_t *body;
+    apr_status_t rv = ce_request_body(&body, req);
 
+    if (rv == APR_SUCCESS) {
+        c.body = body;
+        if ((rv = tokens_for_update(req, &c)) == APR_SUCCESS) {
+            rv = change(&inst, req, &c);
+        }
+    }
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 
 int ce_ep_instances_delete(ce_request_t *req)
 {
-    change_t c = {NULL, CHANGE_DELETE, NULL, NULL, 0, 0};
-    ce_instance_t *inst;
+    change_t c = {NULL, CHANGE_DELETE, NULL, NULL, 0, 0, 0, {0}};
+    ce_instance_t *inst = NULL;
     apr_status_t rv = APR_SUCCESS;
 
     if (apr_table_get(req->r->headers_in, "If-Match")) {
         /* Checked and deleted in one transaction. */
         rv = change(&inst, req, &c);
-        return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
-    }
-    /* Scoped: the instance must be of that element, which only a read tells.
-     * Unscoped, no read: an instance whose stored values do not open can
-     * still be deleted. */
-    if (req->scope) {
+    } else {
+        /* Read first: scoped, the instance must be of that element; an
+         * OAuth instance's token is revoked once it is deleted. One whose
+         * stored values do not open is deleted all the same. */
         rv = load(&inst, req);
+        if (rv != APR_SUCCESS && rv != APR_NOTFOUND && !req->scope) {
+            inst = NULL;
+            rv = APR_SUCCESS;
+        }
+        if (rv == APR_SUCCESS) {
+            rv = ce_store_instance_delete(&req->conn->db, req->r->pool, req->user, req->instance_id,
+                                          &req->err);
+        }
+        if (rv == APR_NOTFOUND) {
+            rv = instance_not_found(req);
+        }
     }
-    if (rv == APR_SUCCESS) {
-        rv = ce_store_instance_delete(&req->conn->db, req->r->pool, req->user, req->instance_id,
-                                      &req->err);
+    if (rv != APR_SUCCESS) {
+        return ce_request_fail(req, rv);
     }
-    if (rv == APR_NOTFOUND) {
-        rv = instance_not_found(req);
-    }
-    return rv == APR_SUCCESS ? ce_request_reply_empty(req) : ce_request_fail(req, rv);
+    ce_oauth_request_revoke(req, inst);
+    return ce_request_reply_empty(req);
 }
 
 int ce_ep_instances_config_list(ce_request_t *req)
@@ -255,7 +340,7 @@ int ce_ep_instances_config_patch(ce_request_t *req)
 
 static int set_disabled(ce_request_t *req, int disabled)
 {
-    change_t c = {NULL, CHANGE_DISABLED, NULL, NULL, disabled, 0};
+    change_t c = {NULL, CHANGE_DISABLED, NULL, NULL, disabled, 0, 0, {0}};
     ce_instance_t *inst;
     apr_status_t rv = ce_request_media_type(req);
 

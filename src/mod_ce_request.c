@@ -206,6 +206,8 @@ static int http_status(apr_status_t rv)
             return HTTP_PRECONDITION_FAILED;
         case CE_EUNAVAILABLE:
             return HTTP_SERVICE_UNAVAILABLE;
+        case CE_EBADGATEWAY:
+            return HTTP_BAD_GATEWAY;
         default:
             return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -247,5 +249,8 @@ int ce_request_fail_status(ce_request_t *req, int status, const char *message, c
     /* Status and id only: a message may quote the caller's body. */
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d", id, status);
     j = ce_json_error(r->pool, id, message);
+    if (j && req->provider_message) {
+        json_object_set_new(j, "providerMessage", json_string(req->provider_message));
+    }
     return j ? ce_request_reply(req, status, j) : send_text(req, status, NULL);
 }

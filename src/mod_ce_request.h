@@ -23,6 +23,7 @@
 #define CE_EMEDIATYPE (APR_OS_START_USERERR + 415)
 #define CE_EPRECONDITION (APR_OS_START_USERERR + 412)
 #define CE_EFORBIDDEN (APR_OS_START_USERERR + 403)
+#define CE_EBADGATEWAY (APR_OS_START_USERERR + 502)
 /* (and CE_EUNAVAILABLE, 503, from mod_ce_dbd.h) */
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
     apr_int64_t instance_id;       /* {id} in the path, 0 if none */
     long config_id;                /* {configId} in the path, 0 if none */
     const char *err;               /* message for the failure being returned */
+    const char *provider_message;  /* an OAuth provider's words on the failure, or NULL */
     int body_consumed;             /* request body read (or rejected) by us */
 } ce_request_t;
 

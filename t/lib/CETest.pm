@@ -13,7 +13,8 @@ package CETest;
 #              never shows (stored secrets, providerData); db_instances() for
 #              a tenant's stored instance ids and tag rows.
 #   nodes      more httpd servers (free ports, start, stop, crash):
-#              CETest::Node, re-exported here.
+#              CETest::Node, re-exported here. The suite's OAuth 2 server:
+#              CETest::OAuth, re-exported too.
 #   raw HTTP   requests as bytes on sockets the test controls (malformed
 #              requests, 100 Continue, bodies sent later, many at once):
 #              CETest::Raw, re-exported here; raw_res() makes its answer a
@@ -40,6 +41,7 @@ use Apache::Test ();
 use Apache::TestRequest ();
 use CETest::Node;    # re-exported: see @EXPORT
 use CETest::Raw;     # re-exported: see @EXPORT
+use CETest::OAuth;   # re-exported: see @EXPORT
 require Test::More;
 
 our @EXPORT = (qw(
@@ -51,7 +53,7 @@ our @EXPORT = (qw(
     ids_of allow_set encode_json decode_json uniq_name $BASE
     db_spec with_db pg_ctl pg_createdb raw_res
     stored_config stored_holds token_digest remember_secrets secrets_file
-), @CETest::Node::EXPORT, @CETest::Raw::EXPORT);
+), @CETest::Node::EXPORT, @CETest::Raw::EXPORT, @CETest::OAuth::EXPORT);
 
 our $BASE = '/elements/api-v2';
 
@@ -539,8 +541,8 @@ sub create_instance {
 
 my $DATE = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 my @INSTANCE_KEYS = sort qw(id name token element tags configuration provisionInteractions
-    valid disabled maxCacheSize cacheTimeToLive cachingEnabled eventsEnabled
-    traceLoggingEnabled user createdDate updatedDate);
+    valid externalAuthentication disabled maxCacheSize cacheTimeToLive cachingEnabled
+    eventsEnabled traceLoggingEnabled user createdDate updatedDate);
 
 # The shape of an instance (a hashref from $res->json or a list entry), with
 # optional exact expectations: element => key, name, tags, user => tenant,
@@ -553,8 +555,13 @@ sub expect_instance {
             Test::More::fail('is an object');
             return;
         }
-        Test::More::is_deeply([sort keys %$i], \@INSTANCE_KEYS, 'exactly the documented fields')
+        # invalidReason: only when an OAuth instance is not valid
+        Test::More::is_deeply([sort grep { $_ ne 'invalidReason' || !$i->{valid} } keys %$i],
+                              [sort @INSTANCE_KEYS, exists $i->{invalidReason} ? 'invalidReason' : ()],
+                              'exactly the documented fields')
             or Test::More::diag('keys: ' . join ', ', sort keys %$i);
+        Test::More::like($i->{externalAuthentication} // '', qr/^(none|initial)$/,
+                         'externalAuthentication none or initial');
         Test::More::like($i->{id} // '', qr/^[1-9]\d*$/, 'id is a positive integer');
         Test::More::ok(defined $i->{token} && $i->{token} =~ m{^[A-Za-z0-9+/]{43}=$}
                        && length(MIME::Base64::decode_base64($i->{token})) == 32,

@@ -93,6 +93,8 @@ sub wait_until {
 #   catalog: CEInstancesCatalog (default conf/elements.json; undef leaves it
 #     out);
 #   dbd => 0: no mod_dbd at all (neither the module nor DBD* lines);
+#   outbound => 0: no CEInstancesOutboundAllow 127.0.0.1/32 (loopback
+#     providers allowed) nor CEInstancesOutboundTimeout 5;
 #   extra: [config lines] (@DIR@ is the node's directory), last but for the
 #     API's <Location>, so httpd's "Syntax error on line N" points at them.
 sub make_node {
@@ -132,6 +134,8 @@ sub make_node {
               : ()),
         (defined $key ? qq{CEInstancesKeyFile "$key"} : ()),
         (defined $catalog ? qq{CEInstancesCatalog "$catalog"} : ()),
+        ($o{outbound} // 1 ? ('CEInstancesOutboundAllow 127.0.0.1/32', 'CEInstancesOutboundTimeout 5')
+                           : ()),
         (map { s/\@DIR\@/$dir/gr } @{ $o{extra} || [] }),
         '<Location /elements/api-v2>',
         '    SetHandler ceinstances',
