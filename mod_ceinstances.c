@@ -13,6 +13,7 @@
 #include "mod_ce_dbd.h"
 #include "mod_ce_guard.h"
 #include "mod_ce_router.h"
+#include "mod_ce_watchdog.h"
 
 static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
@@ -55,6 +56,7 @@ static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     const char *err = NULL;
+    apr_status_t rv;
 
     /* httpd reads its configuration twice at startup; the mutex is made on
      * the pass that goes on to serve. */
@@ -65,6 +67,13 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     ce_dbd_log_attach(pconf, s); /* the core's messages into httpd's error log */
     if (ce_config_outbound(pconf, s, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00036: outbound requests: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* Before mod_watchdog's post_config (APR_HOOK_LAST), which makes the
+     * singleton's mutex for the watchdogs registered by then. */
+    if ((rv = ce_watchdog_register(pconf, s)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "CE00040: cannot register the token refresh job with mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {

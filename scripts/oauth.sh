@@ -37,7 +37,7 @@ start)
         echo $! >"$dir/provider.pid"
         i=0
         while [ $i -lt 100 ]; do
-            if grep -q "listening on" "$dir/provider.log"; then
+            if grep -q "listening on" "$dir/provider.log" 2>/dev/null; then
                 echo "http://127.0.0.1:$port"
                 exit 0
             fi

@@ -20,6 +20,7 @@
 
 #include "ce_catalog.h"
 #include "ce_crypto.h"
+#include "ce_http.h"
 #include "ce_instance.h"
 #include "ce_page.h"
 
@@ -215,5 +216,46 @@ apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_
 apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_db_t *db,
                                     apr_pool_t *p, const ce_catalog_t *cat, const ce_user_t *owner,
                                     const ce_instance_query_t *q, const char **perr);
+
+/* --- OAuth token refresh (ce_store_oauth.c) --- */
+
+/* An OAuth instance whose access token is due for a refresh. */
+typedef struct {
+    apr_int64_t id;
+    apr_int64_t user_id;
+    apr_int64_t due; /* epoch ms */
+} ce_store_due_t;
+
+/* Instances due at now_ms that nobody holds, earliest first, at most limit,
+ * as ce_store_due_t in *pdue. */
+apr_status_t ce_store_oauth_due(apr_array_header_t **pdue, ce_db_t *db, apr_pool_t *p,
+                                apr_int64_t now_ms, int limit, const char **perr);
+
+/* Takes d for a refresh until until_ms, in a transaction of its own: *pclaimed
+ * = 1 only when it is still due as d says and nobody else holds it (the
+ * lease: one refresher of all, on every node). A write that moves its due
+ * time (a refresh kept, a re-authentication) ends the lease. */
+apr_status_t ce_store_oauth_claim(int *pclaimed, ce_db_t *db, apr_pool_t *p,
+                                  const ce_store_due_t *d, apr_int64_t now_ms, apr_int64_t until_ms,
+                                  const char **perr);
+
+typedef enum {
+    CE_REFRESH_NOT_MINE, /* another refresher has it, or it is no longer due */
+    CE_REFRESH_DONE,     /* new tokens kept */
+    CE_REFRESH_FAILED,   /* the provider could not be asked: tried again later */
+    CE_REFRESH_REFUSED,  /* the provider refused: not valid until re-authenticated */
+    CE_REFRESH_GONE      /* deleted or re-authenticated meanwhile */
+} ce_refresh_outcome_t;
+
+/* Refreshes d's access token: claims it (lease: the request's time, say
+ * twice the outbound timeout), asks the provider through h with no
+ * transaction open, then keeps the answer in one transaction with the row
+ * locked (ce_oauth_apply: a rotated refresh token and its access token in
+ * one write; ce_oauth_failed otherwise: the tokens never erased). *pout
+ * says what happened (*perr the provider's words when it failed); the
+ * return value is a database failure's. */
+apr_status_t ce_store_oauth_refresh(ce_refresh_outcome_t *pout, ce_db_t *db, ce_http_t *h,
+                                    apr_pool_t *p, const ce_catalog_t *cat, const ce_store_due_t *d,
+                                    apr_interval_time_t lease, const char **perr);
 
 #endif

@@ -65,6 +65,7 @@ typedef struct {
 
 extern const ce_store_statement_t ce_store_tenant_statements[];
 extern const ce_store_statement_t ce_store_instance_statements[];
+extern const ce_store_statement_t ce_store_oauth_statements[];
 /* Selects whose rows stay locked to the end of the transaction: prepared
  * with the dialect's row_lock appended. */
 extern const ce_store_statement_t ce_store_instance_locking_statements[];

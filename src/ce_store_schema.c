@@ -239,6 +239,7 @@ static const struct {
 } statement_lists[] = {
     {ce_store_tenant_statements, 0},
     {ce_store_instance_statements, 0},
+    {ce_store_oauth_statements, 0},
     {ce_store_instance_locking_statements, 1},
 };
 

@@ -1,0 +1,131 @@
+/* mod_ce_watchdog: the token refresh job (see mod_ce_watchdog.h), read in
+ * the light of mod_md's mod_md_drive.c: a mod_watchdog callback, its
+ * database connection from mod_ce_dbd as a request's, the work in the
+ * store (ce_store_oauth_refresh). */
+#include <httpd.h>
+#include <apr_optional.h>
+#include <http_log.h>
+#include <mod_watchdog.h>
+
+#include "mod_ce_config.h"
+#include "mod_ce_dbd.h"
+#include "mod_ce_watchdog.h"
+
+APLOG_USE_MODULE(ceinstances);
+
+#define WATCHDOG_NAME "ceinstances-refresh"
+
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
+static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
+
+/* The lease a refresher takes: long enough for the provider's answer and
+ * the write that keeps it. */
+static apr_interval_time_t lease_of(const ce_server_config_t *cfg)
+{
+    apr_interval_time_t t =
+        cfg->outbound_timeout >= 0 ? cfg->outbound_timeout : CE_OUTBOUND_TIMEOUT_DEFAULT;
+
+    return 2 * t + apr_time_from_sec(5);
+}
+
+static void log_outcome(server_rec *s, const ce_store_due_t *d, ce_refresh_outcome_t out,
+                        const char *why)
+{
+    switch (out) {
+        case CE_REFRESH_DONE:
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                         "CE00041: instance %" APR_INT64_T_FMT ": access token refreshed", d->id);
+            break;
+        case CE_REFRESH_FAILED:
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "CE00042: instance %" APR_INT64_T_FMT
+                         ": token refresh failed, tried again later: %s",
+                         d->id, why ? why : "?");
+            break;
+        case CE_REFRESH_REFUSED:
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "CE00043: instance %" APR_INT64_T_FMT
+                         ": the provider refused its refresh token; not valid until "
+                         "re-authenticated: %s",
+                         d->id, why ? why : "?");
+            break;
+        default:
+            break;
+    }
+}
+
+/* One look at server s's database: every token due, refreshed. */
+static void refresh_due(server_rec *s, apr_pool_t *p)
+{
+    const ce_server_config_t *cfg = ce_config_server_of(s);
+    ce_dbd_conn_t *conn = ce_dbd_conn(s, p, NULL);
+    apr_array_header_t *due = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+    int i;
+
+    if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
+        return; /* the database is away; the next look tries again */
+    }
+    rv = ce_store_oauth_due(&due, &conn->db, p, apr_time_as_msec(apr_time_now()), CE_REFRESH_BATCH,
+                            &err);
+    for (i = 0; rv == APR_SUCCESS && i < due->nelts; i++) {
+        const ce_store_due_t *d = &APR_ARRAY_IDX(due, i, ce_store_due_t);
+        ce_refresh_outcome_t out;
+        const char *why = NULL;
+
+        rv = ce_store_oauth_refresh(&out, &conn->db, cfg->http, p, cfg->catalog, d, lease_of(cfg),
+                                    &why);
+        if (rv == APR_SUCCESS) {
+            log_outcome(s, d, out, why);
+        } else {
+            err = why;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "CE00044: token refresh: %s",
+                     err ? err : "database failure");
+    }
+    ce_dbd_release(conn);
+}
+
+static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
+{
+    server_rec *s;
+
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    for (s = data; s; s = s->next) {
+        const ce_server_config_t *cfg = ce_config_server_of(s);
+        apr_pool_t *p;
+
+        if (!cfg->catalog || !cfg->http || !cfg->keys) {
+            continue;
+        }
+        /* Servers sharing one database (vhosts) each look: the lease keeps
+         * it one refresh per expiry. */
+        apr_pool_create(&p, pool);
+        refresh_due(s, p);
+        apr_pool_destroy(p);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_watchdog_register(apr_pool_t *pconf, server_rec *s)
+{
+    ap_watchdog_t *w = NULL;
+    apr_status_t rv;
+
+    wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    if (!wd_get_instance || !wd_register_callback) {
+        return APR_ENOTIMPL;
+    }
+    /* A child watchdog (parent = 0), singleton: one child at a time runs it. */
+    if ((rv = wd_get_instance(&w, WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = wd_register_callback(w, CE_REFRESH_POLL, s, refresh_job);
+    return rv == APR_EEXIST ? APR_SUCCESS : rv;
+}

@@ -1,0 +1,19 @@
+/* mod_ce_watchdog: work without a request — OAuth access tokens refreshed
+ * before they expire — driven by mod_watchdog (compiled into httpd): one
+ * singleton watchdog per child generation, so one child of each node polls;
+ * the store's lease makes one refresher of all nodes do each refresh. */
+#ifndef MOD_CE_WATCHDOG_H
+#define MOD_CE_WATCHDOG_H
+
+#include <httpd.h>
+
+/* How often the job looks for tokens due. */
+#define CE_REFRESH_POLL apr_time_from_msec(250)
+/* At most this many refreshes per look (the rest wait for the next). */
+#define CE_REFRESH_BATCH 50
+
+/* post_config (before mod_watchdog's, which runs last): registers the job.
+ * APR_ENOTIMPL (the caller logs it, CE00040) when mod_watchdog is absent. */
+apr_status_t ce_watchdog_register(apr_pool_t *pconf, server_rec *s);
+
+#endif
