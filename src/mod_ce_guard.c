@@ -157,6 +157,27 @@ static int worth_a_look(const ce_auth_lines_t *st, char b)
     return st->partial || (b | 0x20) == 'a' || (st->in_authorization && (b == ' ' || b == '\t'));
 }
 
+/* A request line whose query carries apiSecret (GET .../oauth/url, as
+ * Cloud Elements takes it), with that value masked, or NULL: masked before
+ * httpd reads the line, which it logs whole at trace level before any hook
+ * runs. The endpoint only checks that apiSecret is given. */
+static const char *mask_request_line(apr_pool_t *p, const char *line, apr_size_t len)
+{
+    const char *q = memchr(line, '?', len), *end, *masked, *query;
+
+    if (!q) {
+        return NULL;
+    }
+    for (end = q + 1; end < line + len && *end != ' ' && *end != '\r' && *end != '\n'; end++) {
+    }
+    query = apr_pstrmemdup(p, q + 1, (apr_size_t)(end - q - 1));
+    if ((masked = ce_page_mask_query(p, query, "apiSecret")) == query) {
+        return NULL;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, line, (apr_size_t)(q + 1 - line)), masked,
+                       apr_pstrmemdup(p, end, (apr_size_t)(line + len - end)), NULL);
+}
+
 static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
                              apr_read_type_e block, apr_off_t readbytes)
 {
@@ -166,6 +187,7 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
     apr_size_t len;
     apr_off_t total;
     char *line;
+    int look = 1, request_line = 0;
     apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
 
     /* (APR's ring macros other than APR_BRIGADE_FIRST do pointer arithmetic
@@ -174,20 +196,31 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
         (rv = apr_brigade_length(bb, 1, &total)) != APR_SUCCESS || total <= 0) {
         return rv;
     }
-    /* The common case, cheaply: the line's first byte names another header. */
+    /* The common case, cheaply: the line's first byte names another header
+     * (a request line with a query to mask starts GET or POST). */
     e = APR_BRIGADE_FIRST(bb);
     if (!APR_BUCKET_IS_METADATA(e) &&
-        apr_bucket_read(e, &data, &len, APR_BLOCK_READ) == APR_SUCCESS && len > 0 &&
-        !worth_a_look(st, data[0])) {
-        st->in_authorization = 0;
-        return APR_SUCCESS;
+        apr_bucket_read(e, &data, &len, APR_BLOCK_READ) == APR_SUCCESS && len > 0) {
+        look = worth_a_look(st, data[0]);
+        request_line = data[0] == 'G' || data[0] == 'P';
+        if (!look && !request_line) {
+            st->in_authorization = 0;
+            return APR_SUCCESS;
+        }
     }
     len = (apr_size_t)total;
     line = apr_bucket_alloc(len + 1, f->c->bucket_alloc);
-    if ((rv = apr_brigade_flatten(bb, line, &len)) == APR_SUCCESS &&
-        (instead = ce_auth_line_scrub(st, line, len)) != NULL) {
-        apr_brigade_cleanup(bb);
-        rv = apr_brigade_write(bb, NULL, NULL, instead, strlen(instead));
+    if ((rv = apr_brigade_flatten(bb, line, &len)) == APR_SUCCESS) {
+        instead = request_line ? mask_request_line(f->c->pool, line, len) : NULL;
+        if (!instead && look) {
+            instead = ce_auth_line_scrub(st, line, len);
+        } else if (!instead) {
+            st->in_authorization = 0;
+        }
+        if (instead) {
+            apr_brigade_cleanup(bb);
+            rv = apr_brigade_write(bb, NULL, NULL, instead, strlen(instead));
+        }
     }
     apr_bucket_free(line);
     return rv;

@@ -101,29 +101,35 @@ my $ep2 = create_instance($t, 'epages',
 ok is_json_true($ep2 && $ep2->{eventsEnabled}), 'epages: event.notification.enabled "true" → eventsEnabled';
 is $ep2 && $ep2->{configuration}{'pagination.max'}, '50', 'epages: a given entry beats the default';
 
-# dropbox (002): providerData accepted, never echoed nor stored; tags.
+# dropbox (002): providerData's code exchanged at the provider (the suite's
+# OAuth 2 server), never echoed nor stored; tags.
+my $dbx;
+SKIP: {
+skip 'no OAuth 2 server (scripts/test.sh starts one)', 7 unless oauth_url();
+my $client = oauth_client();
+my $oauth = api(POST => 'elements/dropbox/oauth/url', auth => $t,
+                json => { apiKey => $client->{'oauth.api.key'}, apiSecret => $client->{'oauth.api.secret'},
+                          callbackUrl => $client->{'oauth.callback.url'} })->json;
+my $code = oauth_code($oauth->{oauthUrl});
 $res = post({
     element => { key => 'dropbox' },
-    providerData => { code => 'Code on the Return URL 7f3a' },
-    configuration => {
-        'oauth.callback.url' => 'https://www.cloud-elements.com',
-        'oauth.api.key' => 'za6jhr3hychnef0',
-        'oauth.api.secret' => 'eghxt92pr5xjkuv',
-        'document.tagging' => json_false(),
-    },
+    providerData => { code => $code },
+    configuration => { %$client, 'document.tagging' => json_false() },
     tags => ['my_first_tag'],
     name => 'my_first_instance',
 });
 expect_ok($res, 'POST dropbox with providerData');
-my $dbx = $res->json;
+$dbx = $res->json;
 expect_instance($dbx, 'dropbox', element => 'dropbox', name => 'my_first_instance',
     tags => ['my_first_tag'], user => $t, valid => 1,
-    configuration => { 'oauth.callback.url' => 'https://www.cloud-elements.com',
+    configuration => { 'oauth.callback.url' => $client->{'oauth.callback.url'},
                        'oauth.api.key' => '********', 'oauth.api.secret' => '********',
+                       'oauth.user.token' => '********', 'oauth.user.refresh_token' => '********',
                        'document.tagging' => json_false() });
 is $dbx->{element}{id}, 14, 'dropbox: element id 14';
-unlike $res->content, qr/Code on the Return URL|providerData/, 'dropbox: providerData not echoed';
-ok !db_contains('Code on the Return URL 7f3a'), 'dropbox: providerData not stored';
+unlike $res->content, qr/\Q$code\E|providerData/, 'dropbox: providerData not echoed';
+ok !db_contains($code), 'dropbox: providerData not stored';
+}
 
 # box (22) by id, sfdc (23), sfdcservicecloud (29).
 my $box = create_instance($t, 'box', element => { id => 22 }, name => 'QA Box',

@@ -78,13 +78,17 @@ is $ep->{element}{id}, 1595, 'seed 004: element id 1595';
 ok is_json_false($ep->{eventsEnabled}) && is_json_false($ep->{traceLoggingEnabled}),
     'seed 004: eventsEnabled and traceLoggingEnabled false';
 
-# 002: Dropbox with providerData and a tag.
+# 002: Dropbox with providerData and a tag: the code on the return URL,
+# from the suite's OAuth 2 server after its login and consent (the seed's
+# own code and app exist only at Dropbox).
+my $client = oauth_client();
+my $url = api(POST => 'elements/dropbox/oauth/url', auth => $auth,
+              json => { apiKey => $client->{'oauth.api.key'}, apiSecret => $client->{'oauth.api.secret'},
+                        callbackUrl => $client->{'oauth.callback.url'} })->json->{oauthUrl};
 my $dbx = post_instance({
     element => { key => 'dropbox' },
-    providerData => { code => 'Code on the Return URL' },
-    configuration => { 'oauth.callback.url' => 'https://www.cloud-elements.com',
-                       'oauth.api.key' => 'za6jhr3hychnef0', 'oauth.api.secret' => 'eghxt92pr5xjkuv',
-                       'document.tagging' => json_false() },
+    providerData => { code => oauth_code($url) },
+    configuration => { %$client, 'document.tagging' => json_false() },
     tags => ['my_first_tag'],
     name => 'my_first_instance',
 }, 'seed 002: create Dropbox');
@@ -114,7 +118,9 @@ $res = api(PUT => "instances/$sfdc->{id}", auth => $auth,
            json => { name => 'SFDC Updated Instance', tags => ['sandbox', '08/21/2014', 'new-tag'] });
 expect_ok($res, 'seed 002: PUT name and tags');
 expect_instance($res->json, 'seed 002 PUT', element => 'sfdc', name => 'SFDC Updated Instance',
-                tags => ['sandbox', '08/21/2014', 'new-tag'], valid => 1, disabled => 0);
+                tags => ['sandbox', '08/21/2014', 'new-tag'], valid => 0, disabled => 0);
+# (created without providerData.code: not valid until authenticated)
+like $res->json->{invalidReason} // '', qr/providerData.code/, 'seed 002 PUT: invalidReason';
 is $res->json->{id}, $sfdc->{id}, 'seed 002 PUT: same id';
 is $res->json->{token}, $sfdc->{token}, 'seed 002 PUT: same token';
 is_deeply [@{ $res->json->{element} }{qw(id key name)}], [23, 'sfdc', 'Salesforce.com'], 'seed 002 PUT: element';
