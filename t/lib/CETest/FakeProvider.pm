@@ -37,6 +37,10 @@ use CETest::Node ();
 
 our @EXPORT = qw(fake_provider fake_mode fake_log fake_stop fake_catalog);
 
+# Whatever happens to the test, its providers end with it.
+our @STARTED;
+END { fake_stop($_) for @STARTED }
+
 sub fake_provider {
     my $dir = File::Spec->catdir(Apache::Test::vars('t_dir'), 'var', "fake-$$-" . int rand 1e6);
     File::Path::make_path($dir);
@@ -50,11 +54,15 @@ sub fake_provider {
     fake_mode($fp, 'ok');
     my $pid = fork // die "fork: $!";
     if (!$pid) {
+        # Not the test's output: the harness reads it until every holder closes it.
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
         serve($sock, $fp);
         POSIX::_exit(0);
     }
     close $sock;
     $fp->{pid} = $pid;
+    push @STARTED, $fp;
     return $fp;
 }
 

@@ -26,8 +26,8 @@ my $catalog = fake_catalog($fp, 'dropbox', 'box');
 # A database of the node's own: the suite's server refreshes what it finds
 # in its database against its own catalog.
 my $db_name = "ce_fake_$$";
-my($driver, $params) = (vars('ce_dbd_driver'), undef);
-$params = $driver eq 'sqlite3' ? vars('t_dir') . "/var/$db_name.db" : pg_createdb($db_name);
+my($driver, $params) = (Apache::Test::vars('ce_dbd_driver'), undef);
+$params = $driver eq 'sqlite3' ? Apache::Test::vars('t_dir') . "/var/$db_name.db" : pg_createdb($db_name);
 unlink $params, "$params-wal", "$params-shm" if $driver eq 'sqlite3';
 my $node = start_node(name => 'fake', catalog => $catalog, params => $params, outbound => 0,
                       extra => ['CEInstancesOutboundAllow 127.0.0.1', 'CEInstancesOutboundTimeout 2']);
@@ -42,7 +42,7 @@ sub create {
                          providerData => { code => $code }, configuration => $cfg, %o });
 }
 sub get_instance { api(GET => "instances/$_[0]", auth => $t, node => $node)->json }
-sub stored { ceadmin_on("$driver:$params", vars('ce_key_file'), 'instance-config',
+sub stored { CETest::ceadmin_on("$driver:$params", Apache::Test::vars('ce_key_file'), 'instance-config',
                         '--instance-id', $_[0])->{instance}{configuration} }
 sub tries_of { scalar grep { $_->[3] eq $_[0] } @{ fake_log($fp) } }
 sub count_instances { scalar @{ api(GET => 'instances', auth => $t, node => $node)->json } }
