@@ -9,7 +9,6 @@
 #include "ce_oauth.h"
 #include "ce_page.h"
 #include "mod_ce_endpoints.h"
-#include "mod_ce_guard.h"
 
 int ce_ep_elements_list(ce_request_t *req)
 {
@@ -72,9 +71,8 @@ int ce_ep_elements_oauth_url(ce_request_t *req)
         req->err = apr_psprintf(r->pool, "Element '%s' not found", req->element_ref);
         return ce_request_fail(req, APR_NOTFOUND);
     }
-    rv = r->method_number == M_POST
-             ? body_params(&params, req)
-             : ce_page_query_pairs(&params, r->pool, ce_guard_args(r), &req->err);
+    rv = r->method_number == M_POST ? body_params(&params, req)
+                                    : ce_page_query_pairs(&params, r->pool, r->args, &req->err);
     if (rv != APR_SUCCESS ||
         (rv = ce_oauth_element_url(&url, r->pool, e, params, &req->err)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);

@@ -19,85 +19,27 @@ APLOG_USE_MODULE(ceinstances);
 /* Where the credentials of a request wait, out of r->headers_in. */
 #define HIDDEN_AUTH_KEY "ceinstances:authorization"
 #define HIDDEN_AUTH_TEXT "[hidden by mod_ceinstances]"
-/* Where a query holding a secret waits, and what httpd keeps instead. */
-#define HIDDEN_ARGS_KEY "ceinstances:args"
-#define MASKED_ARGS_KEY "ceinstances:args-masked"
-
-static void hide_query_secret(request_rec *r);
 
 void ce_guard_hide_credentials(request_rec *r)
 {
     const char *v = apr_table_get(r->headers_in, "Authorization");
 
-    if (!ce_config_server_of(r->server)->catalog) {
-        return;
-    }
-    hide_query_secret(r);
-    if (!v) {
+    if (!v || !ce_config_server_of(r->server)->catalog) {
         return;
     }
     apr_pool_userdata_setn(v, HIDDEN_AUTH_KEY, NULL, r->pool);
     apr_table_setn(r->headers_in, "Authorization", HIDDEN_AUTH_TEXT);
 }
 
-/* s with its first occurrence of from replaced by to (s when absent). */
-static char *replace_once(apr_pool_t *p, char *s, const char *from, const char *to)
-{
-    char *at = s && from ? strstr(s, from) : NULL;
-
-    if (!at || !*from) {
-        return s;
-    }
-    return apr_pstrcat(p, apr_pstrmemdup(p, s, (apr_size_t)(at - s)), to, at + strlen(from), NULL);
-}
-
-/* Every place httpd keeps the query (and logs it from): args, the request
- * line, the unparsed URI. */
-static void set_args(request_rec *r, const char *from, const char *to)
-{
-    r->the_request = replace_once(r->pool, r->the_request, from, to);
-    r->unparsed_uri = replace_once(r->pool, r->unparsed_uri, from, to);
-    r->parsed_uri.query = apr_pstrdup(r->pool, to);
-    r->args = r->parsed_uri.query;
-}
-
-/* The OAuth URL endpoint takes apiSecret in its query, as Cloud Elements'
- * does: masked everywhere httpd could log it (the access log's request
- * line included), kept for the handler (ce_guard_args). */
-static void hide_query_secret(request_rec *r)
-{
-    const char *masked = ce_page_mask_query(r->pool, r->args, "apiSecret");
-
-    if (masked != r->args) {
-        apr_pool_userdata_setn(r->args, HIDDEN_ARGS_KEY, NULL, r->pool);
-        apr_pool_userdata_setn(masked, MASKED_ARGS_KEY, NULL, r->pool);
-        set_args(r, r->args, masked);
-    }
-}
-
 void ce_guard_restore_credentials(request_rec *r)
 {
-    void *v = NULL, *masked = NULL;
+    void *v = NULL;
 
     apr_pool_userdata_get(&v, HIDDEN_AUTH_KEY, r->pool);
     if (v) {
         apr_table_setn(r->headers_in, "Authorization", v);
         apr_pool_userdata_setn(NULL, HIDDEN_AUTH_KEY, NULL, r->pool);
     }
-    apr_pool_userdata_get(&v, HIDDEN_ARGS_KEY, r->pool);
-    apr_pool_userdata_get(&masked, MASKED_ARGS_KEY, r->pool);
-    if (v && masked && r->args && strcmp(r->args, masked) == 0) {
-        set_args(r, masked, v);
-        apr_pool_userdata_setn(NULL, HIDDEN_ARGS_KEY, NULL, r->pool);
-    }
-}
-
-const char *ce_guard_args(request_rec *r)
-{
-    void *v = NULL;
-
-    apr_pool_userdata_get(&v, HIDDEN_ARGS_KEY, r->pool);
-    return v ? v : r->args;
 }
 
 const char *ce_guard_authorization(request_rec *r)
@@ -188,6 +130,7 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
     apr_off_t total;
     char *line;
     int look = 1, request_line = 0;
+    apr_pool_t *scratch;
     apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
 
     /* (APR's ring macros other than APR_BRIGADE_FIRST do pointer arithmetic
@@ -202,7 +145,9 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
     if (!APR_BUCKET_IS_METADATA(e) &&
         apr_bucket_read(e, &data, &len, APR_BLOCK_READ) == APR_SUCCESS && len > 0) {
         look = worth_a_look(st, data[0]);
-        request_line = data[0] == 'G' || data[0] == 'P';
+        /* (the whole line in one bucket and no query: nothing to mask) */
+        request_line = (data[0] == 'G' || data[0] == 'P') &&
+                       !((apr_off_t)len == total && !memchr(data, '?', len));
         if (!look && !request_line) {
             st->in_authorization = 0;
             return APR_SUCCESS;
@@ -210,8 +155,10 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
     }
     len = (apr_size_t)total;
     line = apr_bucket_alloc(len + 1, f->c->bucket_alloc);
+    /* A scratch pool: a keep-alive connection's pool must not grow per request. */
+    apr_pool_create(&scratch, f->c->pool);
     if ((rv = apr_brigade_flatten(bb, line, &len)) == APR_SUCCESS) {
-        instead = request_line ? mask_request_line(f->c->pool, line, len) : NULL;
+        instead = request_line ? mask_request_line(scratch, line, len) : NULL;
         if (!instead && look) {
             instead = ce_auth_line_scrub(st, line, len);
         } else if (!instead) {
@@ -222,6 +169,7 @@ static apr_status_t scrub_in(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mo
             rv = apr_brigade_write(bb, NULL, NULL, instead, strlen(instead));
         }
     }
+    apr_pool_destroy(scratch);
     apr_bucket_free(line);
     return rv;
 }

@@ -7,7 +7,8 @@
  *   back at translate_name for requests that are not the API's.
  * - A connection input filter replaces an Authorization line with control
  *   characters (which httpd would log at debug, AH02427) by one the API
- *   refuses (401).
+ *   refuses (401), and masks apiSecret in a request line's query (httpd
+ *   logs the request line at trace before any hook runs).
  * - httpd's own error responses to API requests get the API's JSON body.
  */
 #ifndef MOD_CE_GUARD_H
@@ -29,12 +30,6 @@ void ce_guard_restore_credentials(request_rec *r);
 /* The request's Authorization value: as hidden, or as received (NULL when
  * there is none). */
 const char *ce_guard_authorization(request_rec *r);
-
-/* The request's query string as received: a query holding apiSecret is
- * masked in r->args, the request line and the unparsed URI at
- * post_read_request (httpd logs them), and put back at translate_name for
- * requests that are not the API's. */
-const char *ce_guard_args(request_rec *r);
 
 /* The connection input filter that keeps control characters in an
  * Authorization header line from reaching httpd's own logs (see
