@@ -100,6 +100,15 @@ typedef struct {
     int oauth_import;
 } ce_instance_t;
 
+/* Longest providerData.code accepted (it is sent on to the provider). */
+#define CE_OAUTH_CODE_MAX 4096
+
+/* Whether a PUT/PATCH/POST body asks the provider for tokens (a valid
+ * providerData.code, or externalAuthentication "initial"); *phas_code says
+ * whether it carries a code. A body that breaks these rules asks nothing
+ * (create and merge then refuse it, saying why). */
+int ce_instance_asks_provider(apr_pool_t *p, const json_t *body, int *phas_code);
+
 /* The configuration entries an OAuth instance's tokens live in. */
 #define CE_OAUTH_USER_TOKEN "oauth.user.token"
 #define CE_OAUTH_USER_REFRESH_TOKEN "oauth.user.refresh_token"

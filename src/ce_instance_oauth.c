@@ -70,6 +70,10 @@ apr_status_t ce_instance_read_oauth(ce_oauth_ask_t *ask, apr_pool_t *p, const js
     if (code && !(json_is_string(code) && json_string_length(code) > 0)) {
         return ce_instance_invalid(p, perr, "providerData.code must be a non-empty string");
     }
+    if (code && json_string_length(code) > CE_OAUTH_CODE_MAX) {
+        return ce_instance_invalid(p, perr, "providerData.code must be at most %d bytes",
+                                   CE_OAUTH_CODE_MAX);
+    }
     if (ext && !(json_is_string(ext) && (strcmp(json_string_value(ext), "none") == 0 ||
                                          strcmp(json_string_value(ext), "initial") == 0))) {
         return ce_instance_invalid(p, perr, "externalAuthentication must be 'none' or 'initial'");
@@ -119,4 +123,17 @@ apr_status_t ce_instance_apply_oauth(ce_instance_t *next, apr_pool_t *p, const c
         next->external_authentication = "none";
     }
     return APR_SUCCESS;
+}
+
+int ce_instance_asks_provider(apr_pool_t *p, const json_t *body, int *phas_code)
+{
+    ce_oauth_ask_t ask;
+    const char *err = NULL;
+
+    *phas_code = 0;
+    if (!json_is_object(body) || ce_instance_read_oauth(&ask, p, body, &err) != APR_SUCCESS) {
+        return 0; /* the merge says what is wrong */
+    }
+    *phas_code = ask.code != NULL;
+    return ask.code || (ask.external && strcmp(ask.external, "initial") == 0);
 }

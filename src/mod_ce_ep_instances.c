@@ -205,27 +205,19 @@ static apr_status_t change_with_body(ce_instance_t **pinst, ce_request_t *req, c
     return rv;
 }
 
-/* Whether a PUT/PATCH body asks the provider for tokens (a code, or
- * tokens to import); ?reAuthenticate=true without a code is refused. */
-static apr_status_t asks_for_tokens(int *pasks, ce_request_t *req, const json_t *body)
+/* ?reAuthenticate=true: only with providerData.code. */
+static apr_status_t check_reauthenticate(ce_request_t *req, int has_code)
 {
-    const json_t *data = json_object_get(body, "providerData");
-    const json_t *ext = json_object_get(body, "externalAuthentication");
     apr_table_t *q = NULL;
     const char *re;
-    apr_status_t rv;
+    apr_status_t rv = ce_page_query_pairs(&q, req->r->pool, req->r->args, &req->err);
 
-    *pasks = json_is_object(data) && json_object_get(data, "code");
-    *pasks |= json_is_string(ext) && strcmp(json_string_value(ext), "initial") == 0;
-    if ((rv = ce_page_query_pairs(&q, req->r->pool, req->r->args, &req->err)) != APR_SUCCESS) {
-        return rv;
-    }
-    re = apr_table_get(q, "reAuthenticate");
-    if (re && strcmp(re, "true") == 0 && !(json_is_object(data) && json_object_get(data, "code"))) {
+    if (rv == APR_SUCCESS && (re = apr_table_get(q, "reAuthenticate")) && strcmp(re, "true") == 0 &&
+        !has_code) {
         req->err = "reAuthenticate=true needs providerData.code";
-        return APR_EINVAL;
+        rv = APR_EINVAL;
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 /* Re-authentication: the body merged into the instance as stored now (no
@@ -234,9 +226,10 @@ static apr_status_t asks_for_tokens(int *pasks, ce_request_t *req, const json_t 
 static apr_status_t tokens_for_update(ce_request_t *req, change_t *c)
 {
     ce_instance_t *cur;
-    int asks = 0;
+    int has_code = 0;
+    int asks = ce_instance_asks_provider(req->r->pool, c->body, &has_code);
     const char *err = NULL;
-    apr_status_t rv = asks_for_tokens(&asks, req, c->body);
+    apr_status_t rv = check_reauthenticate(req, has_code);
 
     if (rv != APR_SUCCESS || !asks) {
         return rv;

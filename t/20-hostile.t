@@ -209,6 +209,9 @@ my @wrong = (
     ['providerData array'    => [providerData => [1]],                 qr/providerData/],
     ['providerData number'   => [providerData => 1],                   qr/providerData/],
     ['providerData true'     => [providerData => json_true()],         qr/providerData/],
+    ['providerData.code a number' => [providerData => { code => 7 }],  qr/providerData\.code/],
+    ['providerData.code too long' => [providerData => { code => 'c' x 4097 }], qr/providerData\.code.*4096/],
+    ['externalAuthentication bogus' => [externalAuthentication => 'always'], qr/externalAuthentication/],
     # settings
     ['maxCacheSize string'   => [maxCacheSize => '5'],                 qr/maxCacheSize/],
     ['maxCacheSize negative' => [maxCacheSize => -1],                  qr/maxCacheSize/],

@@ -271,6 +271,27 @@ START_TEST(oauth_asks)
         strstr(create_fails(DBX(",\"oauth.user.token\":\"T\"}}"), NULL), "oauth.user.token"));
     ck_assert_ptr_nonnull(strstr(create_fails(DBX(",\"oauth.user.refresh_time\":\"1\"}}"), NULL),
                                  "oauth.user.refresh_time"));
+    ck_assert_ptr_nonnull(
+        strstr(create_fails(apr_pstrcat(pool, DBX("},\"providerData\":{\"code\":\""),
+                                        apr_psprintf(pool, "%0*d", CE_OAUTH_CODE_MAX + 1, 0),
+                                        "\"}}", NULL),
+                            NULL),
+               "at most 4096"));
+    {
+        int has_code = 0;
+
+        ck_assert_int_eq(
+            ce_instance_asks_provider(pool, J("{\"providerData\":{\"code\":\"c\"}}"), &has_code),
+            1);
+        ck_assert_int_eq(has_code, 1);
+        ck_assert_int_eq(ce_instance_asks_provider(
+                             pool, J("{\"externalAuthentication\":\"initial\"}"), &has_code),
+                         1);
+        ck_assert_int_eq(has_code, 0);
+        ck_assert_int_eq(ce_instance_asks_provider(pool, J("{\"name\":\"x\"}"), &has_code), 0);
+        ck_assert_int_eq(
+            ce_instance_asks_provider(pool, J("{\"providerData\":{\"code\":5}}"), &has_code), 0);
+    }
     /* import: both tokens taken, checked by the caller (oauth_import) */
     inst = create_ok(DBX(",\"oauth.user.token\":\"T\",\"oauth.user.refresh_token\":\"R\"},"
                          "\"externalAuthentication\":\"initial\"}"),
