@@ -3,6 +3,7 @@
  *   nextPage   ce_page_token_parse (into a fixed-size buffer);
  *   tags[]     ce_instance_sanitize of each value;
  *   {key|id}   ce_catalog_find of /elements/{key or id}/...
+ *   a query    ce_page_mask_query (apiSecret masked before httpd logs it)
  * The input is one decoded query value or path segment: a NUL-terminated
  * string (it ends at the first NUL byte), in a buffer of exactly its size.
  *
@@ -10,10 +11,12 @@
  * ce_page_token() makes of its id (there is one spelling per
  * page); sanitize removes every tag and the surrounding space and never
  * grows the text; find answers only the element whose key, or decimal id
- * without sign or leading zero, is the input.
+ * without sign or leading zero, is the input; a masked query decodes to
+ * the same pair names, every apiSecret value the mask.
  */
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 
 #include "ce_catalog.h"
@@ -66,6 +69,32 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Masking keeps the pairs and their names; what ce_page_query_pairs then
+ * reads as apiSecret is the mask. */
+static void mask(apr_pool_t *p, const char *s)
+{
+    const char *m = ce_page_mask_query(p, s, "apiSecret");
+    apr_table_t *before = NULL, *after = NULL;
+    const char *err = NULL;
+    const apr_array_header_t *a;
+    int i;
+
+    FUZZ_CHECK(m != NULL, "mask of a string is NULL");
+    if (m == s || ce_page_query_pairs(&after, p, m, &err) != APR_SUCCESS) {
+        return;
+    }
+    a = apr_table_elts(after);
+    for (i = 0; i < a->nelts; i++) {
+        const apr_table_entry_t *e = &APR_ARRAY_IDX(a, i, apr_table_entry_t);
+
+        FUZZ_CHECK(strcasecmp(e->key, "apiSecret") != 0 || strcmp(e->val, CE_MASK) == 0,
+                   "an apiSecret value left unmasked");
+    }
+    if (ce_page_query_pairs(&before, p, s, &err) == APR_SUCCESS) {
+        FUZZ_CHECK(apr_table_elts(before)->nelts == a->nelts, "masking changed the pairs");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
@@ -77,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     page_token(p, s);
     sanitize(p, s);
     find(p, s);
+    mask(p, s);
     free(s);
     apr_pool_destroy(p);
     return 0;
