@@ -9,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use File::Temp ();
 use Time::HiRes ();
 use Apache::Test qw(-withtestmore);
 use CETest;
@@ -18,12 +19,17 @@ my $ceload = Apache::Test::vars('top_dir') . '/build/ceload';
 plan skip_all => 'build/ceload is missing' unless -x $ceload;
 
 my $creates = $ENV{CE_LOAD_CREATES} || 20000;
+# A database of its own: the 20,000 rows would otherwise weigh on every
+# later test that reads the suite's database whole (snapshot()).
+my $dir = File::Temp::tempdir('18-load-XXXXXX', DIR => Apache::Test::vars('t_dir') . '/var',
+                              CLEANUP => !$ENV{CE_TEST_KEEP});
+my $params = $driver eq 'sqlite3' ? "$dir/load.db" : pg_createdb("ce_load_$$");
+my $t = signup(node => { driver => $driver, params => $params });
 my @nodes = $driver eq 'pgsql'
-    ? map { start_node(name => "load$_", procs => 2, threads => 32) } 1 .. 2
-    : (start_node(name => 'load', procs => 4, threads => 16));
+    ? map { start_node(name => "load$_", params => $params, procs => 2, threads => 32) } 1 .. 2
+    : (start_node(name => 'load', params => $params, procs => 4, threads => 16));
 END { stop_node($_) for @nodes }
 
-my $t = signup();
 my $log = "$nodes[0]{dir}/ceload.out";
 my @cmd = ($ceload, (map { ('--url', "http://127.0.0.1:$_->{port}$BASE") } @nodes),
            '--auth', auth($t), '--clients', 64, '--creates', $creates,
@@ -64,7 +70,7 @@ my($rows, $all_rows, $distinct_ids, $distinct_tokens, $tagless) = with_db(sub {
         . '(SELECT COUNT(*) FROM ce_instance_tag t WHERE t.instance_id = i.id) <> 2',
         undef, $t->{user_id});
     ($rows, $all, $ids, $tokens, $tagless);
-});
+}, $driver, $params);
 
 my $status = join ', ', map { "$_: $s->{status}{$_}" } sort keys %{ $s->{status} || {} };
 diag sprintf '%s, %d node(s): %d requests (%s) by 64 clients in %.1f s; creates answered 200: %d, '
