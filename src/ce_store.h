@@ -154,8 +154,9 @@ apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_
                                    const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
                                    const char **perr);
 
-/* Any instance by id, whoever owns it (inst->user is an empty user), its
- * sealed values opened: for the administrator (ceadmin instance-config). */
+/* Any instance by id, whoever owns it (inst->user is an empty user but for
+ * its id), its sealed values opened: for the administrator (ceadmin
+ * instance-config, oauth-refresh). */
 apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                          const ce_catalog_t *cat, apr_int64_t id,
                                          const char **perr);
@@ -257,5 +258,28 @@ typedef enum {
 apr_status_t ce_store_oauth_refresh(ce_refresh_outcome_t *pout, ce_db_t *db, ce_http_t *h,
                                     apr_pool_t *p, const ce_catalog_t *cat, const ce_store_due_t *d,
                                     apr_interval_time_t lease, const char **perr);
+
+/* An access token for immediate use (in p). */
+typedef struct {
+    const char *token;
+    apr_int64_t expires; /* epoch ms; 0: the provider did not say */
+    int refreshed;       /* this call obtained it */
+} ce_fresh_token_t;
+
+/* The one way for other code (a gateway, ceadmin) to get instance id's
+ * access token fresh: the stored one while it has min_ms of life left, or
+ * (min_ms < 0) a newer one than the call found; otherwise a refresh now,
+ * claimed through the same lease as the background job's, so each token is
+ * still refreshed once of all; while another refresher holds the lease, it
+ * waits for that one's answer (at most lease and a second). owner NULL:
+ * whoever owns it (the administrator). APR_SUCCESS; APR_NOTFOUND;
+ * APR_EINVAL: not an OAuth instance with a refresh token; CE_OAUTH_REFUSED:
+ * not valid (refused by the provider, now or before: re-authenticate);
+ * CE_OAUTH_UNAVAILABLE, CE_HTTP_REFUSED or CE_HTTP_UNREACHABLE: the
+ * provider could not be asked; APR_TIMEUP: the lease was never free; or a
+ * database failure. *perr says why. */
+apr_status_t ce_store_oauth_fresh(ce_fresh_token_t *out, ce_db_t *db, ce_http_t *h, apr_pool_t *p,
+                                  const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                  apr_int64_t min_ms, apr_interval_time_t lease, const char **perr);
 
 #endif

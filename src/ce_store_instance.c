@@ -16,7 +16,7 @@
     "i.id, i.organization_id, i.element_id, i.name, i.token, i.tags, i.configuration, "            \
     "i.disabled, i.max_cache_size, i.cache_ttl, i.caching_enabled, "                               \
     "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision, i.oauth_due, "           \
-    "i.oauth_failures, i.oauth_status, i.external_auth"
+    "i.oauth_failures, i.oauth_status, i.external_auth, i.user_id"
 
 /* Column positions in INSTANCE_COLUMNS. */
 enum {
@@ -38,7 +38,8 @@ enum {
     IC_OAUTH_DUE,
     IC_OAUTH_FAILURES,
     IC_OAUTH_STATUS,
-    IC_EXTERNAL_AUTH
+    IC_EXTERNAL_AUTH,
+    IC_USER
 };
 
 /* Listing: owner, before id, [element], [first tag], limit. With a tag the
@@ -342,6 +343,8 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    nobody->id = apr_atoi64(ce_store_or_empty(row[IC_USER])); /* whose it is, nothing more */
+    nobody->email_address = nobody->first_name = nobody->last_name = "";
     return instance_from_row(pinst, db, p, row, cat, nobody, perr);
 }
 

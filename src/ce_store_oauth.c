@@ -88,36 +88,31 @@ static apr_status_t keep(ce_instance_t *inst, void *baton, const char **perr)
     return APR_SUCCESS;
 }
 
-apr_status_t ce_store_oauth_refresh(ce_refresh_outcome_t *pout, ce_db_t *db, ce_http_t *h,
-                                    apr_pool_t *p, const ce_catalog_t *cat, const ce_store_due_t *d,
-                                    apr_interval_time_t lease, const char **perr)
+/* The refresh of instance id (owner's), once claimed: the provider asked
+ * with no transaction open, its answer kept with the row locked. *pwritten:
+ * the instance as kept (NULL unless kept). */
+static apr_status_t refresh_claimed(ce_refresh_outcome_t *pout, ce_instance_t **pwritten,
+                                    ce_db_t *db, ce_http_t *h, apr_pool_t *p,
+                                    const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                    const char **perr)
 {
-    ce_user_t owner = {d->user_id, 0, "", "", ""};
-    apr_time_t now = apr_time_now();
-    apr_int64_t now_ms = apr_time_as_msec(now);
     ce_oauth_token_t tok;
-    ce_instance_t *inst = NULL, *written = NULL;
+    ce_instance_t *inst = NULL;
     keep_t k = {p, NULL, APR_SUCCESS, NULL, &tok, 0};
-    int claimed = 0;
-    apr_status_t rv;
+    apr_status_t rv = ce_store_instance_get(&inst, db, p, cat, owner, id, perr);
 
-    *pout = CE_REFRESH_NOT_MINE;
-    rv = ce_store_oauth_claim(&claimed, db, p, d, now_ms, now_ms + apr_time_as_msec(lease), perr);
-    if (rv != APR_SUCCESS || !claimed) {
-        return rv;
-    }
-    rv = ce_store_instance_get(&inst, db, p, cat, &owner, d->id, perr);
+    *pwritten = NULL;
     if (rv != APR_SUCCESS) {
         *pout = CE_REFRESH_GONE;
         return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
     }
     k.used = json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_TOKEN));
     k.used = k.used ? k.used : "";
-    /* The provider is asked with no transaction open. */
     k.got = ce_oauth_obtain(&tok, h, p, inst, &k.why);
     k.now = apr_time_now();
-    rv = ce_store_instance_modify(&written, db, p, cat, &owner, d->id, keep, &k, perr);
+    rv = ce_store_instance_modify(pwritten, db, p, cat, owner, id, keep, &k, perr);
     if (rv == APR_EEXIST || rv == APR_NOTFOUND) {
+        *pwritten = NULL;
         *pout = CE_REFRESH_GONE;
         return APR_SUCCESS;
     }
@@ -129,4 +124,132 @@ apr_status_t ce_store_oauth_refresh(ce_refresh_outcome_t *pout, ce_db_t *db, ce_
                                         : CE_REFRESH_FAILED;
     *perr = k.why;
     return APR_SUCCESS;
+}
+
+apr_status_t ce_store_oauth_refresh(ce_refresh_outcome_t *pout, ce_db_t *db, ce_http_t *h,
+                                    apr_pool_t *p, const ce_catalog_t *cat, const ce_store_due_t *d,
+                                    apr_interval_time_t lease, const char **perr)
+{
+    ce_user_t owner = {d->user_id, 0, "", "", ""};
+    apr_int64_t now_ms = apr_time_as_msec(apr_time_now());
+    ce_instance_t *written;
+    int claimed = 0;
+    apr_status_t rv;
+
+    *pout = CE_REFRESH_NOT_MINE;
+    rv = ce_store_oauth_claim(&claimed, db, p, d, now_ms, now_ms + apr_time_as_msec(lease), perr);
+    if (rv != APR_SUCCESS || !claimed) {
+        return rv;
+    }
+    return refresh_claimed(pout, &written, db, h, p, cat, &owner, d->id, perr);
+}
+
+/* ------------------------------------------------------------------ */
+/* A fresh token on demand                                             */
+
+/* When inst's access token expires (epoch ms; 0 when it does not say). */
+static apr_int64_t expires_ms(const ce_instance_t *inst)
+{
+    const char *at =
+        json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_TIME));
+    const char *in =
+        json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_INTERVAL));
+
+    return at && in ? apr_atoi64(at) + apr_atoi64(in) * 1000 : 0;
+}
+
+static const char *entry(const ce_instance_t *inst, const char *key)
+{
+    return json_string_value(json_object_get(inst->configuration, key));
+}
+
+/* Fills *out from inst: APR_SUCCESS, or why it has no token to give. */
+static apr_status_t give(ce_fresh_token_t *out, const ce_instance_t *inst, const char **perr)
+{
+    const char *problem = ce_instance_oauth_problem(inst);
+
+    if (problem) {
+        *perr = problem;
+        return CE_OAUTH_REFUSED;
+    }
+    out->token = entry(inst, CE_OAUTH_USER_TOKEN);
+    out->expires = expires_ms(inst);
+    if (!out->token || !*out->token) {
+        *perr = "no access token";
+        return CE_OAUTH_REFUSED;
+    }
+    return APR_SUCCESS;
+}
+
+/* What a refresh that this call made says, as ce_store_oauth_fresh returns it. */
+static apr_status_t outcome(ce_fresh_token_t *out, ce_refresh_outcome_t o,
+                            const ce_instance_t *written, const char *why, const char **perr)
+{
+    switch (o) {
+        case CE_REFRESH_DONE:
+            out->refreshed = 1;
+            return give(out, written, perr);
+        case CE_REFRESH_REFUSED:
+            *perr = why ? why : "refused";
+            return CE_OAUTH_REFUSED;
+        case CE_REFRESH_FAILED:
+            *perr = why ? why : "the provider could not be asked";
+            return CE_OAUTH_UNAVAILABLE;
+        default:
+            return APR_EAGAIN; /* gone meanwhile, or re-authenticated: look again */
+    }
+}
+
+apr_status_t ce_store_oauth_fresh(ce_fresh_token_t *out, ce_db_t *db, ce_http_t *h, apr_pool_t *p,
+                                  const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                  apr_int64_t min_ms, apr_interval_time_t lease, const char **perr)
+{
+    apr_time_t give_up = apr_time_now() + lease + apr_time_from_sec(1);
+    const char *seen = NULL; /* the refresh token first seen: forced, any newer pair will do */
+    apr_status_t rv;
+
+    memset(out, 0, sizeof(*out));
+    for (;;) {
+        ce_instance_t *inst = NULL, *written = NULL;
+        ce_store_due_t d;
+        ce_refresh_outcome_t o = CE_REFRESH_NOT_MINE;
+        apr_int64_t now_ms = apr_time_as_msec(apr_time_now());
+        const char *rt, *why = NULL;
+        int claimed = 0;
+
+        rv = owner ? ce_store_instance_get(&inst, db, p, cat, owner, id, perr)
+                   : ce_store_instance_admin_get(&inst, db, p, cat, id, perr);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (!inst->element || !inst->element->oauth ||
+            !(rt = entry(inst, CE_OAUTH_USER_REFRESH_TOKEN)) || !*rt) {
+            *perr = "not an OAuth instance with a refresh token";
+            return APR_EINVAL;
+        }
+        seen = seen ? seen : rt;
+        /* Refused before: only a forced call asks the provider again. */
+        if (min_ms >= 0 ? expires_ms(inst) - now_ms >= min_ms || ce_instance_oauth_problem(inst)
+                        : strcmp(seen, rt) != 0) {
+            return give(out, inst, perr); /* still good, or refreshed by another meanwhile */
+        }
+        d.id = id;
+        d.user_id = inst->user->id;
+        d.due = inst->oauth_due;
+        rv = ce_store_oauth_claim(&claimed, db, p, &d, now_ms, now_ms + apr_time_as_msec(lease),
+                                  perr);
+        if (rv == APR_SUCCESS && claimed) {
+            rv = refresh_claimed(&o, &written, db, h, p, cat, inst->user, id, &why);
+            if (rv != APR_SUCCESS || (rv = outcome(out, o, written, why, perr)) != APR_EAGAIN) {
+                return rv;
+            }
+        } else if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        if (apr_time_now() > give_up) {
+            *perr = "another refresher held the instance's lease for too long";
+            return APR_TIMEUP;
+        }
+        apr_sleep(apr_time_from_msec(100)); /* another refresher has it: wait for its answer */
+    }
 }

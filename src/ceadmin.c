@@ -53,6 +53,10 @@ static const char usage_text[] =
     "      encryption key, N rows (100) per transaction, while servers serve\n"
     "  verify                     opens every sealed value; lists those that\n"
     "      do not open, counts by key; exit 1 if one does not\n"
+    "  oauth-refresh --instance-id N --catalog FILE [--outbound-allow CIDR,...]\n"
+    "      [--timeout SECONDS]  a new access token for OAuth instance N now,\n"
+    "      from its element's provider in FILE (the servers' CEInstancesCatalog),\n"
+    "      taking the servers' refresh lease; prints when it expires, no token\n"
     "\n"
     "Each command prints one JSON object. Secrets are shown once, never stored.\n";
 
@@ -229,6 +233,52 @@ static int cmd_instance_config(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
                                      "configuration", inst->configuration)));
 }
 
+/* oauth-refresh --instance-id N --catalog FILE [--outbound-allow CIDR,...]
+ * [--timeout SECONDS]: a new access token for instance N now, through the
+ * core's one way to a fresh token (ce_store_oauth_fresh: the servers'
+ * lease, so it is one refresh of all); prints when it expires, never a
+ * token. The guard is the servers' (CEInstancesOutboundAllow's networks). */
+static int cmd_oauth_refresh(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
+{
+    const char *allow = apr_table_get(cli->opts, "outbound-allow");
+    const char *secs = apr_table_get(cli->opts, "timeout"), *err = NULL;
+    apr_array_header_t *nets = apr_array_make(p, 4, sizeof(const char *));
+    apr_int64_t timeout = 10, id = id_option(cli, "instance-id");
+    ce_catalog_t *cat;
+    ce_outbound_t *guard;
+    ce_fresh_token_t fresh;
+    char *net, *last;
+    apr_status_t rv;
+
+    if (secs && ce_num_parse(&timeout, secs, 1, 300) != APR_SUCCESS) {
+        return usage_error("--timeout must be a number of seconds from 1 to 300");
+    }
+    for (net = allow ? apr_strtok(apr_pstrdup(p, allow), ",", &last) : NULL; net;
+         net = apr_strtok(NULL, ",", &last)) {
+        APR_ARRAY_PUSH(nets, const char *) = net;
+    }
+    if ((rv = ce_outbound_make(&guard, p, nets, &err)) != APR_SUCCESS) {
+        return failure("--outbound-allow", rv, err);
+    }
+    if ((rv = ce_catalog_load(&cat, p, apr_table_get(cli->opts, "catalog"), &err)) != APR_SUCCESS) {
+        return failure("cannot read the catalog", rv, err);
+    }
+    if ((rv = ce_http_curl_global_init(&err)) != APR_SUCCESS) {
+        return failure("cannot start libcurl", rv, err);
+    }
+    rv = ce_store_oauth_fresh(&fresh, db, ce_http_curl_make(p, guard, apr_time_from_sec(timeout)),
+                              p, cat, NULL, id, -1, apr_time_from_sec(2 * timeout + 5), &err);
+    if (rv == APR_NOTFOUND) {
+        return failure(NULL, rv, apr_psprintf(p, "no instance with id %" APR_INT64_T_FMT, id));
+    }
+    if (rv != APR_SUCCESS) {
+        return failure("the access token was not refreshed", rv, err);
+    }
+    return print_json(p, ce_json_bind(p, json_pack("{s:{s:I, s:b, s:I}}", "instance", "id",
+                                                   (json_int_t)id, "refreshed", fresh.refreshed,
+                                                   "expiresAt", (json_int_t)fresh.expires)));
+}
+
 /* keygen PATH [--rotate OLD [--stage STAGED] | --prune OLD] */
 static int cmd_keygen(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
 {
@@ -333,6 +383,8 @@ static const char *const no_opts[] = {NULL};
 static const char *const keygen_opts[] = {"rotate", "stage", "prune", NULL};
 static const char *const instance_opts[] = {"instance-id", NULL};
 static const char *const rekey_opts[] = {"batch", NULL};
+static const char *const refresh_opts[] = {"instance-id", "catalog", "outbound-allow", "timeout",
+                                           NULL};
 
 static const command_t commands[] = {
     {"signup", signup_opts, cmd_signup, 0, 1},
@@ -344,6 +396,7 @@ static const command_t commands[] = {
     {"instance-config", instance_opts, cmd_instance_config, 0, 0},
     {"rekey", rekey_opts, cmd_rekey, 0, 0},
     {"verify", no_opts, cmd_verify, 0, 0},
+    {"oauth-refresh", refresh_opts, cmd_oauth_refresh, 0, 0},
 };
 
 /* Options each command cannot do without (all must be non-empty). */
@@ -353,6 +406,7 @@ static const char *const required[][3] = {
     {"rotate-user", "user-id", NULL},
     {"rotate-org", "org-id", NULL},
     {"instance-config", "instance-id", NULL},
+    {"oauth-refresh", "instance-id", "catalog"},
 };
 
 static const command_t *find_command(const char *name)

@@ -9,7 +9,7 @@
 // Clients (secrets are test values, known to t/lib/CETest/OAuth.pm):
 //   ce-client   access tokens last 3600 s
 //   ce-fast     access tokens last CE_OAUTH_FAST_TTL s (default 2)
-//   ce-static   refresh tokens never rotated
+//   ce-static   the same, but refresh tokens never rotated
 // All redirect to https://app.example.test/cb.
 //
 // What the tests count comes from the provider's own events, served at
@@ -48,7 +48,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   issueRefreshToken: async (ctx, c) => c.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: (ctx) => ctx.oidc.client.clientId !== 'ce-static',
   ttl: {
-    AccessToken: (ctx, token, c) => (c && c.clientId === 'ce-fast' ? fastTtl : 3600),
+    AccessToken: (ctx, token, c) => (c && c.clientId !== 'ce-client' ? fastTtl : 3600),
     AuthorizationCode: 60,
     RefreshToken: 86400,
     Grant: 86400,

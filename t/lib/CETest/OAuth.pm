@@ -7,7 +7,7 @@ package CETest::OAuth;
 #   oauth_client($name)      {'oauth.callback.url', 'oauth.api.key',
 #                            'oauth.api.secret'} of client ce-client (default),
 #                            ce-fast (short-lived access tokens) or ce-static
-#                            (refresh tokens not rotated)
+#                            (short-lived too, refresh tokens not rotated)
 #   oauth_code($url)         follows an authorization URL as a browser would:
 #                            the provider's login and consent pages, submitted;
 #                            returns the code the redirect carries (dies
