@@ -57,7 +57,7 @@ $(OBJ)/ceload.o: t/tools/ceload.c | $(OBJ)
 $(CELOAD): $(OBJ)/ceload.o
 	$(CC) -o $@ $^ $(CURL_LIBS) -ljansson -lm
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/unit.h $(CORE_OBJ) | $(BUILD)/unit
+$(BUILD)/unit/%: t/unit/%.c t/unit/unit.h t/unit/unit_http.h $(CORE_OBJ) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $(APR_INC) -Isrc -It/unit -o $@ $< $(CORE_OBJ) $(APR_LIBS) $(LIBS) $(CHECK_LIBS)
 
 $(OBJ) $(BUILD)/unit:

@@ -25,6 +25,7 @@ use lib "$FindBin::Bin/lib";
 use File::Temp ();
 use POSIX ();
 use Time::HiRes ();
+use LWP::UserAgent ();
 use URI ();
 use Apache::Test qw(-withtestmore);
 use CETest;
@@ -55,10 +56,7 @@ sub stored {
 sub create {
     my($client, $name, $node) = @_;
     my $c = oauth_client($client);
-    my $u = URI->new("$BASE/elements/dropbox/oauth/url");
-    $u->query_form(apiKey => $client, apiSecret => $c->{'oauth.api.secret'},
-                   callbackUrl => $c->{'oauth.callback.url'});
-    my $code = oauth_code(api(GET => "$u", auth => $t, node => $node)->json->{oauthUrl});
+    my $code = code_for($client);
     my $res = api(POST => 'instances', auth => $t, node => $node,
                   json => { element => { key => 'dropbox' }, name => $name,
                             providerData => { code => $code }, configuration => $c });
@@ -98,6 +96,55 @@ sub rename_load {
     }
     if (open my $fh, '>', $out) { print $fh "$ok $bad\n"; close $fh }
     POSIX::_exit(0);
+}
+
+# --------------------------- 0. what a code exchange costs the answering request
+# Ten creates with a code (ce-client), ten without (jira), one node; and ten
+# exchanges sent to the provider's token endpoint directly, for its share.
+sub code_for {
+    my($client) = @_;
+    my $c = oauth_client($client);
+    my $u = URI->new("$BASE/elements/dropbox/oauth/url");
+    $u->query_form(apiKey => $client, apiSecret => $c->{'oauth.api.secret'},
+                   callbackUrl => $c->{'oauth.callback.url'});
+    return oauth_code(api(GET => "$u", auth => $t, node => $nodes[0])->json->{oauthUrl});
+}
+sub median { my @s = sort { $a <=> $b } @_; return $s[ int(@s / 2) ] }
+sub timed { my $t0 = Time::HiRes::time(); my $r = $_[0]->(); return (Time::HiRes::time() - $t0, $r) }
+{
+    my $c = oauth_client('ce-client');
+    my(@with, @without, @direct, @made);
+    for my $i (1 .. 10) {
+        my $code = code_for('ce-client');
+        my($secs, $res) = timed(sub {
+            api(POST => 'instances', auth => $t, node => $nodes[0],
+                json => { element => { key => 'dropbox' }, name => "cost $i",
+                          providerData => { code => $code }, configuration => $c });
+        });
+        push @with, $secs;
+        push @made, $res->json->{id} if $res->code == 200;
+        ($secs, $res) = timed(sub {
+            api(POST => 'instances', auth => $t, node => $nodes[0],
+                json => { element => { key => 'jira' }, name => "plain $i",
+                          configuration => valid_config('jira') });
+        });
+        push @without, $secs;
+        push @made, $res->json->{id} if $res->code == 200;
+        $code = code_for('ce-client');
+        ($secs, $res) = timed(sub {
+            LWP::UserAgent->new(timeout => 10)->post(oauth_url() . '/token', {
+                grant_type => 'authorization_code', code => $code,
+                redirect_uri => $c->{'oauth.callback.url'}, client_id => 'ce-client',
+                client_secret => $c->{'oauth.api.secret'} });
+        });
+        push @direct, $secs if $res->is_success;
+    }
+    is scalar(@made), 20, 'twenty creates, ten with a code, answered 200';
+    is scalar(@direct), 10, 'ten exchanges at the token endpoint directly';
+    diag sprintf '%s: create with a code: median %.1f ms (the provider\'s token endpoint alone: '
+        . '%.1f ms); without: %.1f ms', $driver, 1000 * median(@with), 1000 * median(@direct),
+        1000 * median(@without);
+    api(DELETE => "instances/$_", auth => $t, node => $nodes[0]) for @made;
 }
 
 # ------------------------------------------------- 1. rotation, two nodes

@@ -3,6 +3,7 @@
  * what success and failure change in an instance. */
 #include <string.h>
 #include "unit.h"
+#include "unit_http.h"
 #include "ce_instance.h"
 #include "ce_json.h"
 #include "ce_oauth.h"
@@ -19,45 +20,6 @@ static const char catalog_text[] =
     "{\"key\":\"oauth.token.refresh_url\",\"type\":\"TEXTAREA\",\"defaultValue\":"
     "\"https://p.example/refresh\"},"
     "{\"key\":\"oauth.token.refresh_interval\",\"type\":\"NUMBER\",\"defaultValue\":1200}]}]}";
-
-/* The canned provider: the answer to give, and what it was asked. */
-typedef struct {
-    int status;
-    const char *answer;
-    apr_status_t fail;
-    const char *url, *body;
-} canned_t;
-
-static apr_status_t canned_perform(ce_http_t *h, apr_pool_t *p, const ce_http_request_t *rq,
-                                   ce_http_response_t *rs, const char **perr)
-{
-    canned_t *c = h->baton;
-
-    c->url = apr_pstrdup(p, rq->url);
-    c->body = apr_pstrmemdup(p, rq->body, rq->body_len);
-    if (c->fail) {
-        *perr = "canned failure";
-        return c->fail;
-    }
-    rs->status = c->status;
-    rs->body = c->answer;
-    rs->len = strlen(c->answer);
-    return APR_SUCCESS;
-}
-
-static ce_http_t *transport(canned_t *c)
-{
-    ce_http_t *h = apr_pcalloc(pool, sizeof(*h));
-    apr_array_header_t *none = apr_array_make(pool, 1, sizeof(const char *));
-    ce_outbound_t *o = NULL;
-    const char *err = NULL;
-
-    ck_assert_int_eq(ce_outbound_make(&o, pool, none, &err), APR_SUCCESS);
-    h->perform = canned_perform;
-    h->guard = o;
-    h->baton = c;
-    return h;
-}
 
 static ce_instance_t *instance(const char *code, const char *refresh)
 {

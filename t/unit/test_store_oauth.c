@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include <apr_dbd.h>
 #include "unit.h"
+#include "unit_http.h"
 #include "ce_crypto.h"
 #include "ce_json.h"
 #include "ce_oauth.h"
@@ -31,41 +32,6 @@ static ce_db_t db;
 static ce_catalog_t *cat;
 static ce_user_t *owner;
 static const char *err;
-
-/* The canned provider: the answer to give, and how often it was asked. */
-typedef struct {
-    int status;
-    const char *answer;
-    int asked;
-    const char *body; /* the last request's */
-} canned_t;
-
-static apr_status_t canned_perform(ce_http_t *h, apr_pool_t *p, const ce_http_request_t *rq,
-                                   ce_http_response_t *rs, const char **perr)
-{
-    canned_t *c = h->baton;
-
-    (void)perr;
-    c->asked++;
-    c->body = apr_pstrmemdup(p, rq->body, rq->body_len);
-    rs->status = c->status;
-    rs->body = c->answer;
-    rs->len = strlen(c->answer);
-    return APR_SUCCESS;
-}
-
-static ce_http_t *transport(canned_t *c)
-{
-    ce_http_t *h = apr_pcalloc(pool, sizeof(*h));
-    apr_array_header_t *none = apr_array_make(pool, 1, sizeof(const char *));
-    ce_outbound_t *o = NULL;
-
-    ck_assert_int_eq(ce_outbound_make(&o, pool, none, &err), APR_SUCCESS);
-    h->perform = canned_perform;
-    h->guard = o;
-    h->baton = c;
-    return h;
-}
 
 static void setup(void)
 {
@@ -148,8 +114,8 @@ static const char *stored_entry(apr_int64_t id, const char *key)
  * the rotated pair kept. */
 START_TEST(stored_while_it_lasts)
 {
-    canned_t c = {200, "{\"access_token\":\"A2\",\"refresh_token\":\"R2\",\"expires_in\":60}", 0,
-                  NULL};
+    canned_t c = {.status = 200,
+                  .answer = "{\"access_token\":\"A2\",\"refresh_token\":\"R2\",\"expires_in\":60}"};
     apr_int64_t id = stored(1, 3600);
     ce_fresh_token_t f;
 
@@ -185,8 +151,9 @@ END_TEST
  * operator forces it. */
 START_TEST(refused_not_asked_again)
 {
-    canned_t c = {400, "{\"error\":\"invalid_grant\",\"error_description\":\"grant revoked\"}", 0,
-                  NULL};
+    canned_t c = {.status = 400,
+                  .answer =
+                      "{\"error\":\"invalid_grant\",\"error_description\":\"grant revoked\"}"};
     apr_int64_t id = stored(1, 10);
     ce_fresh_token_t f;
 
@@ -214,7 +181,7 @@ END_TEST
  * call waits for that one's answer, and gives up after the lease. */
 START_TEST(lease_held_by_another)
 {
-    canned_t c = {200, "{\"access_token\":\"A2\",\"expires_in\":60}", 0, NULL};
+    canned_t c = {.status = 200, .answer = "{\"access_token\":\"A2\",\"expires_in\":60}"};
     apr_int64_t id = stored(1, 10);
     apr_array_header_t *due = NULL;
     apr_int64_t now_ms = apr_time_as_msec(apr_time_now());
@@ -240,7 +207,7 @@ END_TEST
 
 START_TEST(not_oauth_or_missing)
 {
-    canned_t c = {200, "{}", 0, NULL};
+    canned_t c = {.status = 200, .answer = "{}"};
     apr_int64_t id = stored(2, 0);
     ce_fresh_token_t f;
 
