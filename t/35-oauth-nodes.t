@@ -166,8 +166,10 @@ for my $g (sort keys %$by) {
     $total += @at;
     $late += grep { $_ >= $TTL } @gaps;
     $twice += grep { $_ <= $TTL * 0.5 } @gaps;
-    ok @at >= $expected - 2 && @at <= $expected + 2,
-        sprintf 'grant %.8s: one refresh per expiry (%d, expected ~%d)', $g, scalar @at, $expected;
+    # at least one per lifetime, at most one per refresh point (3/4 of it)
+    my($least, $most) = (int($WATCH / $TTL) - 1, $expected + 2);
+    ok @at >= $least && @at <= $most,
+        sprintf 'grant %.8s: one refresh per expiry (%d, from %d to %d)', $g, scalar @at, $least, $most;
 }
 is $late, 0, 'no access token expired before its refresh';
 is $twice, 0, 'no token refreshed twice';
@@ -178,7 +180,9 @@ diag sprintf '%s: %d instances, %d s: %d refreshes seen by the provider (~%d exp
     . 'node 2: %d; late: %d, twice: %d; %d renames meanwhile (%d failed)',
     $driver, scalar @fast, $WATCH, $total, $expected * @fast, @logged, $late, $twice,
     $renamed, $rename_failed;
-is $logged[0] + $logged[1], $total, 'the nodes logged as many refreshes as the provider saw';
+# (both go on refreshing while they are counted: one each at most in between)
+ok abs($logged[0] + $logged[1] - $total) <= @fast,
+    "the nodes logged as many refreshes as the provider saw ($logged[0] + $logged[1] vs $total)";
 ok $renamed > 0 && !$rename_failed, 'every rename meanwhile answered 200';
 for my $id (@fast) {
     my $i = api(GET => "instances/$id", auth => $t, node => $nodes[0])->json;
