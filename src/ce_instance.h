@@ -139,6 +139,10 @@ apr_status_t ce_instance_merge(ce_instance_t *inst, apr_pool_t *p, const ce_cata
  * createdDate, updatedDate. Bound to p. */
 json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst);
 
+/* j (ce_instance_to_json's) with its element reduced to id, key and name
+ * (a list's hydrate=false). */
+void ce_instance_json_dehydrate(json_t *j, const ce_instance_t *inst);
+
 /* The instance's entity tag, as HTTP's ETag header carries it (quotes
  * included): "<id>-<revision>", changed by every write. In p. */
 const char *ce_instance_etag(apr_pool_t *p, const ce_instance_t *inst);

@@ -72,6 +72,18 @@ static void set_element(json_t *j, const ce_instance_t *inst)
     json_object_set_new(j, "element", stub);
 }
 
+void ce_instance_json_dehydrate(json_t *j, const ce_instance_t *inst)
+{
+    json_t *brief = json_object();
+
+    json_object_set_new(brief, "id", json_integer(inst->element_id));
+    if (inst->element) {
+        json_object_set_new(brief, "key", jstr(inst->element->key));
+        json_object_set_new(brief, "name", jstr(inst->element->name));
+    }
+    json_object_set_new(j, "element", brief);
+}
+
 json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst)
 {
     json_t *j = ce_json_object(p);

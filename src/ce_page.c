@@ -20,6 +20,7 @@
 typedef struct {
     const char *page_size; /* first pageSize, or NULL */
     const char *next_page; /* first nextPage, or NULL */
+    const char *hydrate;   /* first hydrate, or NULL */
     apr_array_header_t *tags;
 } pairs_t;
 
@@ -49,6 +50,8 @@ static int take_pair(void *data, const char *name, const char *value)
         pr->page_size = pr->page_size ? pr->page_size : value;
     } else if (strcasecmp(name, "nextPage") == 0) {
         pr->next_page = pr->next_page ? pr->next_page : value;
+    } else if (strcasecmp(name, "hydrate") == 0) {
+        pr->hydrate = pr->hydrate ? pr->hydrate : value;
     } else if (strcasecmp(name, "tags[]") == 0) {
         APR_ARRAY_PUSH(pr->tags, const char *) = ce_instance_sanitize(pr->tags->pool, value);
     }
@@ -106,7 +109,7 @@ static apr_status_t page_size(int *plimit, const char *s)
 apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const char *args,
                                  long element_id, const char **perr)
 {
-    pairs_t pr = {NULL, NULL, apr_array_make(p, 2, sizeof(const char *))};
+    pairs_t pr = {NULL, NULL, NULL, apr_array_make(p, 2, sizeof(const char *))};
     apr_table_t *pairs;
 
     memset(q, 0, sizeof(*q));
@@ -123,6 +126,11 @@ apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const ch
         *perr = "Invalid nextPage token";
         return APR_EINVAL;
     }
+    if (pr.hydrate && strcmp(pr.hydrate, "true") != 0 && strcmp(pr.hydrate, "false") != 0) {
+        *perr = "hydrate must be true or false";
+        return APR_EINVAL;
+    }
+    q->dehydrated = pr.hydrate && strcmp(pr.hydrate, "false") == 0;
     q->tags = pr.tags;
     q->element_id = element_id;
     return APR_SUCCESS;

@@ -35,13 +35,15 @@ typedef struct {
     const apr_array_header_t *tags; /* of const char *; NULL/empty: no filter; all must match */
     apr_int64_t before_id;          /* 0: from the newest; else only ids < before_id */
     int limit;                      /* 1..CE_PAGE_SIZE_MAX */
+    int dehydrated;                 /* hydrate=false: each element as id, key and name */
 } ce_instance_query_t;
 
 /* Reads the query string args (the raw, still encoded r->args; NULL or ""
  * for none) into *q as described above, for a listing scoped to element_id
  * (0: any). Everything allocated in p.
- * APR_EINVAL with *perr "pageSize must be a positive integer" or
- * "Invalid nextPage token" (checked in that order); *q is then unspecified. */
+ * APR_EINVAL with *perr "pageSize must be a positive integer",
+ * "Invalid nextPage token" or "hydrate must be true or false" (checked in
+ * that order); *q is then unspecified. */
 apr_status_t ce_page_query_parse(ce_instance_query_t *q, apr_pool_t *p, const char *args,
                                  long element_id, const char **perr);
 

@@ -5,41 +5,61 @@
 #include "ce_num.h"
 #include "ce_route.h"
 
+/* by_token: the instance is the caller's Element token's (the path has no
+ * {id}). */
 typedef struct {
     const char *name;
     ce_route_endpoint_t endpoint;
+    int by_token;
 } method_t;
 
-/* Pattern segments: "#" a positive id (first the instance's, second the
- * configuration's), "*" any one segment (an element key or id). */
+#define M(name, endpoint)                                                                          \
+    {                                                                                              \
+        name, endpoint, 0                                                                          \
+    }
+#define T(name, endpoint)                                                                          \
+    {                                                                                              \
+        name, endpoint, 1                                                                          \
+    }
+
+/* Pattern segments: "#" a positive id (the instance's, then the
+ * configuration entry's; the only one of a by-token path is the entry's),
+ * "*" any one segment (an element key or id). */
 typedef struct {
     const char *pattern;
     const char *allow;
-    method_t methods[4];
+    method_t methods[5];
 } route_t;
 
 static const route_t routes[] = {
-    {"elements", "GET", {{"GET", CE_ROUTE_ELEMENTS_LIST}}},
-    {"elements/*", "GET", {{"GET", CE_ROUTE_ELEMENTS_GET}}},
+    {"elements", "GET", {M("GET", CE_ROUTE_ELEMENTS_LIST)}},
+    {"elements/*", "GET", {M("GET", CE_ROUTE_ELEMENTS_GET)}},
     {"elements/*/oauth/url",
      "GET, POST",
-     {{"GET", CE_ROUTE_OAUTH_URL}, {"POST", CE_ROUTE_OAUTH_URL}}},
+     {M("GET", CE_ROUTE_OAUTH_URL), M("POST", CE_ROUTE_OAUTH_URL)}},
     {"instances",
-     "GET, POST",
-     {{"GET", CE_ROUTE_INSTANCES_LIST}, {"POST", CE_ROUTE_INSTANCES_CREATE}}},
+     "GET, POST, PUT, PATCH, DELETE",
+     {M("GET", CE_ROUTE_INSTANCES_LIST), M("POST", CE_ROUTE_INSTANCES_CREATE),
+      T("PUT", CE_ROUTE_INSTANCES_UPDATE), T("PATCH", CE_ROUTE_INSTANCES_UPDATE),
+      T("DELETE", CE_ROUTE_INSTANCES_DELETE)}},
+    {"instances/configuration", "GET", {T("GET", CE_ROUTE_CONFIG_LIST)}},
+    {"instances/configuration/#",
+     "GET, PATCH",
+     {T("GET", CE_ROUTE_CONFIG_GET), T("PATCH", CE_ROUTE_CONFIG_PATCH)}},
+    {"instances/enabled",
+     "PUT, DELETE",
+     {T("PUT", CE_ROUTE_ENABLE), T("DELETE", CE_ROUTE_DISABLE)}},
     {"instances/#",
      "GET, PUT, PATCH, DELETE",
-     {{"GET", CE_ROUTE_INSTANCES_GET},
-      {"PUT", CE_ROUTE_INSTANCES_UPDATE},
-      {"PATCH", CE_ROUTE_INSTANCES_UPDATE},
-      {"DELETE", CE_ROUTE_INSTANCES_DELETE}}},
-    {"instances/#/configuration", "GET", {{"GET", CE_ROUTE_CONFIG_LIST}}},
+     {M("GET", CE_ROUTE_INSTANCES_GET), M("PUT", CE_ROUTE_INSTANCES_UPDATE),
+      M("PATCH", CE_ROUTE_INSTANCES_UPDATE), M("DELETE", CE_ROUTE_INSTANCES_DELETE)}},
+    {"instances/#/configuration", "GET", {M("GET", CE_ROUTE_CONFIG_LIST)}},
     {"instances/#/configuration/#",
      "GET, PATCH",
-     {{"GET", CE_ROUTE_CONFIG_GET}, {"PATCH", CE_ROUTE_CONFIG_PATCH}}},
+     {M("GET", CE_ROUTE_CONFIG_GET), M("PATCH", CE_ROUTE_CONFIG_PATCH)}},
     {"instances/#/enabled",
      "PUT, DELETE",
-     {{"PUT", CE_ROUTE_ENABLE}, {"DELETE", CE_ROUTE_DISABLE}}},
+     {M("PUT", CE_ROUTE_ENABLE), M("DELETE", CE_ROUTE_DISABLE)}},
 };
 
 /* Splits path on '/', ignoring empty segments ("/instances/" is "instances").
@@ -117,19 +137,19 @@ static const route_t *find(ce_route_t *rt, char **segs, int n)
     return NULL;
 }
 
-static ce_route_endpoint_t endpoint_of(const route_t *route, const char *method)
+static const method_t *method_of(const route_t *route, const char *method)
 {
     int i;
 
     if (strcmp(method, "HEAD") == 0) {
         method = "GET"; /* httpd numbers HEAD as GET and drops the body */
     }
-    for (i = 0; i < 4 && route->methods[i].name; i++) {
+    for (i = 0; i < 5 && route->methods[i].name; i++) {
         if (strcmp(route->methods[i].name, method) == 0) {
-            return route->methods[i].endpoint;
+            return &route->methods[i];
         }
     }
-    return CE_ROUTE_NONE;
+    return NULL;
 }
 
 apr_status_t ce_route_match(ce_route_t *rt, apr_pool_t *p, const char *path, const char *method)
@@ -137,6 +157,7 @@ apr_status_t ce_route_match(ce_route_t *rt, apr_pool_t *p, const char *path, con
     char *segs[CE_ROUTE_MAX_SEGMENTS];
     int n = path ? split(segs, CE_ROUTE_MAX_SEGMENTS, apr_pstrdup(p, path)) : -1;
     const route_t *route;
+    const method_t *m;
 
     memset(rt, 0, sizeof(*rt));
     if (n >= 3 && strcmp(segs[0], "elements") == 0 && strcmp(segs[2], "instances") == 0) {
@@ -151,6 +172,14 @@ apr_status_t ce_route_match(ce_route_t *rt, apr_pool_t *p, const char *path, con
         return APR_NOTFOUND;
     }
     rt->allow = route->allow;
-    rt->endpoint = method ? endpoint_of(route, method) : CE_ROUTE_NONE;
-    return rt->endpoint != CE_ROUTE_NONE ? APR_SUCCESS : APR_ENOTIMPL;
+    if (route->methods[0].by_token) {
+        rt->config_id = rt->instance_id; /* the one id of a by-token path is the entry's */
+        rt->instance_id = 0;
+    }
+    if (!method || !(m = method_of(route, method))) {
+        return APR_ENOTIMPL;
+    }
+    rt->endpoint = m->endpoint;
+    rt->by_token = m->by_token;
+    return APR_SUCCESS;
 }

@@ -18,6 +18,11 @@
  *   instances/{id}/configuration/{configId}    GET, PATCH
  *   instances/{id}/enabled                     PUT, DELETE
  * and elements/{ref}/instances... is instances... scoped to that element.
+ * Without {id}, the caller's Element token names the instance (by_token):
+ *   instances                                  PUT, PATCH, DELETE
+ *   instances/configuration                    GET
+ *   instances/configuration/{configId}         GET, PATCH
+ *   instances/enabled                          PUT, DELETE
  */
 #ifndef CE_ROUTE_H
 #define CE_ROUTE_H
@@ -52,6 +57,7 @@ typedef struct {
     apr_int64_t config_id;        /* {configId}, 0 if none */
     const char *element_ref;      /* {ref} of elements/{ref} or of the scope, else NULL */
     int scoped;                   /* element_ref given by the path and an /instances route */
+    int by_token;                 /* the instance is the Element token's (no {id}) */
     const char *allow;            /* the path's methods ("GET, POST"), NULL if no path matched */
 } ce_route_t;
 

@@ -75,5 +75,11 @@ apr_status_t ce_authn_request(ce_request_t *req)
     req->token_instance_id = who.instance_id;
     /* For the access log: who, by id — never a secret. */
     r->user = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, who.user->id);
+    if (who.instance_id) {
+        /* Cloud Elements names the instance a token authenticated, on
+         * every answer (err_headers_out: errors too). */
+        apr_table_setn(r->err_headers_out, "Elements-Element-Instance-Id",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, who.instance_id));
+    }
     return APR_SUCCESS;
 }

@@ -144,8 +144,15 @@ int ce_ep_instances_list(ce_request_t *req)
     }
     list = ce_json_array(p);
     for (i = 0; i < found->nelts; i++) {
-        json_array_append(list, ce_instance_to_json(p, APR_ARRAY_IDX(found, i, ce_instance_t *)));
+        const ce_instance_t *inst = APR_ARRAY_IDX(found, i, ce_instance_t *);
+        json_t *j = ce_instance_to_json(p, inst);
+
+        if (q.dehydrated) {
+            ce_instance_json_dehydrate(j, inst);
+        }
+        json_array_append(list, j);
     }
+    apr_table_setn(req->r->headers_out, "Elements-Returned-Count", apr_itoa(p, found->nelts));
     if (more && found->nelts > 0) {
         const ce_instance_t *last = APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *);
         apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_page_token(p, last->id));

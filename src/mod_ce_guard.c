@@ -65,9 +65,21 @@ static apr_status_t error_type_out(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+const char *ce_guard_request_id(request_rec *r)
+{
+    const char *id = apr_table_get(r->notes, "ce-request-id");
+
+    if (!id) {
+        id = ce_crypto_request_id(r->pool);
+        apr_table_setn(r->notes, "ce-request-id", id);
+        apr_table_setn(r->err_headers_out, "Elements-Request-Id", id);
+    }
+    return id;
+}
+
 void ce_guard_error_json(request_rec *r)
 {
-    const char *id = ce_crypto_request_id(r->pool), *body;
+    const char *id = ce_guard_request_id(r), *body;
     const char *line = ap_get_status_line(r->status);
     json_t *j = ce_json_error(r->pool, id, strlen(line) > 4 ? line + 4 : line);
 

@@ -46,4 +46,9 @@ void ce_guard_filters_add(conn_rec *c);
  * (ce_json_error) with Content-Type application/json. */
 void ce_guard_error_json(request_rec *r);
 
+/* The id of API request r (made on first use, 32 hex digits, in r's
+ * notes): sent on every answer as Elements-Request-Id, and as requestId in
+ * error bodies, so a client's report names the log line (CE00003). */
+const char *ce_guard_request_id(request_rec *r);
+
 #endif

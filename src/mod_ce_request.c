@@ -11,6 +11,7 @@
 
 #include "ce_crypto.h"
 #include "ce_json.h"
+#include "mod_ce_guard.h"
 #include "mod_ce_request.h"
 
 APLOG_USE_MODULE(ceinstances);
@@ -22,6 +23,7 @@ void ce_request_init(ce_request_t *req, request_rec *r)
     req->cfg = ce_config_server(r);
     req->catalog = req->cfg->catalog;
     req->conn = ce_dbd_conn(r->server, r->pool, r);
+    ce_guard_request_id(r); /* Elements-Request-Id on every answer */
 }
 
 static int is_json_type(const char *ct)
@@ -235,7 +237,7 @@ int ce_request_fail(ce_request_t *req, apr_status_t rv)
 int ce_request_fail_status(ce_request_t *req, int status, const char *message, const char *allow)
 {
     request_rec *r = req->r;
-    const char *id = ce_crypto_request_id(r->pool);
+    const char *id = ce_guard_request_id(r);
     json_t *j;
 
     if (!message) {

@@ -4,7 +4,8 @@
  * <Location>, the translate/map_to_storage hooks, the order of checks.
  *
  * Order of checks, each answered in JSON: unknown path 404, wrong method
- * 405 (+ Allow), caller 401, unknown scope element 404, then the endpoint. */
+ * 405 (+ Allow), caller 401, a by-token call without an Element token 400,
+ * unknown scope element 404, then the endpoint. */
 #include <httpd.h>
 #ifdef __GLIBC__
 #include <malloc.h> /* malloc_trim */
@@ -78,6 +79,14 @@ static int dispatch(ce_request_t *req)
     req->element_ref = rt.element_ref;
     if ((rv = ce_authn_request(req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
+    }
+    if (rt.by_token) {
+        if (!req->token_instance_id) {
+            req->err = "This call acts on the instance of the caller's Element token: send "
+                       "Authorization: User <secret>, Organization <secret>, Element <token>";
+            return ce_request_fail(req, APR_EINVAL);
+        }
+        req->instance_id = req->token_instance_id;
     }
     if (rt.scoped && !(req->scope = ce_catalog_find(req->catalog, req->element_ref))) {
         req->err = apr_psprintf(req->r->pool, "Element '%s' not found", req->element_ref);

@@ -88,8 +88,8 @@ for my $unknown ('nosuchelement', '424242') {
                  "GET /elements/$unknown/instances/{id}");
 }
 expect_error(api(GET => 'elements/jira/instances'), 401, 'scoped list without Authorization');
-expect_error(api(DELETE => 'elements/jira/instances', auth => $t), 405, 'DELETE /elements/jira/instances',
-             allow => [qw(GET POST)]);
+expect_error(api(DELETE => 'elements/jira/instances', auth => $t), 400,
+             'DELETE /elements/jira/instances without an Element token', message => qr/Element token/);
 unchanged($before, 'refused scoped requests');
 
 # Update, enable/disable, configuration, delete in scope.

@@ -20,14 +20,17 @@ my $before = snapshot();
 
 # --- 405 with Allow ----------------------------------------------------------
 my @paths = (
-    ['instances'                        => [qw(GET POST)]],
+    ['instances'                        => [qw(GET POST PUT PATCH DELETE)]],
+    ['instances/configuration'          => [qw(GET)]],
+    ['instances/configuration/1'        => [qw(GET PATCH)]],
+    ['instances/enabled'                => [qw(PUT DELETE)]],
     ["instances/$id"                    => [qw(GET PUT PATCH DELETE)]],
     ["instances/$id/configuration"      => [qw(GET)]],
     ["instances/$id/configuration/1"    => [qw(GET PATCH)]],
     ["instances/$id/enabled"            => [qw(PUT DELETE)]],
     ['elements'                         => [qw(GET)]],
     ['elements/jira'                    => [qw(GET)]],
-    ['elements/jira/instances'          => [qw(GET POST)]],
+    ['elements/jira/instances'          => [qw(GET POST PUT PATCH DELETE)]],
     ["elements/jira/instances/$id"      => [qw(GET PUT PATCH DELETE)]],
     ["elements/1/instances/$id/enabled" => [qw(PUT DELETE)]],
 );
@@ -40,7 +43,8 @@ for my $p (@paths) {
     }
 }
 # Methods httpd knows but the API never uses.
-expect_error(api(OPTIONS => 'instances', auth => $t), 405, 'OPTIONS /instances', allow => [qw(GET POST)]);
+expect_error(api(OPTIONS => 'instances', auth => $t), 405, 'OPTIONS /instances',
+             allow => [qw(GET POST PUT PATCH DELETE)]);
 
 # --- 400: bodies that are not a JSON object ----------------------------------
 my @raw = (

@@ -525,13 +525,12 @@ case(name => 'Authorization header twice: DELETE', method => 'DELETE', path => "
 
 # --- methods ---------------------------------------------------------------------------
 for my $r (
-    [PROPFIND => 'instances',                      [qw(GET POST)]],
+    [PROPFIND => 'instances',                      [qw(GET POST PUT PATCH DELETE)]],
     [TRACE    => "instances/$id",                  [qw(GET PUT PATCH DELETE)]],
     [MKCOL    => "instances/$id/configuration",    [qw(GET)]],
     [FOO      => "instances/$id/enabled",          [qw(PUT DELETE)]],
-    [DELETE   => 'instances',                      [qw(GET POST)]],
-    [PUT      => 'instances',                      [qw(GET POST)]],
-    [PATCH    => 'instances',                      [qw(GET POST)]],
+    [COPY     => 'instances',                      [qw(GET POST PUT PATCH DELETE)]],
+    [POST     => 'instances/enabled',              [qw(PUT DELETE)]],
     [POST     => "instances/$id",                  [qw(GET PUT PATCH DELETE)]],
     [COPY     => "instances/$id",                  [qw(GET PUT PATCH DELETE)]],
     [MOVE     => "elements/jira/instances/$id",    [qw(GET PUT PATCH DELETE)]],
@@ -547,8 +546,15 @@ for my $r (
          status => 405, allow => $allow);
 }
 case(name => 'PROPFIND on an unknown path', method => 'PROPFIND', path => 'nosuch', status => 404);
-case(name => 'unauthenticated DELETE /instances is still 405', method => 'DELETE', path => 'instances',
-     auth => undef, status => 405, allow => [qw(GET POST)]);
+case(name => 'unauthenticated COPY /instances is still 405', method => 'COPY', path => 'instances',
+     auth => undef, status => 405, allow => [qw(GET POST PUT PATCH DELETE)]);
+case(name => 'unauthenticated DELETE /instances (by token) is 401', method => 'DELETE',
+     path => 'instances', auth => undef, status => 401);
+for my $p ('instances', 'instances/configuration', 'instances/enabled') {
+    case(name => "PUT /$p without an Element token", method => 'PUT', path => $p,
+         body => create_body(), status => $p eq 'instances/configuration' ? 405 : 400,
+         $p eq 'instances/configuration' ? (allow => [qw(GET)]) : (message => qr/Element token/));
+}
 
 # --- Content-Type ----------------------------------------------------------------------
 my $CT = qr/Content-Type/;

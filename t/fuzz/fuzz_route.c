@@ -62,9 +62,12 @@ static int is_instances_endpoint(ce_route_endpoint_t ep)
 static void check_ids(apr_pool_t *p, const ce_route_t *rt, const char *path)
 {
     ce_route_endpoint_t ep = rt->endpoint;
-    int needs_id = is_instances_endpoint(ep) && ep != CE_ROUTE_INSTANCES_LIST &&
-                   ep != CE_ROUTE_INSTANCES_CREATE;
+    int on_one = is_instances_endpoint(ep) && ep != CE_ROUTE_INSTANCES_LIST &&
+                 ep != CE_ROUTE_INSTANCES_CREATE;
+    int needs_id = on_one && !rt->by_token; /* else the Element token names it */
     int needs_config = ep == CE_ROUTE_CONFIG_GET || ep == CE_ROUTE_CONFIG_PATCH;
+
+    FUZZ_CHECK(!rt->by_token || on_one, "by token on endpoint %d", (int)ep);
 
     FUZZ_CHECK(needs_id ? rt->instance_id > 0 : rt->instance_id == 0, "instance id %lld",
                (long long)rt->instance_id);
@@ -127,6 +130,7 @@ static void query(apr_pool_t *p, const char *args)
     if (ce_page_query_parse(&q, p, args, 16, &err) != APR_SUCCESS) {
         FUZZ_CHECK(err && (strcmp(err, "pageSize must be a positive integer") == 0 ||
                            strcmp(err, "Invalid nextPage token") == 0 ||
+                           strcmp(err, "hydrate must be true or false") == 0 ||
                            strstr(err, "does not decode (a bad %-escape or %00)")),
                    "message '%s'", err ? err : "(null)");
         return;

@@ -13,24 +13,36 @@ static const char *const methods[] = {"GET",     "HEAD",  "POST", "PUT", "PATCH"
 static const struct {
     const char *path, *allow;
     ce_route_endpoint_t ep[N_METHODS];
+    int by_token; /* of PUT, PATCH and DELETE (and every method of a path without "/7") */
 } table[] = {
-    {"elements", "GET", {CE_ROUTE_ELEMENTS_LIST, CE_ROUTE_ELEMENTS_LIST}},
-    {"elements/jira", "GET", {CE_ROUTE_ELEMENTS_GET, CE_ROUTE_ELEMENTS_GET}},
+    {"elements", "GET", {CE_ROUTE_ELEMENTS_LIST, CE_ROUTE_ELEMENTS_LIST}, 0},
+    {"elements/jira", "GET", {CE_ROUTE_ELEMENTS_GET, CE_ROUTE_ELEMENTS_GET}, 0},
     {"elements/jira/oauth/url",
      "GET, POST",
-     {CE_ROUTE_OAUTH_URL, CE_ROUTE_OAUTH_URL, CE_ROUTE_OAUTH_URL}},
+     {CE_ROUTE_OAUTH_URL, CE_ROUTE_OAUTH_URL, CE_ROUTE_OAUTH_URL},
+     0},
     {"instances",
-     "GET, POST",
-     {CE_ROUTE_INSTANCES_LIST, CE_ROUTE_INSTANCES_LIST, CE_ROUTE_INSTANCES_CREATE}},
+     "GET, POST, PUT, PATCH, DELETE",
+     {CE_ROUTE_INSTANCES_LIST, CE_ROUTE_INSTANCES_LIST, CE_ROUTE_INSTANCES_CREATE,
+      CE_ROUTE_INSTANCES_UPDATE, CE_ROUTE_INSTANCES_UPDATE, CE_ROUTE_INSTANCES_DELETE},
+     1},
+    {"instances/configuration", "GET", {CE_ROUTE_CONFIG_LIST, CE_ROUTE_CONFIG_LIST}, 1},
+    {"instances/configuration/3",
+     "GET, PATCH",
+     {CE_ROUTE_CONFIG_GET, CE_ROUTE_CONFIG_GET, 0, 0, CE_ROUTE_CONFIG_PATCH},
+     1},
+    {"instances/enabled", "PUT, DELETE", {0, 0, 0, CE_ROUTE_ENABLE, 0, CE_ROUTE_DISABLE}, 1},
     {"instances/7",
      "GET, PUT, PATCH, DELETE",
      {CE_ROUTE_INSTANCES_GET, CE_ROUTE_INSTANCES_GET, 0, CE_ROUTE_INSTANCES_UPDATE,
-      CE_ROUTE_INSTANCES_UPDATE, CE_ROUTE_INSTANCES_DELETE}},
-    {"instances/7/configuration", "GET", {CE_ROUTE_CONFIG_LIST, CE_ROUTE_CONFIG_LIST}},
+      CE_ROUTE_INSTANCES_UPDATE, CE_ROUTE_INSTANCES_DELETE},
+     0},
+    {"instances/7/configuration", "GET", {CE_ROUTE_CONFIG_LIST, CE_ROUTE_CONFIG_LIST}, 0},
     {"instances/7/configuration/3",
      "GET, PATCH",
-     {CE_ROUTE_CONFIG_GET, CE_ROUTE_CONFIG_GET, 0, 0, CE_ROUTE_CONFIG_PATCH}},
-    {"instances/7/enabled", "PUT, DELETE", {0, 0, 0, CE_ROUTE_ENABLE, 0, CE_ROUTE_DISABLE}},
+     {CE_ROUTE_CONFIG_GET, CE_ROUTE_CONFIG_GET, 0, 0, CE_ROUTE_CONFIG_PATCH},
+     0},
+    {"instances/7/enabled", "PUT, DELETE", {0, 0, 0, CE_ROUTE_ENABLE, 0, CE_ROUTE_DISABLE}, 0},
 };
 #define N_TABLE (sizeof(table) / sizeof(table[0]))
 
@@ -56,6 +68,11 @@ START_TEST(every_route_and_method)
         ck_assert_int_eq(rt.endpoint, table[r].ep[m]);
         ck_assert_str_eq(rt.allow, table[r].allow);
         ck_assert_int_eq(rt.scoped, scoped);
+        /* by the token: every method of a path without {id}, but for the
+         * list and the create */
+        ck_assert_int_eq(rt.by_token, table[r].by_token && table[r].ep[m] &&
+                                          table[r].ep[m] != CE_ROUTE_INSTANCES_LIST &&
+                                          table[r].ep[m] != CE_ROUTE_INSTANCES_CREATE);
         ck_assert(rt.instance_id == (strstr(path, "/7") ? 7 : 0));
         ck_assert(rt.config_id == (strstr(path, "/3") ? 3 : 0));
         if (scoped) {
@@ -102,6 +119,10 @@ START_TEST(unknown_paths)
         "elements/jira/instances/7/nope",
         "elements/jira/instances/x",
         "instances/7/7",
+        "instances/configuration/3/x",
+        "instances/enabled/3",
+        "instances/configuration/0",
+        "instances/7/configuration/configuration",
         "a/b/c/d/e/f/g/h/i/j",
         "elements/a/b",
         "instances/7/configuration/0",
