@@ -83,7 +83,7 @@ fi
 # verify_asan_link_order=0: ceadmin (linked with the ASan runtime) starts
 # with only asan_preload.so preloaded, ahead of the runtime, and re-executes
 # itself.
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$SANDIR/reports/asan:log_exe_name=1:verify_asan_link_order=0"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$SANDIR/reports/asan:log_exe_name=1:verify_asan_link_order=0${CE_ASAN_EXTRA_OPTIONS:+:$CE_ASAN_EXTRA_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$SANDIR/asan.supp:print_suppressions=0"
 # UBSan (inside clang's ASan runtime) writes to the same files.
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$SANDIR/reports/asan:log_exe_name=1"
