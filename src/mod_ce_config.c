@@ -1,5 +1,6 @@
 /* mod_ce_config: the module's configuration and its httpd directives. */
 #include <httpd.h>
+#include <string.h>
 #include <apr_strings.h>
 #include <http_log.h>
 
@@ -29,6 +30,7 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     cfg->outbound_allow = add->outbound_allow ? add->outbound_allow : base->outbound_allow;
     cfg->outbound_timeout =
         add->outbound_timeout >= 0 ? add->outbound_timeout : base->outbound_timeout;
+    cfg->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
     return cfg;
 }
 
@@ -162,6 +164,27 @@ static const char *set_outbound_timeout(cmd_parms *cmd, void *dcfg, const char *
     return NULL;
 }
 
+/* CEInstancesCORSOrigins ORIGIN...: browser origins (scheme://host[:port],
+ * as browsers send them) allowed to call the API. */
+static const char *add_cors_origin(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    const char *host = strstr(arg, "://");
+
+    if (!host || (strncmp(arg, "https://", 8) != 0 && strncmp(arg, "http://", 7) != 0) ||
+        !host[3] || strpbrk(host + 3, "/?#* \t") || strchr(host + 3, '@')) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an origin (scheme://host[:port], e.g. "
+                            "https://app.example.com)",
+                            cmd->cmd->name, arg);
+    }
+    if (!cfg->cors_origins) {
+        cfg->cors_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(cfg->cors_origins, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 apr_status_t ce_config_outbound(apr_pool_t *pconf, server_rec *s, const char **perr)
 {
     server_rec *vs;
@@ -200,4 +223,7 @@ const command_rec ce_config_directives[] = {
     AP_INIT_TAKE1("CEInstancesOutboundTimeout", set_outbound_timeout, NULL, RSRC_CONF,
                   "Longest an outbound request (token exchange, refresh, revocation) may take, "
                   "in seconds (default 10)"),
+    AP_INIT_ITERATE("CEInstancesCORSOrigins", add_cors_origin, NULL, RSRC_CONF,
+                    "Browser origins (scheme://host[:port]) allowed to call the API (CORS); "
+                    "none by default"),
     {NULL}};

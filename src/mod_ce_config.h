@@ -26,6 +26,7 @@ typedef struct {
     apr_array_header_t *outbound_allow;   /* CIDRs (const char *), NULL: none given */
     apr_interval_time_t outbound_timeout; /* -1: unset (CE_OUTBOUND_TIMEOUT_DEFAULT) */
     ce_http_t *http; /* outbound requests: made after configuration (ce_config_outbound) */
+    apr_array_header_t *cors_origins; /* CEInstancesCORSOrigins (const char *), NULL: none */
 } ce_server_config_t;
 
 #define CE_OUTBOUND_TIMEOUT_DEFAULT apr_time_from_sec(10)

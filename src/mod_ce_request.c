@@ -187,6 +187,11 @@ int ce_request_reply_empty(ce_request_t *req)
     return send_text(req, HTTP_OK, NULL);
 }
 
+int ce_request_reply_no_content(ce_request_t *req)
+{
+    return send_text(req, HTTP_NO_CONTENT, NULL);
+}
+
 static int http_status(apr_status_t rv)
 {
     switch (rv) {

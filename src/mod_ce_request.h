@@ -63,6 +63,9 @@ int ce_request_reply(ce_request_t *req, int status, const json_t *j);
 /* Sends 200 with an empty body. Returns OK. */
 int ce_request_reply_empty(ce_request_t *req);
 
+/* Sends 204 (a CORS preflight's answer). Returns OK. */
+int ce_request_reply_no_content(ce_request_t *req);
+
 /* Sends ce_json_error's {"requestId","message"} with the HTTP status for
  * rv (400 EINVAL, 401 EACCES, 404 NOTFOUND, 409 EEXIST, 413, 415, 503
  * CE_EUNAVAILABLE; anything else 500, logged CE00002, or 503 when the

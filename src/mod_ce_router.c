@@ -3,7 +3,8 @@
  * authenticating the caller. What is httpd's stays here: the path below the
  * <Location>, the translate/map_to_storage hooks, the order of checks.
  *
- * Order of checks, each answered in JSON: unknown path 404, wrong method
+ * Order of checks, each answered in JSON: a CORS preflight from an origin
+ * not allowed 403, unknown path 404, a preflight 204, wrong method
  * 405 (+ Allow), caller 401, a by-token call without an Element token 400,
  * unknown scope element 404, then the endpoint. */
 #include <httpd.h>
@@ -19,6 +20,7 @@
 #include "ce_route.h"
 #include "mod_ce_authn.h"
 #include "mod_ce_config.h"
+#include "mod_ce_cors.h"
 #include "mod_ce_endpoints.h"
 #include "mod_ce_guard.h"
 #include "mod_ce_router.h"
@@ -65,9 +67,17 @@ static int dispatch(ce_request_t *req)
 {
     ce_route_t rt;
     apr_status_t rv = ce_route_match(&rt, req->r->pool, relative_path(req->r), req->r->method);
+    ce_cors_t cors = ce_cors_apply(req->r, req->cfg, rt.allow);
 
+    if (cors == CE_CORS_REFUSED) {
+        return ce_request_fail_status(
+            req, HTTP_FORBIDDEN, "This origin may not call the API (CEInstancesCORSOrigins)", NULL);
+    }
     if (rv == APR_NOTFOUND) {
         return ce_request_fail_status(req, HTTP_NOT_FOUND, "No such resource", NULL);
+    }
+    if (cors == CE_CORS_PREFLIGHT) {
+        return ce_request_reply_no_content(req); /* before any Authorization: browsers send none */
     }
     if (rv != APR_SUCCESS) {
         return ce_request_fail_status(
