@@ -67,6 +67,11 @@ int ce_crypto_equal(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
+void ce_crypto_thread_done(void)
+{
+    OPENSSL_thread_stop();
+}
+
 const char *ce_crypto_request_id(apr_pool_t *p)
 {
     unsigned char raw[16];

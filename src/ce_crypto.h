@@ -120,4 +120,11 @@ int ce_crypto_is_sealed(const char *s);
 /* A request id for error bodies: 16 random bytes as 32 lowercase hex chars. */
 const char *ce_crypto_request_id(apr_pool_t *p);
 
+/* Frees what OpenSSL keeps for the calling thread (its random generators,
+ * error queue), for a thread of ours that is about to end: OpenSSL's own
+ * thread-exit cleanup does not run when the process exits first, which
+ * is how httpd's watchdog thread can end, and LeakSanitizer then reports
+ * the thread's generators. */
+void ce_crypto_thread_done(void);
+
 #endif

@@ -7,6 +7,7 @@
 #include <http_log.h>
 #include <mod_watchdog.h>
 
+#include "ce_crypto.h"
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
 #include "mod_ce_watchdog.h"
@@ -93,6 +94,13 @@ static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
 {
     server_rec *s;
 
+    if (state == AP_WATCHDOG_STATE_STOPPING) {
+        /* In the watchdog's thread, as it ends: its OpenSSL state (the
+         * random generators sealing used) freed now, not left to a
+         * thread-exit hook that the child's exit can outrun. */
+        ce_crypto_thread_done();
+        return APR_SUCCESS;
+    }
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
