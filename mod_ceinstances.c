@@ -12,6 +12,7 @@
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
 #include "mod_ce_guard.h"
+#include "mod_ce_provider.h"
 #include "mod_ce_router.h"
 #include "mod_ce_watchdog.h"
 
@@ -105,7 +106,7 @@ static int ce_pre_connection(conn_rec *c, void *csd)
 
 static void ce_insert_error_filter(request_rec *r)
 {
-    if (r->status >= 400 && r->status < 600 && ce_router_is_api(r)) {
+    if (r->status >= 400 && r->status < 600 && (ce_router_is_api(r) || ce_provider_applies(r))) {
         ce_guard_error_json(r);
     }
 }
@@ -126,6 +127,7 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(ce_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_pre_connection(ce_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ce_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ce_provider_register(p);
     ce_guard_filters_register();
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);

@@ -81,7 +81,8 @@ void ce_guard_error_json(request_rec *r)
 {
     const char *id = ce_guard_request_id(r), *body;
     const char *line = ap_get_status_line(r->status);
-    json_t *j = ce_json_error(r->pool, id, strlen(line) > 4 ? line + 4 : line);
+    const char *said = apr_table_get(r->notes, CE_GUARD_ERROR_NOTE);
+    json_t *j = ce_json_error(r->pool, id, said ? said : strlen(line) > 4 ? line + 4 : line);
 
     if (!j || !(body = ce_json_dump(r->pool, j))) {
         return;

@@ -46,6 +46,10 @@ void ce_guard_filters_add(conn_rec *c);
  * (ce_json_error) with Content-Type application/json. */
 void ce_guard_error_json(request_rec *r);
 
+/* A note naming the message ce_guard_error_json gives (else the status's
+ * reason phrase), set by code that refuses a request with a status. */
+#define CE_GUARD_ERROR_NOTE "ce-error-message"
+
 /* The id of API request r (made on first use, 32 hex digits, in r's
  * notes): sent on every answer as Elements-Request-Id, and as requestId in
  * error bodies, so a client's report names the log line (CE00003). */

@@ -1,0 +1,146 @@
+/* mod_ce_provider: AuthType CEInstances, Require ce-instance and Require
+ * ce-element (see mod_ce_provider.h). Authentication is the API's own
+ * (ce_authn_check), on a connection from mod_ce_dbd. */
+#include <httpd.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_request.h>
+#include <mod_auth.h>
+
+#include "ce_store.h"
+#include "mod_ce_authn.h"
+#include "mod_ce_config.h"
+#include "mod_ce_dbd.h"
+#include "mod_ce_guard.h"
+#include "mod_ce_provider.h"
+
+APLOG_USE_MODULE(ceinstances);
+
+#define AUTH_TYPE "CEInstances"
+
+int ce_provider_applies(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type && strcasecmp(type, AUTH_TYPE) == 0;
+}
+
+/* The refusal's status, its message kept for the JSON body. */
+static int refuse(request_rec *r, int status, const char *message)
+{
+    apr_table_setn(r->notes, CE_GUARD_ERROR_NOTE, message);
+    return status;
+}
+
+/* What the request knows of its instance, for whatever runs after. */
+static void publish(request_rec *r, const ce_instance_t *inst)
+{
+    const char *id = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, inst->id);
+    const char *pairs[][2] = {
+        {"CE_INSTANCE_ID", id},
+        {"CE_ELEMENT_KEY", inst->element ? inst->element->key : ""},
+        {"CE_USER_ID", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, inst->user->id)},
+        {"CE_ORGANIZATION_ID", apr_psprintf(r->pool, "%" APR_INT64_T_FMT, inst->organization_id)},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        apr_table_setn(r->notes, pairs[i][0], pairs[i][1]);
+        apr_table_setn(r->subprocess_env, pairs[i][0], pairs[i][1]);
+    }
+    apr_table_setn(r->err_headers_out, "Elements-Element-Instance-Id", id);
+    r->user = (char *)pairs[2][1]; /* our pool string: the user's id, never a secret */
+    r->ap_auth_type = AUTH_TYPE;
+    /* Nothing behind this Location (a CGI, a proxied server) sees them. */
+    apr_table_unset(r->headers_in, "Authorization");
+}
+
+/* The caller's instance, or why not. */
+static apr_status_t find_instance(ce_instance_t **pinst, request_rec *r, const char **perr)
+{
+    const ce_server_config_t *cfg = ce_config_server(r);
+    ce_dbd_conn_t *conn = ce_dbd_conn(r->server, r->pool, r);
+    ce_authn_t who;
+    apr_status_t rv = ce_authn_check(&who, conn, r->pool, ce_guard_authorization(r), perr);
+
+    if (rv == APR_SUCCESS && !who.instance_id) {
+        *perr = "An Element token is needed here: Authorization: User <secret>, "
+                "Organization <secret>, Element <token>";
+        rv = APR_EACCES;
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_instance_get(pinst, &conn->db, r->pool, cfg->catalog, who.user,
+                                   who.instance_id, perr);
+        rv = rv == APR_NOTFOUND ? APR_EACCES : rv; /* deleted meanwhile */
+    }
+    ce_dbd_release(conn);
+    return rv;
+}
+
+static int check_authn(request_rec *r)
+{
+    ce_instance_t *inst = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (!ce_provider_applies(r)) {
+        return DECLINED;
+    }
+    if (!ce_config_server(r)->catalog) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "CE00045: AuthType CEInstances without a CEInstancesCatalog for this server");
+        return refuse(r, HTTP_INTERNAL_SERVER_ERROR, "Internal server error");
+    }
+    rv = find_instance(&inst, r, &err);
+    if (rv == APR_SUCCESS) {
+        publish(r, inst);
+        return OK;
+    }
+    if (rv == APR_EACCES) {
+        return refuse(r, HTTP_UNAUTHORIZED, err ? err : "Unauthorized");
+    }
+    if (rv == CE_EFORBIDDEN) {
+        return refuse(r, HTTP_FORBIDDEN, err ? err : "Forbidden");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "CE00046: AuthType CEInstances: %s",
+                  err ? err : "database failure");
+    return refuse(r, HTTP_SERVICE_UNAVAILABLE, "The database is unavailable");
+}
+
+static authz_status instance_check(request_rec *r, const char *line, const void *parsed)
+{
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    return apr_table_get(r->notes, "CE_INSTANCE_ID") ? AUTHZ_GRANTED : AUTHZ_DENIED;
+}
+
+static authz_status element_check(request_rec *r, const char *line, const void *parsed)
+{
+    const char *key = apr_table_get(r->notes, "CE_ELEMENT_KEY"), *rest = line, *w;
+
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    while (key && *key && (w = ap_getword_conf(r->pool, &rest)) && *w) {
+        if (strcmp(w, key) == 0) {
+            return AUTHZ_GRANTED;
+        }
+    }
+    apr_table_setn(r->notes, CE_GUARD_ERROR_NOTE,
+                   "This Element token's instance is not of an element allowed here");
+    return AUTHZ_DENIED;
+}
+
+static const authz_provider instance_provider = {&instance_check, NULL};
+static const authz_provider element_provider = {&element_check, NULL};
+
+void ce_provider_register(apr_pool_t *p)
+{
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "ce-instance", AUTHZ_PROVIDER_VERSION,
+                              &instance_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "ce-element", AUTHZ_PROVIDER_VERSION,
+                              &element_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+}
