@@ -94,13 +94,6 @@ static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
 {
     server_rec *s;
 
-    if (state == AP_WATCHDOG_STATE_STOPPING) {
-        /* In the watchdog's thread, as it ends: its OpenSSL state (the
-         * random generators sealing used) freed now, not left to a
-         * thread-exit hook that the child's exit can outrun. */
-        ce_crypto_thread_done();
-        return APR_SUCCESS;
-    }
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
     }
@@ -117,6 +110,12 @@ static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
         refresh_due(s, p);
         apr_pool_destroy(p);
     }
+    /* The watchdog's thread keeps no OpenSSL state (the random generators
+     * sealing used) between passes: once a watchdog has run, mod_watchdog
+     * ends it without calling its callbacks with STOPPING, and OpenSSL's
+     * own thread-exit hook can be outrun by the child's exit, which leaves
+     * them to LeakSanitizer. */
+    ce_crypto_thread_done();
     return APR_SUCCESS;
 }
 
