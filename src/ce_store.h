@@ -248,6 +248,11 @@ typedef enum {
     CE_REFRESH_GONE      /* deleted or re-authenticated meanwhile */
 } ce_refresh_outcome_t;
 
+/* The lease a refresher takes for outbound calls bounded by timeout: long
+ * enough for the provider's answer and the write that keeps it. Every
+ * refresher (the servers' job, ceadmin, a gateway) uses this one rule. */
+#define CE_STORE_OAUTH_LEASE(timeout) (2 * (timeout) + apr_time_from_sec(5))
+
 /* Refreshes d's access token: claims it (lease: the request's time, say
  * twice the outbound timeout), asks the provider through h with no
  * transaction open, then keeps the answer in one transaction with the row

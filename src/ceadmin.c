@@ -267,7 +267,8 @@ static int cmd_oauth_refresh(ce_db_t *db, apr_pool_t *p, const cli_t *cli)
         return failure("cannot start libcurl", rv, err);
     }
     rv = ce_store_oauth_fresh(&fresh, db, ce_http_curl_make(p, guard, apr_time_from_sec(timeout)),
-                              p, cat, NULL, id, -1, apr_time_from_sec(2 * timeout + 5), &err);
+                              p, cat, NULL, id, -1,
+                              CE_STORE_OAUTH_LEASE(apr_time_from_sec(timeout)), &err);
     if (rv == APR_NOTFOUND) {
         return failure(NULL, rv, apr_psprintf(p, "no instance with id %" APR_INT64_T_FMT, id));
     }

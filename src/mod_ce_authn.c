@@ -61,6 +61,13 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+void ce_authn_name_instance(request_rec *r, apr_int64_t id)
+{
+    /* As Cloud Elements does; err_headers_out: on errors too. */
+    apr_table_setn(r->err_headers_out, "Elements-Element-Instance-Id",
+                   apr_psprintf(r->pool, "%" APR_INT64_T_FMT, id));
+}
+
 apr_status_t ce_authn_request(ce_request_t *req)
 {
     request_rec *r = req->r;
@@ -76,10 +83,7 @@ apr_status_t ce_authn_request(ce_request_t *req)
     /* For the access log: who, by id — never a secret. */
     r->user = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, who.user->id);
     if (who.instance_id) {
-        /* Cloud Elements names the instance a token authenticated, on
-         * every answer (err_headers_out: errors too). */
-        apr_table_setn(r->err_headers_out, "Elements-Element-Instance-Id",
-                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, who.instance_id));
+        ce_authn_name_instance(r, who.instance_id);
     }
     return APR_SUCCESS;
 }

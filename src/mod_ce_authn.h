@@ -46,4 +46,8 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
  * status goes to ce_request_fail. */
 apr_status_t ce_authn_request(ce_request_t *req);
 
+/* Names instance id, which an Element token authenticated, on every
+ * answer to r (Elements-Element-Instance-Id; errors too). */
+void ce_authn_name_instance(request_rec *r, apr_int64_t id);
+
 #endif

@@ -49,7 +49,7 @@ static void publish(request_rec *r, const ce_instance_t *inst)
         apr_table_setn(r->notes, pairs[i][0], pairs[i][1]);
         apr_table_setn(r->subprocess_env, pairs[i][0], pairs[i][1]);
     }
-    apr_table_setn(r->err_headers_out, "Elements-Element-Instance-Id", id);
+    ce_authn_name_instance(r, inst->id);
     r->user = (char *)pairs[2][1]; /* our pool string: the user's id, never a secret */
     r->ap_auth_type = AUTH_TYPE;
     /* Nothing behind this Location (a CGI, a proxied server) sees them. */

@@ -26,7 +26,7 @@ static apr_interval_time_t lease_of(const ce_server_config_t *cfg)
     apr_interval_time_t t =
         cfg->outbound_timeout >= 0 ? cfg->outbound_timeout : CE_OUTBOUND_TIMEOUT_DEFAULT;
 
-    return 2 * t + apr_time_from_sec(5);
+    return CE_STORE_OAUTH_LEASE(t);
 }
 
 static void log_outcome(server_rec *s, const ce_store_due_t *d, ce_refresh_outcome_t out,
