@@ -22,20 +22,12 @@ my $TTL = 2;         # the provider's access token lifetime for ce-fast (s)
 my $WATCH = 12;      # seconds watched
 my $N = 4;           # instances
 
-sub code_for {
-    my($key) = @_;
-    my $u = URI->new("$BASE/elements/$key/oauth/url");
-    $u->query_form(apiKey => 'ce-fast', apiSecret => $fast->{'oauth.api.secret'},
-                   callbackUrl => $fast->{'oauth.callback.url'});
-    return oauth_code(api(GET => "$u", auth => $t)->json->{oauthUrl});
-}
-
 my $errors0 = scalar @{ oauth_stats()->{errors} };
 my(@ids, %first);
 for my $i (1 .. $N) {
     my $res = api(POST => 'instances', auth => $t,
                   json => { element => { key => 'dropbox' }, name => "fast $i",
-                            providerData => { code => code_for('dropbox') }, configuration => $fast });
+                            providerData => { code => oauth_code_for($t, client => 'ce-fast') }, configuration => $fast });
     expect_ok($res, "create instance $i with a code");
     push @ids, $res->json->{id};
     is $res->json->{configuration}{'oauth.user.refresh_interval'}, "$TTL", "instance $i: expires_in $TTL";

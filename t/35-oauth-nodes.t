@@ -56,7 +56,7 @@ sub stored {
 sub create {
     my($client, $name, $node) = @_;
     my $c = oauth_client($client);
-    my $code = code_for($client);
+    my $code = oauth_code_for($t, client => $client, node => $node);
     my $res = api(POST => 'instances', auth => $t, node => $node,
                   json => { element => { key => 'dropbox' }, name => $name,
                             providerData => { code => $code }, configuration => $c });
@@ -101,21 +101,13 @@ sub rename_load {
 # --------------------------- 0. what a code exchange costs the answering request
 # Ten creates with a code (ce-client), ten without (jira), one node; and ten
 # exchanges sent to the provider's token endpoint directly, for its share.
-sub code_for {
-    my($client) = @_;
-    my $c = oauth_client($client);
-    my $u = URI->new("$BASE/elements/dropbox/oauth/url");
-    $u->query_form(apiKey => $client, apiSecret => $c->{'oauth.api.secret'},
-                   callbackUrl => $c->{'oauth.callback.url'});
-    return oauth_code(api(GET => "$u", auth => $t, node => $nodes[0])->json->{oauthUrl});
-}
 sub median { my @s = sort { $a <=> $b } @_; return $s[ int(@s / 2) ] }
 sub timed { my $t0 = Time::HiRes::time(); my $r = $_[0]->(); return (Time::HiRes::time() - $t0, $r) }
 {
     my $c = oauth_client('ce-client');
     my(@with, @without, @direct, @made);
     for my $i (1 .. 10) {
-        my $code = code_for('ce-client');
+        my $code = oauth_code_for($t, node => $nodes[0]);
         my($secs, $res) = timed(sub {
             api(POST => 'instances', auth => $t, node => $nodes[0],
                 json => { element => { key => 'dropbox' }, name => "cost $i",
@@ -130,7 +122,7 @@ sub timed { my $t0 = Time::HiRes::time(); my $r = $_[0]->(); return (Time::HiRes
         });
         push @without, $secs;
         push @made, $res->json->{id} if $res->code == 200;
-        $code = code_for('ce-client');
+        $code = oauth_code_for($t, node => $nodes[0]);
         ($secs, $res) = timed(sub {
             LWP::UserAgent->new(timeout => 10)->post(oauth_url() . '/token', {
                 grant_type => 'authorization_code', code => $code,

@@ -33,6 +33,7 @@ use Digest::MD5 ();
 use HTTP::Request ();
 use JSON::PP ();
 use MIME::Base64 ();
+use URI ();
 
 use File::Spec ();
 use HTTP::Response ();
@@ -52,7 +53,7 @@ our @EXPORT = (qw(
     json_true json_false is_json_true is_json_false is_json_number
     ids_of allow_set encode_json decode_json uniq_name $BASE
     db_spec with_db pg_ctl pg_createdb raw_res
-    stored_config stored_holds token_digest remember_secrets secrets_file
+    stored_config stored_holds token_digest remember_secrets secrets_file oauth_code_for
 ), @CETest::Node::EXPORT, @CETest::Raw::EXPORT, @CETest::OAuth::EXPORT);
 
 our $BASE = '/elements/api-v2';
@@ -221,6 +222,20 @@ sub unchanged {
     my($before, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
     return Test::More::is_deeply(snapshot(), $before, "$name: nothing written");
+}
+
+# A fresh authorization code for tenant $t: the API's authorization URL of
+# element o{element} (default dropbox) for suite client o{client} (default
+# ce-client), followed as a browser would (oauth_code); o{node}: asked of
+# that node instead of the suite's server.
+sub oauth_code_for {
+    my($t, %o) = @_;
+    my $name = $o{client} // 'ce-client';
+    my $c = oauth_client($name);
+    my $u = URI->new("$BASE/elements/" . ($o{element} // 'dropbox') . '/oauth/url');
+    $u->query_form(apiKey => $name, apiSecret => $c->{'oauth.api.secret'},
+                   callbackUrl => $c->{'oauth.callback.url'});
+    return oauth_code(api(GET => "$u", auth => $t, $o{node} ? (node => $o{node}) : ())->json->{oauthUrl});
 }
 
 # ---------------------------------------------------------------- tenants
