@@ -11,6 +11,7 @@
 
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
+#include "mod_ce_gateway.h"
 #include "mod_ce_guard.h"
 #include "mod_ce_provider.h"
 #include "mod_ce_router.h"
@@ -18,6 +19,7 @@
 
 static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
+    ce_gateway_pre_config();
     return ce_dbd_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
 
@@ -27,11 +29,16 @@ static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     server_rec *vs;
+    const char *err = NULL;
     int catalog = 0;
 
     if (ce_dbd_bind() != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                      "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ce_gateway_check_config(&err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s, "CE00051: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (vs = s; vs; vs = vs->next) {
@@ -70,6 +77,10 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00036: outbound requests: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    if ((rv = ce_gateway_post_config(pconf, s, &err)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "CE00052: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     /* Before mod_watchdog's post_config (APR_HOOK_LAST), which makes the
      * singleton's mutex for the watchdogs registered by then. */
     if ((rv = ce_watchdog_register(pconf, s)) != APR_SUCCESS) {
@@ -100,6 +111,9 @@ static void ce_child_init(apr_pool_t *pchild, server_rec *s)
 
 static int ce_pre_connection(conn_rec *c, void *csd)
 {
+    if (c->outgoing) { /* mod_proxy's, to a backend */
+        return ce_gateway_check_connection(c);
+    }
     ce_guard_filters_add(c);
     return OK;
 }
@@ -128,6 +142,7 @@ static void ce_register_hooks(apr_pool_t *p)
     ap_hook_pre_connection(ce_pre_connection, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ce_insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ce_provider_register(p);
+    ce_gateway_register(p);
     ce_guard_filters_register();
     ap_hook_pre_config(ce_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ce_check_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -145,8 +160,8 @@ static void ce_register_hooks(apr_pool_t *p)
 /* clang-format off */
 AP_DECLARE_MODULE(ceinstances) = {
     STANDARD20_MODULE_STUFF,
-    NULL, /* no per-directory configuration */
-    NULL,
+    ce_config_dir_create,
+    ce_config_dir_merge,
     ce_config_server_create,
     ce_config_server_merge,
     ce_config_directives,

@@ -91,7 +91,7 @@ static int is_element_field(const char *name)
     apr_size_t i;
 
     if (!strcmp(name, "id") || !strcmp(name, "key") || !strcmp(name, "name") ||
-        !strcmp(name, "configuration")) {
+        !strcmp(name, "configuration") || !strcmp(name, "api")) {
         return 1;
     }
     for (i = 0; i < N_ELEMENT_FIELDS; i++) {
@@ -353,6 +353,23 @@ static apr_status_t add_element(ce_catalog_t *cat, ctx_t *c, ce_element_t *e)
     return APR_SUCCESS;
 }
 
+static int has_entry(const void *e, const char *key)
+{
+    return ce_catalog_config_spec(e, key) != NULL;
+}
+
+/* The provider API the gateway calls (optional). */
+static apr_status_t read_api(ce_element_t *e, ctx_t *c, const json_t *obj)
+{
+    const json_t *api = json_object_get(obj, "api");
+    const char *err = NULL;
+
+    if (api && ce_gateway_read_api(&e->api, c->p, api, has_entry, e, &err) != APR_SUCCESS) {
+        return fail(c, "%s", err);
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t read_element(ce_catalog_t *cat, apr_pool_t *p, const json_t *obj, apr_size_t i,
                                  const char **perr)
 {
@@ -367,7 +384,8 @@ static apr_status_t read_element(ce_catalog_t *cat, apr_pool_t *p, const json_t 
         (rv = read_identity(e, &c, obj)) != APR_SUCCESS ||
         (rv = build_element_json(e, &c, obj)) != APR_SUCCESS ||
         (rv = read_configuration(e, &c, obj)) != APR_SUCCESS ||
-        (rv = ce_catalog_read_oauth(e, p, c.where, perr)) != APR_SUCCESS) {
+        (rv = ce_catalog_read_oauth(e, p, c.where, perr)) != APR_SUCCESS ||
+        (rv = read_api(e, &c, obj)) != APR_SUCCESS) {
         return rv;
     }
     return add_element(cat, &c, e);

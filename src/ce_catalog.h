@@ -24,8 +24,10 @@
  * be a JSON scalar; description defaults to "". An entry is secret when its
  * type is PASSWORD, it has "secret": true, or it is oauth.api.key or
  * oauth.api.secret (an OAuth client's credentials, in every element that
- * has them: Cloud Elements masks both, and its clients check that). Unknown fields are errors (they
- * are typos in a hand-edited file).
+ * has them: Cloud Elements masks both, and its clients check that). An
+ * element's optional "api" says where its provider's API is and how an
+ * instance authenticates to it (ce_gateway.h); it is never shown to
+ * clients. Unknown fields are errors (they are typos in a hand-edited file).
  */
 #ifndef CE_CATALOG_H
 #define CE_CATALOG_H
@@ -33,6 +35,8 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <jansson.h>
+
+#include "ce_gateway.h"
 
 /* Configuration entry types accepted in the catalog. */
 #define CE_CONFIG_TYPES                                                                            \
@@ -91,6 +95,7 @@ typedef struct {
     json_t *detail;
     apr_array_header_t *config;       /* of ce_config_spec_t, in file order */
     const ce_oauth_provider_t *oauth; /* NULL unless an OAuth element */
+    const ce_gateway_api_t *api;      /* its provider API (ce_gateway.h), or NULL */
 } ce_element_t;
 
 typedef struct ce_catalog_t ce_catalog_t;

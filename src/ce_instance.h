@@ -171,6 +171,10 @@ int ce_instance_valid(const ce_instance_t *inst);
  * it has none yet), or NULL. */
 const char *ce_instance_oauth_problem(const ce_instance_t *inst);
 
+/* When inst's access token expires (epoch ms; 0 when the provider did not
+ * say), from oauth.user.refresh_time and oauth.user.refresh_interval. */
+apr_int64_t ce_instance_oauth_expires(const ce_instance_t *inst);
+
 /* GET /instances/{id}/configuration: array of entries
  * {id, key, name, description, type, required, defaultValue, propertyValue}
  * (secrets masked; keys outside the catalog get name=key, type

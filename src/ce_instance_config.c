@@ -250,6 +250,16 @@ apr_status_t ce_instance_require_entries(apr_pool_t *p, const ce_element_t *e, c
     return APR_SUCCESS;
 }
 
+apr_int64_t ce_instance_oauth_expires(const ce_instance_t *inst)
+{
+    const char *at =
+        json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_TIME));
+    const char *in =
+        json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_INTERVAL));
+
+    return at && in ? apr_atoi64(at) + apr_atoi64(in) * 1000 : 0;
+}
+
 const char *ce_instance_oauth_problem(const ce_instance_t *inst)
 {
     if (!inst->element || !inst->element->oauth) {

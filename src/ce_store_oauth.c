@@ -147,17 +147,6 @@ apr_status_t ce_store_oauth_refresh(ce_refresh_outcome_t *pout, ce_db_t *db, ce_
 /* ------------------------------------------------------------------ */
 /* A fresh token on demand                                             */
 
-/* When inst's access token expires (epoch ms; 0 when it does not say). */
-static apr_int64_t expires_ms(const ce_instance_t *inst)
-{
-    const char *at =
-        json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_TIME));
-    const char *in =
-        json_string_value(json_object_get(inst->configuration, CE_OAUTH_USER_REFRESH_INTERVAL));
-
-    return at && in ? apr_atoi64(at) + apr_atoi64(in) * 1000 : 0;
-}
-
 static const char *entry(const ce_instance_t *inst, const char *key)
 {
     return json_string_value(json_object_get(inst->configuration, key));
@@ -173,7 +162,7 @@ static apr_status_t give(ce_fresh_token_t *out, const ce_instance_t *inst, const
         return CE_OAUTH_REFUSED;
     }
     out->token = entry(inst, CE_OAUTH_USER_TOKEN);
-    out->expires = expires_ms(inst);
+    out->expires = ce_instance_oauth_expires(inst);
     if (!out->token || !*out->token) {
         *perr = "no access token";
         return CE_OAUTH_REFUSED;
@@ -229,7 +218,8 @@ apr_status_t ce_store_oauth_fresh(ce_fresh_token_t *out, ce_db_t *db, ce_http_t 
         }
         seen = seen ? seen : rt;
         /* Refused before: only a forced call asks the provider again. */
-        if (min_ms >= 0 ? expires_ms(inst) - now_ms >= min_ms || ce_instance_oauth_problem(inst)
+        if (min_ms >= 0 ? ce_instance_oauth_expires(inst) - now_ms >= min_ms ||
+                              ce_instance_oauth_problem(inst)
                         : strcmp(seen, rt) != 0) {
             return give(out, inst, perr); /* still good, or refreshed by another meanwhile */
         }

@@ -7,6 +7,7 @@
 #include "ce_num.h"
 #include "ce_outbound.h"
 #include "mod_ce_config.h"
+#include "mod_ce_gateway.h"
 
 void *ce_config_server_create(apr_pool_t *p, server_rec *s)
 {
@@ -32,6 +33,32 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
         add->outbound_timeout >= 0 ? add->outbound_timeout : base->outbound_timeout;
     cfg->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
     return cfg;
+}
+
+void *ce_config_dir_create(apr_pool_t *p, char *dir)
+{
+    ce_dir_config_t *d = apr_pcalloc(p, sizeof(*d));
+
+    d->proxy = -1;
+    return d;
+}
+
+void *ce_config_dir_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    const ce_dir_config_t *base = basev, *add = addv;
+    ce_dir_config_t *d = apr_pcalloc(p, sizeof(*d));
+
+    d->proxy = add->proxy >= 0 ? add->proxy : base->proxy;
+    d->location = add->proxy >= 0 ? add->location : base->location;
+    d->rate = add->rate_set ? add->rate : base->rate;
+    d->period = add->rate_set ? add->period : base->period;
+    d->rate_set = add->rate_set || base->rate_set;
+    return d;
+}
+
+const ce_dir_config_t *ce_config_dir(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &ceinstances_module);
 }
 
 const ce_server_config_t *ce_config_server_of(const server_rec *s)
@@ -185,6 +212,46 @@ static const char *add_cors_origin(cmd_parms *cmd, void *dcfg, const char *arg)
     return NULL;
 }
 
+/* CEInstancesProxy On|Off: calls below this <Location> go on to the
+ * instance's provider. The path below the Location is what is sent on, so
+ * the Location must be a plain path. */
+static const char *set_proxy(cmd_parms *cmd, void *dcfg, int on)
+{
+    ce_dir_config_t *d = dcfg;
+    const ap_directive_t *in = cmd->directive->parent;
+
+    if (on && (!cmd->path || !in || strcasecmp(in->directive, "<Location") != 0 || !in->args ||
+               in->args[0] == '~' || cmd->path[0] != '/')) {
+        return apr_psprintf(cmd->pool, "%s On belongs in a <Location /path> (not a regex)",
+                            cmd->cmd->name);
+    }
+    if (on) {
+        ce_gateway_used();
+    }
+    d->proxy = on;
+    d->location = on ? apr_pstrdup(cmd->pool, cmd->path) : NULL;
+    return NULL;
+}
+
+/* CEInstancesProxyRateLimit CALLS [SECONDS]: at most CALLS gateway calls per
+ * instance in each SECONDS (default 1); 0 lifts an inherited limit. */
+static const char *set_rate(cmd_parms *cmd, void *dcfg, const char *calls, const char *secs)
+{
+    ce_dir_config_t *d = dcfg;
+    apr_int64_t n, s = 1;
+
+    if (ce_num_parse(&n, calls, 0, 0xffffff) != APR_SUCCESS ||
+        (secs && ce_num_parse(&s, secs, 1, CE_RATE_PERIOD_MAX) != APR_SUCCESS)) {
+        return apr_psprintf(
+            cmd->pool, "%s: '%s%s%s' is not CALLS (0 to 16777215) [SECONDS (1 to %d)]",
+            cmd->cmd->name, calls, secs ? " " : "", secs ? secs : "", CE_RATE_PERIOD_MAX);
+    }
+    d->rate = (apr_uint32_t)n;
+    d->period = (apr_uint32_t)s;
+    d->rate_set = 1;
+    return NULL;
+}
+
 apr_status_t ce_config_outbound(apr_pool_t *pconf, server_rec *s, const char **perr)
 {
     server_rec *vs;
@@ -226,4 +293,10 @@ const command_rec ce_config_directives[] = {
     AP_INIT_ITERATE("CEInstancesCORSOrigins", add_cors_origin, NULL, RSRC_CONF,
                     "Browser origins (scheme://host[:port]) allowed to call the API (CORS); "
                     "none by default"),
+    AP_INIT_FLAG("CEInstancesProxy", set_proxy, NULL, ACCESS_CONF,
+                 "On: calls below this <Location> (AuthType CEInstances) go on to the instance's "
+                 "provider API with its credentials"),
+    AP_INIT_TAKE12("CEInstancesProxyRateLimit", set_rate, NULL, ACCESS_CONF,
+                   "Most gateway calls per instance in each period: CALLS [SECONDS] (default 1 "
+                   "second; none by default)"),
     {NULL}};

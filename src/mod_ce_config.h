@@ -1,7 +1,9 @@
 /* mod_ce_config: the module's configuration and its httpd directives.
  *
  * Server scope: CEInstancesCatalog, CEInstancesKeyFile, CEInstancesMaxBodySize,
- * CEInstancesConfigLimits, CEInstancesOutboundAllow, CEInstancesOutboundTimeout. (The
+ * CEInstancesConfigLimits, CEInstancesOutboundAllow, CEInstancesOutboundTimeout,
+ * CEInstancesCORSOrigins. Directory scope (<Location>): CEInstancesProxy,
+ * CEInstancesProxyRateLimit. (The
  * <Location> the handler is mounted at is core's business: see the router.)
  */
 #ifndef MOD_CE_CONFIG_H
@@ -29,6 +31,17 @@ typedef struct {
     apr_array_header_t *cors_origins; /* CEInstancesCORSOrigins (const char *), NULL: none */
 } ce_server_config_t;
 
+/* Per directory (<Location>): the gateway (mod_ce_gateway). */
+typedef struct {
+    int proxy;            /* CEInstancesProxy: -1 unset, 0 off, 1 on */
+    const char *location; /* the <Location> path CEInstancesProxy On was given in */
+    apr_uint32_t rate;    /* CEInstancesProxyRateLimit: calls per period; 0: none */
+    apr_uint32_t period;  /* seconds */
+    int rate_set;
+} ce_dir_config_t;
+
+#define CE_RATE_PERIOD_MAX 3600
+
 #define CE_OUTBOUND_TIMEOUT_DEFAULT apr_time_from_sec(10)
 #define CE_OUTBOUND_TIMEOUT_MAX 300
 
@@ -38,6 +51,12 @@ extern const command_rec ce_config_directives[];
 
 void *ce_config_server_create(apr_pool_t *p, server_rec *s);
 void *ce_config_server_merge(apr_pool_t *p, void *base, void *add);
+
+void *ce_config_dir_create(apr_pool_t *p, char *dir);
+void *ce_config_dir_merge(apr_pool_t *p, void *base, void *add);
+
+/* The per-directory configuration for r (never NULL). */
+const ce_dir_config_t *ce_config_dir(const request_rec *r);
 
 /* The configuration of server s (never NULL). */
 const ce_server_config_t *ce_config_server_of(const server_rec *s);

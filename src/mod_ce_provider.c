@@ -18,12 +18,23 @@
 APLOG_USE_MODULE(ceinstances);
 
 #define AUTH_TYPE "CEInstances"
+#define INSTANCE_KEY "ce-provider-instance"
 
 int ce_provider_applies(request_rec *r)
 {
     const char *type = ap_auth_type(r);
 
     return type && strcasecmp(type, AUTH_TYPE) == 0;
+}
+
+const ce_instance_t *ce_provider_instance(request_rec *r)
+{
+    void *inst = NULL;
+
+    for (; r && !inst; r = r->main) {
+        apr_pool_userdata_get(&inst, INSTANCE_KEY, r->pool);
+    }
+    return inst;
 }
 
 /* The refusal's status, its message kept for the JSON body. */
@@ -50,6 +61,7 @@ static void publish(request_rec *r, const ce_instance_t *inst)
         apr_table_setn(r->subprocess_env, pairs[i][0], pairs[i][1]);
     }
     ce_authn_name_instance(r, inst->id);
+    apr_pool_userdata_setn(inst, INSTANCE_KEY, NULL, r->pool);
     r->user = (char *)pairs[2][1]; /* our pool string: the user's id, never a secret */
     r->ap_auth_type = AUTH_TYPE;
     /* Nothing behind this Location (a CGI, a proxied server) sees them. */

@@ -21,6 +21,8 @@
 
 #include <httpd.h>
 
+#include "ce_instance.h"
+
 /* Registers the authentication hook and the ce-instance / ce-element
  * authorization providers. */
 void ce_provider_register(apr_pool_t *p);
@@ -28,5 +30,9 @@ void ce_provider_register(apr_pool_t *p);
 /* Whether r's <Location> authenticates with AuthType CEInstances (its
  * errors then get the API's JSON bodies). */
 int ce_provider_applies(request_rec *r);
+
+/* The instance r (or the request it is a subrequest of) authenticated
+ * with, decrypted, or NULL. */
+const ce_instance_t *ce_provider_instance(request_rec *r);
 
 #endif

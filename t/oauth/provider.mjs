@@ -87,6 +87,20 @@ provider.use(async (ctx, next) => {
     ctx.body = JSON.stringify(stats);
     return;
   }
+  // A provider API as the gateway (CEInstancesProxy) calls it: the bearer
+  // is checked by oidc-provider itself (unknown, revoked or expired: 401);
+  // the answer says what arrived, for the test to check.
+  if (ctx.path.startsWith('/test/api')) {
+    const m = /^Bearer (.+)$/.exec(ctx.get('authorization') || '');
+    const at = m ? await provider.AccessToken.find(m[1]) : undefined;
+    ctx.status = at ? 200 : 401;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({
+      valid: !!at, client: at ? at.clientId : null, method: ctx.method, path: ctx.path,
+      query: ctx.querystring, headers: ctx.headers,
+    });
+    return;
+  }
   if (ctx.path === '/token/revocation' && ctx.method === 'POST') {
     stats.revocations += 1;
   }
