@@ -37,7 +37,7 @@ static int ce_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                      "CE00020: mod_ceinstances needs mod_dbd: LoadModule dbd_module first");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (ce_gateway_check_config(&err) != APR_SUCCESS) {
+    if (ce_gateway_check_config(s, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s, "CE00051: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -44,12 +44,44 @@ void ce_gateway_pre_config(void)
     used = 0;
 }
 
-apr_status_t ce_gateway_check_config(const char **perr)
+/* Whether an element of s's catalog sends its credential in the query. */
+static int query_credentials(const server_rec *s)
 {
-    if (used &&
-        (!ap_find_linked_module("mod_proxy.c") || !ap_find_linked_module("mod_proxy_http.c"))) {
+    const ce_catalog_t *cat = ce_config_server_of(s)->catalog;
+    const apr_array_header_t *all = cat ? ce_catalog_elements(cat) : NULL;
+    int i;
+
+    for (i = 0; all && i < all->nelts; i++) {
+        const ce_element_t *e = APR_ARRAY_IDX(all, i, const ce_element_t *);
+
+        if (e->api && e->api->auth == CE_GATEWAY_QUERY) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+apr_status_t ce_gateway_check_config(server_rec *s, const char **perr)
+{
+    module *proxy = ap_find_linked_module("mod_proxy.c");
+    module *http = ap_find_linked_module("mod_proxy_http.c");
+
+    if (!used) {
+        return APR_SUCCESS;
+    }
+    if (!proxy || !http) {
         *perr = "CEInstancesProxy needs mod_proxy and mod_proxy_http (LoadModule them)";
         return APR_EINVAL;
+    }
+    for (; s; s = s->next) {
+        if (query_credentials(s) &&
+            (ap_get_server_module_loglevel(s, proxy->module_index) > APLOG_INFO ||
+             ap_get_server_module_loglevel(s, http->module_index) > APLOG_INFO)) {
+            *perr = "an element of the catalog sends its credential as a query parameter, and "
+                    "mod_proxy logs the URLs it forwards to at LogLevel debug: keep it at info "
+                    "(LogLevel ... proxy:info proxy_http:info)";
+            return APR_EINVAL;
+        }
     }
     return APR_SUCCESS;
 }

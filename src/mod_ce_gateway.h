@@ -32,9 +32,12 @@ void ce_gateway_register(apr_pool_t *p);
 /* pre_config: forgets the last configuration's use of the gateway. */
 void ce_gateway_pre_config(void);
 
-/* check_config (apache2 -t too): CEInstancesProxy used without mod_proxy
- * and mod_proxy_http is an error (APR_EINVAL, *perr). */
-apr_status_t ce_gateway_check_config(const char **perr);
+/* check_config (apache2 -t too), for s and its virtual hosts: errors
+ * (APR_EINVAL, *perr) are CEInstancesProxy without mod_proxy and
+ * mod_proxy_http, and a catalog with a query-parameter credential where
+ * mod_proxy logs at debug (it logs the URL it forwards to, query and all).
+ * A per-directory LogLevel is the operator's to keep at info. */
+apr_status_t ce_gateway_check_config(server_rec *s, const char **perr);
 
 /* post_config: the rate-limit table in shared memory (before the children
  * fork). */

@@ -280,13 +280,21 @@ ok !grep({ /fields=summary|access_key/ } @lines), 'no query in the log lines';
 like $log, qr/CE00047: gateway call: instance $busy->{id} \(jira\) GET \(not sent\): 429/,
     'calls refused by the gateway are logged too';
 
+sub slurp_file { open my $fh, '<', $_[0] or return ''; local $/; <$fh> }
+
 # Bad configuration is refused at start.
 for my $bad (['CEInstancesProxy On outside a Location', ['CEInstancesProxy On']],
              ['a regex Location', ['<LocationMatch "^/x">', 'AuthType CEInstances',
                                    'CEInstancesProxy On', '</LocationMatch>']],
              ['a bad rate limit', ['<Location /x>', 'CEInstancesProxyRateLimit 3 0', '</Location>']],
-             ['no mod_proxy_http', ['<Location /x>', 'CEInstancesProxy On', '</Location>']]) {
-    my $n = start_node(name => 'gwbad', fails => 1, extra => $bad->[1]);
+             ['no mod_proxy_http', ['<Location /x>', 'CEInstancesProxy On', '</Location>']],
+             ['a query-parameter credential and mod_proxy at debug',
+              [map({ "LoadModule ${_}_module $MODS/mod_$_.so" } qw(proxy proxy_http)),
+               'LogLevel proxy:debug', '<Location /x>', 'CEInstancesProxy On', '</Location>']]) {
+    my $n = start_node(name => 'gwbad', fails => 1, catalog => $catalog, extra => $bad->[1]);
+    like $n->{start_output} . slurp_file($n->{error_log}), qr/CE0005[12]:/,
+        "$bad->[0]: the reason is logged"
+        if $bad->[0] =~ /mod_proxy/;
     isnt $n->{start_exit}, 0, "refused at start: $bad->[0]";
     stop_node($n);
 }
