@@ -55,12 +55,12 @@ int ce_rate_take(ce_rate_table_t *t, apr_int64_t id, apr_uint32_t limit, apr_uin
     period = period ? period : 1;
     secs = (apr_uint32_t)apr_time_sec(now);
     window = (secs / period) & 0xffff;
-    for (i = 0; i < CE_RATE_PROBES; i++) {
+    for (i = 0; limit && i < CE_RATE_PROBES; i++) {
         if (try_slot(&t->slot[(first + i) % CE_RATE_SLOTS], tag, window, limit, &over)) {
             break;
         }
     }
-    if (!over) {
+    if (limit && !over) {
         return 1;
     }
     *pretry = period - secs % period;

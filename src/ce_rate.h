@@ -18,16 +18,16 @@
 
 #include <apr_time.h>
 
-#define CE_RATE_SLOTS 16384
-#define CE_RATE_PROBES 8
+#define CE_RATE_SLOTS 65536
+#define CE_RATE_PROBES 16
 
 typedef struct {
     volatile apr_uint64_t slot[CE_RATE_SLOTS];
 } ce_rate_table_t;
 
 /* Counts a call of instance id at now: 1 when it is within limit calls per
- * period seconds (period 1..65535), else 0 with *pretry the seconds until
- * its window ends (at least 1). */
+ * period seconds (period 1..65535; limit 0 allows none), else 0 with
+ * *pretry the seconds until its window ends (at least 1). */
 int ce_rate_take(ce_rate_table_t *t, apr_int64_t id, apr_uint32_t limit, apr_uint32_t period,
                  apr_time_t now, apr_uint32_t *pretry);
 
