@@ -10,6 +10,10 @@
 #   get      GET /instances/{id}
 #   post     POST /instances (creates the big account's instances)
 #   list     GET /instances?pageSize=N on a small account and on the big one
+#   proxy    the static file through plain mod_proxy (ProxyPass, same httpd)
+#   gateway  the same file through the gateway (AuthType CEInstances,
+#            CEInstancesProxy On: an instance's Element token, its jira
+#            credential put in); also shown as a ratio to proxy
 # Prints a Markdown table (also written to build/bench.md): req/s, p99
 # latency, ratio to static. Any non-2xx answer fails the run.
 # BENCH_ONLY="get post list_small list_big" measures only those;
@@ -66,6 +70,9 @@ LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
 LoadModule mime_module $mods/mod_mime.so
 LoadModule dbd_module $mods/mod_dbd.so
+LoadModule authn_core_module $mods/mod_authn_core.so
+LoadModule proxy_module $mods/mod_proxy.so
+LoadModule proxy_http_module $mods/mod_proxy_http.so
 LoadModule ceinstances_module $root/build/mod_ceinstances.so
 TypesConfig /etc/mime.types
 StartServers ${BENCH_PROCS:-2}
@@ -84,8 +91,22 @@ DBDKeep ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
 DBDMax ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
 CEInstancesCatalog $root/conf/elements.json
 CEInstancesKeyFile $work/bench.key
+CEInstancesOutboundAllow 127.0.0.1
 <Location /elements/api-v2>
     SetHandler ceinstances
+</Location>
+# The provider's worker (connections kept alive and reused), which both
+# ProxyPass and the gateway's calls to that URL use: as an operator declares
+# the provider hosts the gateway calls.
+<Proxy "http://127.0.0.1:$port/backend" ttl=60>
+</Proxy>
+<Location /plain>
+    ProxyPass http://127.0.0.1:$port/backend
+</Location>
+<Location /gateway>
+    AuthType CEInstances
+    Require ce-instance
+    CEInstancesProxy On
 </Location>
 EOF
 
@@ -124,6 +145,13 @@ while [ $n -lt "$small" ]; do post "$small_auth" >/dev/null; n=$((n + 1)); done
 # The static twin: the very bytes GET /instances/{id} answers.
 curl -sf -H "Authorization: $big_auth" "$api/instances/$id" > "$work/htdocs/instance.json"
 size=$(wc -c < "$work/htdocs/instance.json")
+# The gateway's provider: the same file, served by the same httpd.
+mkdir -p "$work/htdocs/backend"
+cp "$work/htdocs/instance.json" "$work/htdocs/backend/instance.json"
+gw_token=$(curl -sf -X POST -H "Authorization: $big_auth" -H 'Content-Type: application/json' \
+    -d '{"element":{"key":"jira"},"name":"gateway","configuration":{"jira.username":"bench","jira.password":"bench-password","jira.api.url":"'"$base/backend"'"}}' \
+    "$api/instances" | json_field '$j->{token}')
+gw_auth="$big_auth, Element $gw_token"
 
 cat > "$work/post.lua" <<EOF
 wrk.method = "POST"
@@ -156,6 +184,8 @@ while [ $round -lt "$rounds" ]; do
     pair post "$big_auth" "$api/instances" "$work/post.lua"
     pair list_small "$small_auth" "$api/instances?pageSize=$page"
     pair list_big "$big_auth" "$api/instances?pageSize=$page"
+    pair proxy "$big_auth" "$base/plain/instance.json"
+    pair gateway "$gw_auth" "$base/gateway/instance.json"
     round=$((round + 1))
 done
 big=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM ce_instance WHERE user_id = (SELECT min(id) FROM ce_user)")
@@ -173,6 +203,8 @@ perl -e '
         [post => "POST /instances"],
         [list_small => "GET /instances?pageSize=$page, account of $small"],
         [list_big => "GET /instances?pageSize=$page, account of $big (at the end)"],
+        [proxy => "the static file through plain mod_proxy"],
+        [gateway => "the static file through the gateway (CEInstancesProxy)"],
     );
     my (@static, %med);
     for (@rows) {
@@ -197,6 +229,10 @@ perl -e '
     printf "\nstatic file runs: %s req/s\n", join(", ", map { sprintf "%.0f", $_ } @static);
     printf "list page time, big account vs small: %.2fx\n", $med{list_small}{rps} / $med{list_big}{rps}
         if $med{list_big} && $med{list_small};
+    printf "gateway vs plain mod_proxy: %.2fx (median of the rounds: %s)\n",
+        median(map { $r{gateway}[$_][0] / $r{proxy}[$_][0] } 0 .. $#{$r{gateway}}),
+        join(", ", map { sprintf "%.2f", $r{gateway}[$_][0] / $r{proxy}[$_][0] } 0 .. $#{$r{gateway}})
+        if $r{gateway} && $r{proxy};
 ' "$size" "$secs" "$conns" "$page" "$small" "$big" "$rounds" | tee "$root/build/bench.md"
 
 if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include <apr_uri.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -155,11 +156,60 @@ static int fresh_bearer(request_rec *r, const ce_instance_t *inst, const char **
                   "The instance's access token could not be refreshed now; try again later");
 }
 
+/* Destinations found allowed in the last VERDICT_TTL, per process: a
+ * resolver call per gateway call costs more than the rest of the check
+ * (glibc's getaddrinfo asks the kernel for the interfaces each time). The
+ * address mod_proxy connects to is checked on every new connection all
+ * the same (ce_gateway_check_connection). */
+#define VERDICT_TTL apr_time_from_sec(10)
+#define VERDICTS_MAX 4096
+static apr_thread_mutex_t *verdict_lock;
+static apr_pool_t *verdict_pool;
+static apr_hash_t *verdicts; /* "https host:port" -> apr_time_t of the check */
+
+void ce_gateway_child_init(apr_pool_t *pchild)
+{
+    if (apr_thread_mutex_create(&verdict_lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS ||
+        apr_pool_create(&verdict_pool, pchild) != APR_SUCCESS) {
+        verdict_lock = NULL; /* no cache: every call resolves */
+        return;
+    }
+    verdicts = apr_hash_make(verdict_pool);
+}
+
+/* Whether host:port was found allowed lately (remember: it just was). */
+static int allowed_lately(const char *host, const char *port, int https, int remember)
+{
+    char key[300];
+    apr_time_t *at, now = apr_time_now();
+    int yes = 0;
+
+    if (!verdict_lock || strlen(host) > 255) {
+        return 0;
+    }
+    apr_snprintf(key, sizeof(key), "%d %s:%s", https, host, port ? port : "");
+    apr_thread_mutex_lock(verdict_lock);
+    if (remember) {
+        if (apr_hash_count(verdicts) >= VERDICTS_MAX) {
+            apr_pool_clear(verdict_pool);
+            verdicts = apr_hash_make(verdict_pool);
+        }
+        at = apr_palloc(verdict_pool, sizeof(*at));
+        *at = now;
+        apr_hash_set(verdicts, apr_pstrdup(verdict_pool, key), APR_HASH_KEY_STRING, at);
+    } else {
+        at = apr_hash_get(verdicts, key, APR_HASH_KEY_STRING);
+        yes = at && now - *at < VERDICT_TTL;
+    }
+    apr_thread_mutex_unlock(verdict_lock);
+    return yes;
+}
+
 /* Every address url's host resolves to, held to the outbound guard before
  * mod_proxy connects (the address it does connect to is checked again). */
 static int check_destination(request_rec *r, const char *url, int *phttps)
 {
-    const ce_server_config_t *cfg = ce_config_server(r);
+    const ce_outbound_t *guard = ce_config_server(r)->http->guard;
     apr_sockaddr_t *sa = NULL;
     apr_uri_t u;
     const char *err = NULL;
@@ -168,6 +218,10 @@ static int check_destination(request_rec *r, const char *url, int *phttps)
     if (ce_outbound_check_url(r->pool, url, phttps, &err) != APR_SUCCESS ||
         apr_uri_parse(r->pool, url, &u) != APR_SUCCESS) {
         return refuse(r, HTTP_BAD_GATEWAY, "The provider URL is not usable");
+    }
+    apr_table_setn(r->notes, NOTE_HTTPS, *phttps ? "1" : "0");
+    if (allowed_lately(u.hostname, u.port_str, *phttps, 0)) {
+        return OK;
     }
     if (apr_sockaddr_info_get(&sa, u.hostname, APR_UNSPEC,
                               u.port ? u.port : apr_uri_port_of_scheme(u.scheme), 0,
@@ -178,14 +232,13 @@ static int check_destination(request_rec *r, const char *url, int *phttps)
     }
     for (; sa; sa = sa->next) {
         if (apr_sockaddr_ip_get(&ip, sa) != APR_SUCCESS ||
-            ce_outbound_check_address(cfg->http->guard, r->pool, ip, *phttps, &err) !=
-                APR_SUCCESS) {
+            ce_outbound_check_address(guard, r->pool, ip, *phttps, &err) != APR_SUCCESS) {
             return refuse(r, HTTP_FORBIDDEN,
                           apr_pstrcat(r->pool, "The provider URL is refused: ",
                                       err ? err : "an address of its host", NULL));
         }
     }
-    apr_table_setn(r->notes, NOTE_HTTPS, *phttps ? "1" : "0");
+    allowed_lately(u.hostname, u.port_str, *phttps, 1);
     return OK;
 }
 

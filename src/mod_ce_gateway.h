@@ -43,6 +43,9 @@ apr_status_t ce_gateway_check_config(server_rec *s, const char **perr);
  * fork). */
 apr_status_t ce_gateway_post_config(apr_pool_t *pconf, server_rec *s, const char **perr);
 
+/* child_init: the per-process memory of destinations found allowed. */
+void ce_gateway_child_init(apr_pool_t *pchild);
+
 /* CEInstancesProxy On was read (the configuration uses the gateway). */
 void ce_gateway_used(void);
 

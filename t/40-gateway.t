@@ -1,4 +1,4 @@
-# 39-gateway: calls through httpd to the instance's provider (issue 13,
+# 40-gateway: calls through httpd to the instance's provider (issue 13,
 # the gateway: CEInstancesProxy On). A node serves the gateway and, in
 # other Locations of the same real httpd, a provider API (a CGI answering
 # what arrived, behind httpd's own Basic authentication for jira); the
