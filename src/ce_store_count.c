@@ -36,7 +36,9 @@
     "AND EXISTS (SELECT 1 FROM ce_instance_tag u WHERE u.instance_id = t.instance_id "             \
     "AND u.tag = %s) "
 
-/* The labels of the tag counts, by number of tags (1..CE_STORE_COUNT_TAGS_MAX). */
+/* The labels of the tag counts, by number of tags (1..CE_STORE_COUNT_TAGS_MAX):
+ * one statement of each arity below. */
+_Static_assert(CE_STORE_COUNT_TAGS_MAX == 4, "one tag count statement per number of tags");
 static const char *const tag_labels[2][CE_STORE_COUNT_TAGS_MAX] = {
     {"ce_count_instances_tags_1", "ce_count_instances_tags_2", "ce_count_instances_tags_3",
      "ce_count_instances_tags_4"},
