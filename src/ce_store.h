@@ -218,6 +218,20 @@ apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_
                                     apr_pool_t *p, const ce_catalog_t *cat, const ce_user_t *owner,
                                     const ce_instance_query_t *q, const char **perr);
 
+/* Tags a total is counted with at most (distinct ones). */
+#define CE_STORE_COUNT_TAGS_MAX 4
+
+/* *ptotal = how many of owner's instances match q's filters (element,
+ * tags) on all pages together (q->before_id and q->limit do not matter).
+ * Its cost does not grow with the owner's instances: without tags, a sum
+ * over the counts the writes keep (ce_store_count.c); with tags, the
+ * owner's instances carrying the first one. APR_ENOTIMPL (*perr says so)
+ * when q has more than CE_STORE_COUNT_TAGS_MAX distinct tags: not
+ * counted. */
+apr_status_t ce_store_instance_count(apr_int64_t *ptotal, ce_db_t *db, apr_pool_t *p,
+                                     const ce_user_t *owner, const ce_instance_query_t *q,
+                                     const char **perr);
+
 /* --- OAuth token refresh (ce_store_oauth.c) --- */
 
 /* An OAuth instance whose access token is due for a refresh. */

@@ -1,58 +1,14 @@
 /* ce_store_instance: element instances — create (alone or group-committed,
- * see ce_store_batch.c), read, update, delete, and listing by keyset
- * pagination. Tokens and secret configuration values are sealed on the
- * way in and opened on the way out (ce_store_seal.c). */
+ * see ce_store_batch.c), read, update, delete; each write keeps the counts
+ * of ce_store_count.c in its transaction (listing: ce_store_list.c).
+ * Tokens and secret configuration values are sealed on the way in and
+ * opened on the way out (ce_store_seal.c). */
 #include <string.h>
 #include <apr_strings.h>
 
 #include "ce_json.h"
 #include "ce_log.h"
 #include "ce_store_int.h"
-
-/* "No upper bound" for keyset pagination (before_id 0). */
-#define ID_SENTINEL APR_INT64_MAX
-
-#define INSTANCE_COLUMNS                                                                           \
-    "i.id, i.organization_id, i.element_id, i.name, i.token, i.tags, i.configuration, "            \
-    "i.disabled, i.max_cache_size, i.cache_ttl, i.caching_enabled, "                               \
-    "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision, i.oauth_due, "           \
-    "i.oauth_failures, i.oauth_status, i.external_auth, i.user_id"
-
-/* Column positions in INSTANCE_COLUMNS. */
-enum {
-    IC_ID,
-    IC_ORGANIZATION,
-    IC_ELEMENT,
-    IC_NAME,
-    IC_TOKEN,
-    IC_TAGS,
-    IC_CONFIGURATION,
-    IC_DISABLED,
-    IC_MAX_CACHE_SIZE,
-    IC_CACHE_TTL,
-    IC_CACHING,
-    IC_TRACE,
-    IC_CREATED,
-    IC_UPDATED,
-    IC_REVISION,
-    IC_OAUTH_DUE,
-    IC_OAUTH_FAILURES,
-    IC_OAUTH_STATUS,
-    IC_EXTERNAL_AUTH,
-    IC_USER
-};
-
-/* Listing: owner, before id, [element], [first tag], limit. With a tag the
- * scan starts from the tag index (CROSS JOIN fixes that join order in
- * SQLite and is an ordinary inner join elsewhere). */
-#define LIST_ALL(ELEMENT)                                                                          \
-    "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.user_id = %lld "                       \
-    "AND i.id < %lld " ELEMENT "ORDER BY i.id DESC LIMIT %d"
-#define LIST_TAG(ELEMENT)                                                                          \
-    "SELECT " INSTANCE_COLUMNS " FROM ce_instance_tag t CROSS JOIN ce_instance i "                 \
-    "WHERE i.id = t.instance_id AND i.user_id = %lld AND t.instance_id < %lld " ELEMENT            \
-    "AND t.tag = %s ORDER BY t.instance_id DESC LIMIT %d"
-#define BY_ELEMENT "AND i.element_id = %ld "
 
 const ce_store_statement_t ce_store_instance_statements[] = {
     {"ce_insert_instance",
@@ -62,9 +18,9 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "oauth_status, external_auth) VALUES (%lld, %lld, %ld, %s, %s, %s, "
      "%s, %s, %d, %ld, %ld, %d, %d, %s, %s, %lld, %d, %s, %s) RETURNING id"},
     {"ce_select_instance_admin",
-     "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
-    {"ce_select_instance",
-     "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
+     "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
+    {"ce_select_instance", "SELECT " CE_STORE_INSTANCE_COLUMNS
+                           " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
 
     {"ce_select_instance_by_token",
      "SELECT id, disabled FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
@@ -76,22 +32,21 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "oauth_lease = CASE WHEN oauth_due = %lld THEN oauth_lease ELSE 0 END, oauth_due = %lld, "
      "oauth_failures = %d, oauth_status = %s, external_auth = %s "
      "WHERE id = %lld AND user_id = %lld"},
-    {"ce_delete_instance", "DELETE FROM ce_instance WHERE id = %lld AND user_id = %lld"},
-    {"ce_insert_instance_tag", "INSERT INTO ce_instance_tag (instance_id, tag) VALUES (%lld, %s)"},
+    {"ce_delete_instance",
+     "DELETE FROM ce_instance WHERE id = %lld AND user_id = %lld RETURNING element_id"},
+    {"ce_insert_instance_tag",
+     "INSERT INTO ce_instance_tag (instance_id, user_id, tag) VALUES (%lld, %lld, %s)"},
     {"ce_delete_instance_tags", "DELETE FROM ce_instance_tag WHERE instance_id = %lld"},
-    {"ce_select_instances", LIST_ALL("")},
-    {"ce_select_instances_by_element", LIST_ALL(BY_ELEMENT)},
-    {"ce_select_instances_by_tag", LIST_TAG("")},
-    {"ce_select_instances_by_element_tag", LIST_TAG(BY_ELEMENT)},
     {NULL, NULL}};
 
 const ce_store_statement_t ce_store_instance_locking_statements[] = {
-    {"ce_select_instance_for_update",
-     "SELECT " INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
+    {"ce_select_instance_for_update", "SELECT " CE_STORE_INSTANCE_COLUMNS
+                                      " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
+    {"ce_select_instance_element_for_update",
+     "SELECT element_id FROM ce_instance WHERE id = %lld AND user_id = %lld"},
     {NULL, NULL}};
 
-/* Parses stored JSON text (tags / configuration) of the expected type. */
-static apr_status_t parse_column(json_t **pj, apr_pool_t *p, const char *text, json_type type)
+apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, json_type type)
 {
     const char *err;
 
@@ -108,30 +63,32 @@ static apr_status_t columns_from_row(ce_instance_t *inst, apr_pool_t *p, const c
                                      const ce_catalog_t *cat, const ce_user_t *owner,
                                      const char **perr)
 {
-    if (parse_column(&inst->tags, p, row[IC_TAGS], JSON_ARRAY) != APR_SUCCESS ||
-        parse_column(&inst->configuration, p, row[IC_CONFIGURATION], JSON_OBJECT) != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "Instance %s: stored tags or configuration unreadable", row[IC_ID]);
+    if (ce_store_json_column(&inst->tags, p, row[CE_IC_TAGS], JSON_ARRAY) != APR_SUCCESS ||
+        ce_store_json_column(&inst->configuration, p, row[CE_IC_CONFIGURATION], JSON_OBJECT) !=
+            APR_SUCCESS) {
+        *perr =
+            apr_psprintf(p, "Instance %s: stored tags or configuration unreadable", row[CE_IC_ID]);
         return APR_EGENERAL;
     }
-    inst->id = apr_atoi64(row[IC_ID]);
-    inst->organization_id = apr_atoi64(ce_store_or_empty(row[IC_ORGANIZATION]));
+    inst->id = apr_atoi64(row[CE_IC_ID]);
+    inst->organization_id = apr_atoi64(ce_store_or_empty(row[CE_IC_ORGANIZATION]));
     inst->user = owner;
-    inst->element_id = (long)apr_atoi64(ce_store_or_empty(row[IC_ELEMENT]));
+    inst->element_id = (long)apr_atoi64(ce_store_or_empty(row[CE_IC_ELEMENT]));
     inst->element = cat ? ce_catalog_by_id(cat, inst->element_id) : NULL;
-    inst->name = apr_pstrdup(p, ce_store_or_empty(row[IC_NAME]));
-    inst->disabled = atoi(ce_store_or_empty(row[IC_DISABLED]));
-    inst->max_cache_size = (long)apr_atoi64(ce_store_or_empty(row[IC_MAX_CACHE_SIZE]));
-    inst->cache_time_to_live = (long)apr_atoi64(ce_store_or_empty(row[IC_CACHE_TTL]));
-    inst->caching_enabled = atoi(ce_store_or_empty(row[IC_CACHING]));
-    inst->trace_logging_enabled = atoi(ce_store_or_empty(row[IC_TRACE]));
-    inst->revision = apr_atoi64(ce_store_or_empty(row[IC_REVISION]));
-    inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[IC_CREATED]));
-    inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[IC_UPDATED]));
-    inst->oauth_due = apr_atoi64(ce_store_or_empty(row[IC_OAUTH_DUE]));
-    inst->oauth_failures = atoi(ce_store_or_empty(row[IC_OAUTH_FAILURES]));
-    inst->oauth_status = apr_pstrdup(p, ce_store_or_empty(row[IC_OAUTH_STATUS]));
-    inst->external_authentication = row[IC_EXTERNAL_AUTH] && *row[IC_EXTERNAL_AUTH]
-                                        ? apr_pstrdup(p, row[IC_EXTERNAL_AUTH])
+    inst->name = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_NAME]));
+    inst->disabled = atoi(ce_store_or_empty(row[CE_IC_DISABLED]));
+    inst->max_cache_size = (long)apr_atoi64(ce_store_or_empty(row[CE_IC_MAX_CACHE_SIZE]));
+    inst->cache_time_to_live = (long)apr_atoi64(ce_store_or_empty(row[CE_IC_CACHE_TTL]));
+    inst->caching_enabled = atoi(ce_store_or_empty(row[CE_IC_CACHING]));
+    inst->trace_logging_enabled = atoi(ce_store_or_empty(row[CE_IC_TRACE]));
+    inst->revision = apr_atoi64(ce_store_or_empty(row[CE_IC_REVISION]));
+    inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_CREATED]));
+    inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_UPDATED]));
+    inst->oauth_due = apr_atoi64(ce_store_or_empty(row[CE_IC_OAUTH_DUE]));
+    inst->oauth_failures = atoi(ce_store_or_empty(row[CE_IC_OAUTH_FAILURES]));
+    inst->oauth_status = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_OAUTH_STATUS]));
+    inst->external_authentication = row[CE_IC_EXTERNAL_AUTH] && *row[CE_IC_EXTERNAL_AUTH]
+                                        ? apr_pstrdup(p, row[CE_IC_EXTERNAL_AUTH])
                                         : "none";
     return APR_SUCCESS;
 }
@@ -145,17 +102,17 @@ static apr_status_t open_sealed(ce_instance_t *inst, ce_db_t *db, apr_pool_t *p,
     const char *err = NULL;
     apr_size_t len;
 
-    if (ce_store_open(&inst->token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN, row[IC_TOKEN]) !=
-        APR_SUCCESS) {
+    if (ce_store_open(&inst->token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN,
+                      row[CE_IC_TOKEN]) != APR_SUCCESS) {
         inst->token = NULL;
         *perr = apr_psprintf(p,
                              "Instance %s: the stored token fails authentication "
                              "(tampered, or another key)",
-                             row[IC_ID]);
+                             row[CE_IC_ID]);
         return APR_EGENERAL;
     }
     if (ce_store_open_configuration(inst->configuration, p, db->keys, &err) != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "Instance %s: %s", row[IC_ID], err);
+        *perr = apr_psprintf(p, "Instance %s: %s", row[CE_IC_ID], err);
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
@@ -178,13 +135,9 @@ static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_po
     return rv;
 }
 
-/* As instance_from_row, for a listing: an instance whose sealed values do
- * not open is still listed, as unreadable (not valid), without its token
- * and with every value that did not open set to null; it is logged by id,
- * since the listing itself answers 200. */
-static apr_status_t listed_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                    const char **row, const ce_catalog_t *cat,
-                                    const ce_user_t *owner, const char **perr)
+apr_status_t ce_store_instance_listed(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                      const char **row, const ce_catalog_t *cat,
+                                      const ce_user_t *owner, const char **perr)
 {
     ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
     const char *err = NULL;
@@ -211,17 +164,17 @@ static const char *json_text(apr_pool_t *p, const json_t *j, const char *empty)
     return j ? ce_json_dump(p, j) : empty;
 }
 
-/* Inserts one ce_instance_tag row per string of tags. */
-static apr_status_t insert_tags(ce_db_t *db, apr_pool_t *p, apr_int64_t id, json_t *tags,
-                                const char **perr)
+/* Inserts one ce_instance_tag row per string of inst's tags (instance id). */
+static apr_status_t insert_tags(ce_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                const ce_instance_t *inst, const char **perr)
 {
     apr_status_t rv = APR_SUCCESS;
-    const void *args[2] = {&id, NULL};
+    const void *args[3] = {&id, &inst->user->id, NULL};
     size_t i;
     int nrows;
 
-    for (i = 0; i < json_array_size(tags) && rv == APR_SUCCESS; i++) {
-        if ((args[1] = json_string_value(json_array_get(tags, i))) != NULL) {
+    for (i = 0; i < json_array_size(inst->tags) && rv == APR_SUCCESS; i++) {
+        if ((args[2] = json_string_value(json_array_get(inst->tags, i))) != NULL) {
             rv = ce_store_run(&nrows, db, p, "ce_insert_instance_tag", args, perr);
         }
     }
@@ -266,6 +219,7 @@ apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t
     apr_dbd_transaction_t *tx;
     apr_status_t rv;
     ce_store_create_t *c;
+    apr_array_header_t *counts = apr_array_make(p, 8, sizeof(ce_store_count_change_t));
 
     if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
         return rv;
@@ -273,8 +227,18 @@ apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t
     for (c = list; c && rv == APR_SUCCESS; c = c->next) {
         rv = ce_store_insert(&c->id, db, p, "ce_insert_instance", c->args, perr);
         if (rv == APR_SUCCESS && c->inst->tags) {
-            rv = insert_tags(db, p, c->id, c->inst->tags, perr);
+            rv = insert_tags(db, p, c->id, c->inst, perr);
         }
+        if (rv == APR_SUCCESS) {
+            ce_store_count_change_t *n = apr_array_push(counts);
+
+            *n = (ce_store_count_change_t){c->inst->user->id, c->inst->element_id, c->id, 1};
+        }
+    }
+    /* last: the count rows stay locked (PostgreSQL) only to the commit */
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_count_apply(db, p, (ce_store_count_change_t *)counts->elts, counts->nelts,
+                                  perr);
     }
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
@@ -343,7 +307,7 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    nobody->id = apr_atoi64(ce_store_or_empty(row[IC_USER])); /* whose it is, nothing more */
+    nobody->id = apr_atoi64(ce_store_or_empty(row[CE_IC_USER])); /* whose it is, nothing more */
     nobody->email_address = nobody->first_name = nobody->last_name = "";
     return instance_from_row(pinst, db, p, row, cat, nobody, perr);
 }
@@ -407,19 +371,25 @@ static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instanc
     return rv;
 }
 
-/* Inside a transaction: inst's row and its tag rows rewritten. */
+/* Inside a transaction: inst's row and its tag rows rewritten; moved from
+ * element was_element to another, it counts there instead. */
 static apr_status_t write_instance(ce_db_t *db, apr_pool_t *p, const ce_instance_t *inst,
-                                   const char **perr)
+                                   long was_element, const char **perr)
 {
     const void *args[1] = {&inst->id};
     apr_status_t rv = update_instance(db, p, inst, perr);
+    ce_store_count_change_t moved[2] = {{inst->user->id, was_element, inst->id, -1},
+                                        {inst->user->id, inst->element_id, inst->id, 1}};
     int nrows;
 
     if (rv == APR_SUCCESS) {
         rv = ce_store_run(&nrows, db, p, "ce_delete_instance_tags", args, perr);
     }
     if (rv == APR_SUCCESS && inst->tags) {
-        rv = insert_tags(db, p, inst->id, inst->tags, perr);
+        rv = insert_tags(db, p, inst->id, inst, perr);
+    }
+    if (rv == APR_SUCCESS && was_element != inst->element_id) {
+        rv = ce_store_count_apply(db, p, moved, 2, perr);
     }
     return rv;
 }
@@ -428,6 +398,8 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
                                       const char **perr)
 {
     apr_dbd_transaction_t *tx;
+    const void *args[2] = {&inst->id, NULL};
+    const char **row;
     apr_status_t rv;
 
     if (!inst->user) {
@@ -437,26 +409,40 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
     if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
         return rv;
     }
-    rv = write_instance(db, p, inst, perr);
+    /* the element it counts in now, the row locked to the write */
+    args[1] = &inst->user->id;
+    rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_element_for_update", args, perr);
+    if (rv == APR_NOTFOUND) {
+        *perr = "Instance not found";
+    }
+    if (rv == APR_SUCCESS) {
+        rv = write_instance(db, p, inst, (long)apr_atoi64(ce_store_or_empty(row[0])), perr);
+    }
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
-/* Inside a transaction: owner's instance id and its tag rows deleted. */
+/* Inside a transaction: owner's instance id and its tag rows deleted, and
+ * no longer counted. */
 static apr_status_t remove_instance(ce_db_t *db, apr_pool_t *p, const ce_user_t *owner,
                                     apr_int64_t id, const char **perr)
 {
     const void *args[2] = {&id, &owner->id};
+    ce_store_count_change_t gone = {owner->id, 0, id, -1};
+    const char **row;
     apr_status_t rv;
     int nrows;
 
     /* Ownership first: the tag rows are only touched once the instance was ours. */
-    rv = ce_store_run(&nrows, db, p, "ce_delete_instance", args, perr);
-    if (rv == APR_SUCCESS && nrows == 0) {
+    rv = ce_store_fetch_one(&row, db, p, "ce_delete_instance", args, perr);
+    if (rv == APR_NOTFOUND) {
         *perr = "Instance not found";
-        rv = APR_NOTFOUND;
     }
     if (rv == APR_SUCCESS) {
+        gone.element_id = (long)apr_atoi64(ce_store_or_empty(row[0]));
         rv = ce_store_run(&nrows, db, p, "ce_delete_instance_tags", args, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_count_apply(db, p, &gone, 1, perr);
     }
     return rv;
 }
@@ -483,6 +469,7 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
     const void *args[2] = {&id, &owner->id};
     const char **row;
     apr_status_t rv;
+    long was_element = 0;
 
     *pinst = NULL;
     if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
@@ -492,177 +479,20 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
      * (PostgreSQL: FOR UPDATE; SQLite: the transaction holds the write
      * lock), so no other update can come between this read and the write. */
     rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_for_update", args, perr);
-    if (rv == APR_SUCCESS) {
-        rv = instance_from_row(pinst, db, p, row, cat, owner, perr);
-    }
-    if (rv == APR_SUCCESS) {
+    if (rv == APR_SUCCESS &&
+        (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) == APR_SUCCESS) {
+        was_element = (*pinst)->element_id;
         rv = modify(*pinst, baton, perr);
     }
     if (rv == CE_STORE_DELETE) {
         rv = remove_instance(db, p, owner, id, perr);
-    } else if (rv == APR_SUCCESS && (rv = write_instance(db, p, *pinst, perr)) == APR_SUCCESS) {
+    } else if (rv == APR_SUCCESS &&
+               (rv = write_instance(db, p, *pinst, was_element, perr)) == APR_SUCCESS) {
         (*pinst)->revision++;
     }
     rv = ce_store_tx_end(tx, db, p, rv, perr);
     if (rv != APR_SUCCESS) {
         *pinst = NULL;
-    }
-    return rv;
-}
-
-/* --- listing --- */
-
-/* State of one listing: the page being filled and the keyset cursor. */
-typedef struct {
-    ce_db_t *db;
-    apr_pool_t *p;
-    const ce_catalog_t *cat;
-    const ce_user_t *owner;
-    const ce_instance_query_t *q;
-    const char *label;         /* statement for q's SQL filters */
-    apr_int64_t before;        /* scan ids below this */
-    int batch;                 /* rows asked of each SELECT */
-    apr_array_header_t *insts; /* the page */
-    int more;
-    apr_size_t bytes; /* stored configuration text on the page so far */
-} listing_t;
-
-/* Rows one SELECT of a listing asks for at most: what a batch holds in
- * memory at once is bounded too (a row's configuration can be 256 KiB and
- * more, sealed). */
-#define LISTING_BATCH_MAX 26
-
-static const char *listing_label(const ce_instance_query_t *q)
-{
-    int tag = q->tags && q->tags->nelts > 0;
-
-    if (q->element_id) {
-        return tag ? "ce_select_instances_by_element_tag" : "ce_select_instances_by_element";
-    }
-    return tag ? "ce_select_instances_by_tag" : "ce_select_instances";
-}
-
-/* 1 if the JSON array tags holds the string want. */
-static int has_tag(const json_t *tags, const char *want)
-{
-    size_t i;
-
-    for (i = 0; i < json_array_size(tags); i++) {
-        const char *tag = json_string_value(json_array_get(tags, i));
-
-        if (tag && strcmp(tag, want) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* 1 if the stored tags (JSON text) hold every tag of q after the first,
- * which the SQL already matched. */
-static int has_other_tags(apr_pool_t *p, const char *text, const ce_instance_query_t *q)
-{
-    json_t *tags;
-    int i;
-
-    if (!q->tags || q->tags->nelts < 2) {
-        return 1;
-    }
-    if (parse_column(&tags, p, text, JSON_ARRAY) != APR_SUCCESS) {
-        return 0;
-    }
-    for (i = 1; i < q->tags->nelts; i++) {
-        if (!has_tag(tags, APR_ARRAY_IDX(q->tags, i, const char *))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Adds the rows of one batch that pass the C-side filters to the page,
- * moving the cursor past every row scanned. */
-static apr_status_t listing_take(listing_t *l, apr_pool_t *scratch, apr_array_header_t *rows,
-                                 const char **perr)
-{
-    apr_status_t rv = APR_SUCCESS;
-    ce_instance_t *inst;
-    int i;
-
-    for (i = 0; i < rows->nelts && rv == APR_SUCCESS && !l->more; i++) {
-        const char **row = APR_ARRAY_IDX(rows, i, const char **);
-
-        l->before = apr_atoi64(row[IC_ID]);
-        if (!has_other_tags(scratch, row[IC_TAGS], l->q)) {
-            continue;
-        }
-        if (l->insts->nelts == l->q->limit ||
-            (l->insts->nelts > 0 && l->bytes >= CE_PAGE_BYTES_MAX)) {
-            l->more = 1; /* full: by count, or by bytes (then shorter than asked) */
-        } else if ((rv = listed_from_row(&inst, l->db, l->p, row, l->cat, l->owner, perr)) ==
-                   APR_SUCCESS) {
-            APR_ARRAY_PUSH(l->insts, ce_instance_t *) = inst;
-            l->bytes += strlen(ce_store_or_empty(row[IC_CONFIGURATION]));
-        }
-    }
-    return rv;
-}
-
-/* One SELECT of up to l->batch rows below the cursor; *pdone when no
- * further batch can add to the page. Scanned rows live in a scratch pool. */
-static apr_status_t listing_batch(listing_t *l, int *pdone, const char **perr)
-{
-    const void *args[5];
-    int n = 0;
-    apr_array_header_t *rows;
-    apr_pool_t *scratch;
-    apr_status_t rv;
-
-    args[n++] = &l->owner->id;
-    args[n++] = &l->before;
-    if (l->q->element_id) {
-        args[n++] = &l->q->element_id;
-    }
-    if (l->q->tags && l->q->tags->nelts > 0) {
-        args[n++] = APR_ARRAY_IDX(l->q->tags, 0, const char *);
-    }
-    args[n] = &l->batch;
-    apr_pool_create(&scratch, l->p);
-    rv = ce_store_fetch(&rows, l->db, scratch, l->label, args, perr);
-    if (rv == APR_SUCCESS) {
-        rv = listing_take(l, scratch, rows, perr);
-        *pdone = l->more || rows->nelts < l->batch;
-    }
-    if (rv != APR_SUCCESS) {
-        *perr = apr_pstrdup(l->p, *perr ? *perr : "Stored instance is not readable");
-    }
-    apr_pool_destroy(scratch);
-    return rv;
-}
-
-apr_status_t ce_store_instance_list(apr_array_header_t **pinsts, int *pmore, ce_db_t *db,
-                                    apr_pool_t *p, const ce_catalog_t *cat, const ce_user_t *owner,
-                                    const ce_instance_query_t *q, const char **perr)
-{
-    listing_t l = {db, p, cat, owner, q, listing_label(q), 0, 0, NULL, 0, 0};
-    apr_status_t rv = APR_SUCCESS;
-    int done = 0;
-
-    *pinsts = NULL;
-    *pmore = 0;
-    if (q->limit < 1 || q->limit > CE_PAGE_SIZE_MAX || q->before_id < 0) {
-        *perr = "Invalid page size or position";
-        return APR_EINVAL;
-    }
-    l.before = q->before_id > 0 ? q->before_id : ID_SENTINEL;
-    /* limit + 1 rows tell whether another page exists. */
-    l.batch = q->limit + 1 < LISTING_BATCH_MAX ? q->limit + 1 : LISTING_BATCH_MAX;
-    l.insts = apr_array_make(p, q->limit, sizeof(ce_instance_t *));
-    while (rv == APR_SUCCESS && !done) {
-        *perr = NULL;
-        rv = listing_batch(&l, &done, perr);
-    }
-    if (rv == APR_SUCCESS) {
-        *pinsts = l.insts;
-        *pmore = l.more;
     }
     return rv;
 }

@@ -11,8 +11,11 @@
  *   ce_store_rekey.c     online rekey and verify: every sealed value, in
  *                        batches
  *   ce_store_tenant.c    organizations and users, authentication
- *   ce_store_instance.c  instances: create, read, update, delete, listing
+ *   ce_store_instance.c  instances: create, read, update, delete
+ *   ce_store_list.c      listing instances a page at a time (keyset)
  *   ce_store_batch.c     group commit of creates within a process
+ *   ce_store_count.c     instance counts: kept by the writes, summed for
+ *                        a listing's total
  *
  * Placeholders: statements are prepared with typed apr_dbd placeholders
  * (%lld for ids, %ld for longs, %d for ints, %s for text) and executed with
@@ -65,7 +68,9 @@ typedef struct {
 
 extern const ce_store_statement_t ce_store_tenant_statements[];
 extern const ce_store_statement_t ce_store_instance_statements[];
+extern const ce_store_statement_t ce_store_list_statements[];
 extern const ce_store_statement_t ce_store_oauth_statements[];
+extern const ce_store_statement_t ce_store_count_statements[];
 /* Selects whose rows stay locked to the end of the transaction: prepared
  * with the dialect's row_lock appended. */
 extern const ce_store_statement_t ce_store_instance_locking_statements[];
@@ -229,6 +234,71 @@ apr_status_t ce_store_key_check(ce_db_t *db, apr_pool_t *p, const char **perr);
  * is that version (seals values, keys digests). Inside the migration's
  * transaction. */
 apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, const char **perr);
+
+/* ---- instance rows (ce_store_instance.c, read by ce_store_list.c) ------ */
+
+/* What every select of instances selects (as table i), in this order. */
+#define CE_STORE_INSTANCE_COLUMNS                                                                  \
+    "i.id, i.organization_id, i.element_id, i.name, i.token, i.tags, i.configuration, "            \
+    "i.disabled, i.max_cache_size, i.cache_ttl, i.caching_enabled, "                               \
+    "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision, i.oauth_due, "           \
+    "i.oauth_failures, i.oauth_status, i.external_auth, i.user_id"
+
+/* Column positions in CE_STORE_INSTANCE_COLUMNS. */
+enum {
+    CE_IC_ID,
+    CE_IC_ORGANIZATION,
+    CE_IC_ELEMENT,
+    CE_IC_NAME,
+    CE_IC_TOKEN,
+    CE_IC_TAGS,
+    CE_IC_CONFIGURATION,
+    CE_IC_DISABLED,
+    CE_IC_MAX_CACHE_SIZE,
+    CE_IC_CACHE_TTL,
+    CE_IC_CACHING,
+    CE_IC_TRACE,
+    CE_IC_CREATED,
+    CE_IC_UPDATED,
+    CE_IC_REVISION,
+    CE_IC_OAUTH_DUE,
+    CE_IC_OAUTH_FAILURES,
+    CE_IC_OAUTH_STATUS,
+    CE_IC_EXTERNAL_AUTH,
+    CE_IC_USER
+};
+
+/* Parses stored JSON text (tags / configuration) of the expected type. */
+apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, json_type type);
+
+/* The instance of a row of CE_STORE_INSTANCE_COLUMNS, for a listing: one
+ * whose sealed values do not open is still listed, as unreadable (not
+ * valid), without its token and with every value that did not open set to
+ * null; it is logged by id, since the listing itself answers 200. */
+apr_status_t ce_store_instance_listed(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                      const char **row, const ce_catalog_t *cat,
+                                      const ce_user_t *owner, const char **perr);
+
+/* ---- instance counts (ce_store_count.c) -------------------------------- */
+
+/* The rows each (user, element) count is spread over: an instance counts
+ * in row id % CE_STORE_COUNT_SHARDS (the schema 6 migration too). */
+#define CE_STORE_COUNT_SHARDS 8
+
+/* One change of the count of user_id's instances of element_id: delta in
+ * the shard of instance_id. */
+typedef struct {
+    apr_int64_t user_id;
+    long element_id;
+    apr_int64_t instance_id;
+    int delta;
+} ce_store_count_change_t;
+
+/* Inside the write transaction that made them: applies the n changes to
+ * ce_instance_count, one statement per row touched, rows in one order for
+ * every writer (sorts changes in place). */
+apr_status_t ce_store_count_apply(ce_db_t *db, apr_pool_t *p, ce_store_count_change_t *changes,
+                                  int n, const char **perr);
 
 /* ---- instances and group commit ---------------------------------------- */
 

@@ -40,6 +40,19 @@
     "CREATE INDEX IF NOT EXISTS ce_instance_oauth_due ON ce_instance (oauth_due) "                 \
     "WHERE oauth_due > 0"
 
+/* A user's instances by tag (schema 6): listings and totals by tag cost
+ * what the user's matches do, never what other accounts' do. */
+#define TAG_INDEX                                                                                  \
+    "CREATE INDEX IF NOT EXISTS ce_instance_tag_user ON ce_instance_tag (user_id, tag, "           \
+    "instance_id)"
+
+/* How many instances each user has of each element (schema 6), spread
+ * over CE_STORE_COUNT_SHARDS rows (ce_store_count.c). */
+#define COUNT_TABLE                                                                                \
+    "CREATE TABLE IF NOT EXISTS ce_instance_count (user_id BIGINT NOT NULL, "                      \
+    "element_id BIGINT NOT NULL, shard INTEGER NOT NULL, n BIGINT NOT NULL, "                      \
+    "PRIMARY KEY (user_id, element_id, shard))"
+
 /* The current schema, given the dialect's auto-increment primary key and
  * the suffix of a table that needs no row id. Ids are never reused after a
  * delete (SQLite AUTOINCREMENT, PostgreSQL identity). A tag row is its key:
@@ -71,10 +84,11 @@
     OAUTH_INDEX,                                                                          \
     "CREATE TABLE IF NOT EXISTS ce_instance_tag ("                                        \
         "instance_id BIGINT NOT NULL REFERENCES ce_instance (id) ON DELETE CASCADE, "    \
-        "tag TEXT NOT NULL, PRIMARY KEY (instance_id, tag))" NO_ROWID,                 \
-    "CREATE INDEX IF NOT EXISTS ce_instance_tag_tag "                                     \
-        "ON ce_instance_tag (tag, instance_id)",                                         \
+        "tag TEXT NOT NULL, user_id BIGINT NOT NULL, "                                   \
+        "PRIMARY KEY (instance_id, tag))" NO_ROWID,                                      \
+    TAG_INDEX,                                                                            \
     KEY_CHECK_TABLE,                                                                      \
+    COUNT_TABLE,                                                                          \
     NULL}
 /* clang-format on */
 
@@ -105,6 +119,22 @@ static const char *const to_5[] = {
     "ALTER TABLE ce_instance ADD COLUMN external_auth TEXT NOT NULL DEFAULT 'none'",
     OAUTH_INDEX,
     NULL};
+/* The tag rows learn their user (orphans, which foreign keys prevent, get
+ * none), the index by tag alone gives way to the user's, and the counts
+ * start from the rows there are. */
+static const char *const to_6[] = {
+    "ALTER TABLE ce_instance_tag ADD COLUMN user_id BIGINT NOT NULL DEFAULT 0",
+    "UPDATE ce_instance_tag SET user_id = COALESCE((SELECT i.user_id FROM ce_instance i "
+    "WHERE i.id = ce_instance_tag.instance_id), 0)",
+    "DROP INDEX IF EXISTS ce_instance_tag_tag",
+    TAG_INDEX,
+    COUNT_TABLE,
+    "INSERT INTO ce_instance_count (user_id, element_id, shard, n) "
+    "SELECT user_id, element_id, id % " APR_STRINGIFY(
+        CE_STORE_COUNT_SHARDS) ", COUNT(*) "
+                               "FROM ce_instance GROUP BY user_id, element_id, id % " APR_STRINGIFY(
+                                   CE_STORE_COUNT_SHARDS),
+    NULL};
 
 /* Indexed by ce_store_dialect_t.id. */
 static const char *const *const schemas[CE_DIALECTS] = {sqlite3_schema, pgsql_schema};
@@ -125,12 +155,16 @@ typedef struct {
  *   4  ce_instance.revision: counts an instance's writes (its ETag); every
  *      configuration value sealed, not only the element's secret ones
  *   5  OAuth: ce_instance's token schedule (oauth_due, oauth_lease,
- *      oauth_failures, oauth_status) and external_auth */
+ *      oauth_failures, oauth_status) and external_auth
+ *   6  totals: ce_instance_count (instances per user, element and shard,
+ *      kept by the writes), ce_instance_tag.user_id and the index by
+ *      (user, tag, instance) instead of (tag, instance) */
 static const migration_t migrations[] = {
     {2, {sqlite3_to_2, NULL}, NULL},
     {3, {to_3, to_3}, ce_store_seal_migrate},
     {4, {to_4, to_4}, ce_store_seal_configurations},
     {5, {to_5, to_5}, NULL},
+    {6, {to_6, to_6}, NULL},
 };
 #define MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 /* The version this module writes: the last migration's. */
@@ -237,10 +271,9 @@ static const struct {
     const ce_store_statement_t *list;
     int lock_rows;
 } statement_lists[] = {
-    {ce_store_tenant_statements, 0},
-    {ce_store_instance_statements, 0},
-    {ce_store_oauth_statements, 0},
-    {ce_store_instance_locking_statements, 1},
+    {ce_store_tenant_statements, 0}, {ce_store_instance_statements, 0},
+    {ce_store_list_statements, 0},   {ce_store_oauth_statements, 0},
+    {ce_store_count_statements, 0},  {ce_store_instance_locking_statements, 1},
 };
 
 /* Prepares one statement into db->prepared (unless an earlier, interrupted

@@ -127,6 +127,22 @@ static apr_status_t change(ce_instance_t **pinst, ce_request_t *req, change_t *c
     return rv;
 }
 
+/* Elements-Total-Count: how many instances q matches on all pages,
+ * unless q has more tags than are counted (then the header is left out:
+ * see README). */
+static apr_status_t total_count(ce_request_t *req, const ce_instance_query_t *q)
+{
+    apr_int64_t total = 0;
+    apr_status_t rv =
+        ce_store_instance_count(&total, &req->conn->db, req->r->pool, req->user, q, &req->err);
+
+    if (rv == APR_SUCCESS) {
+        apr_table_setn(req->r->headers_out, "Elements-Total-Count",
+                       apr_psprintf(req->r->pool, "%" APR_INT64_T_FMT, total));
+    }
+    return rv == APR_ENOTIMPL ? APR_SUCCESS : rv;
+}
+
 int ce_ep_instances_list(ce_request_t *req)
 {
     apr_pool_t *p = req->r->pool;
@@ -139,7 +155,8 @@ int ce_ep_instances_list(ce_request_t *req)
     if ((rv = ce_page_query_parse(&q, p, req->r->args, req->scope ? req->scope->id : 0,
                                   &req->err)) != APR_SUCCESS ||
         (rv = ce_store_instance_list(&found, &more, &req->conn->db, p, req->catalog, req->user, &q,
-                                     &req->err)) != APR_SUCCESS) {
+                                     &req->err)) != APR_SUCCESS ||
+        (rv = total_count(req, &q)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     list = ce_json_array(p);

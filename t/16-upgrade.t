@@ -1,8 +1,9 @@
 # 16-upgrade: a database of the first schema version (as the first release
 # created it, with its data) is migrated in place by the module on first
 # use: every organization, user, instance and tag is still there and works
-# through the API, the schema says version 2, and a database of a newer
-# version than the module knows is refused with a clear message.
+# through the API, the instances are counted (Elements-Total-Count), the
+# schema says the current version, and a database of a newer version than
+# the module knows is refused with a clear message.
 use strict;
 use warnings;
 use FindBin;
@@ -102,6 +103,11 @@ $res = api(GET => 'instances?tags[]=a', auth => $auth, node => $node);
 expect_ok($res, 'list by a migrated tag');
 is_deeply [sort map { $_->{name} } @{ $res->json }], ['old one', 'old three'],
     'the tag rows moved with the table';
+is $res->header('Elements-Total-Count'), 2, 'the migrated tag rows are counted';
+is api(GET => 'instances', auth => $auth, node => $node)->header('Elements-Total-Count'), 3,
+    'the migrated instances are counted';
+is api(GET => 'elements/jira/instances', auth => $auth, node => $node)
+    ->header('Elements-Total-Count'), 3, '... by element too';
 
 $res = api(POST => 'instances', auth => $auth, node => $node,
            json => { element => { key => 'jira' }, name => 'new after upgrade',
@@ -111,16 +117,26 @@ my $new_id = $res->json->{id};
 ok $new_id > 3, 'new ids continue after the old ones';
 $res = api(GET => 'instances?tags[]=old', auth => $auth, node => $node);
 is scalar @{ $res->json }, 4, 'old and new instances listed by tag';
+is $res->header('Elements-Total-Count'), 4, 'and counted';
 $res = api(DELETE => "instances/$by_name{'old one'}{id}", auth => $auth, node => $node);
 expect_ok($res, 'delete an old instance', empty => 1);
 $res = api(GET => 'instances?tags[]=a', auth => $auth, node => $node);
 is_deeply [map { $_->{name} } @{ $res->json }], ['old three'], 'its tag rows went with it';
+is $res->header('Elements-Total-Count'), 1, 'the tag total after the delete';
+is api(GET => 'instances', auth => $auth, node => $node)->header('Elements-Total-Count'), 3,
+    'the total after a create and a delete';
 stop_node($node);
 
 with_db(sub {
     my $dbh = shift;
-    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [5],
-        'the schema says version 5';
+    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [6],
+        'the schema says version 6';
+    is $dbh->selectrow_array('SELECT SUM(n) FROM ce_instance_count WHERE user_id = 1'),
+        $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance WHERE user_id = 1'),
+        'the counts hold the rows (version 6)';
+    is $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance_tag t JOIN ce_instance i '
+                             . 'ON i.id = t.instance_id WHERE t.user_id <> i.user_id'), 0,
+        'every tag row knows its user (version 6)';
     is $dbh->selectrow_array(q{SELECT COUNT(*) FROM ce_instance WHERE oauth_due = 0 }
                              . q{AND oauth_lease = 0 AND oauth_status = '' AND external_auth = 'none'}),
         $dbh->selectrow_array('SELECT COUNT(*) FROM ce_instance'),

@@ -156,7 +156,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 5);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 6);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     apr_dbd_close(db2.driver, db2.handle);
     apr_pool_destroy(p2);
@@ -639,6 +639,9 @@ END_TEST
 
 /* --- group commit --- */
 
+static apr_int64_t total(const ce_user_t *owner, long element_id, const char *tags);
+static void drop_version_6(ce_db_t *d);
+
 #define GC_THREADS 8
 
 /* What the threads of a group-commit round share: the batch, and a gate
@@ -765,6 +768,8 @@ START_TEST(group_commit)
         ck_assert_str_eq(get(a.user, jobs[i].inst->id)->name, jobs[i].inst->name);
     }
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(DISTINCT id) FROM ce_instance"), GC_THREADS + 1);
+    ck_assert_int_eq(total(a.user, 0, NULL), GC_THREADS + 1);
+    ck_assert_int_eq(total(a.user, 0, "odd"), GC_THREADS / 2);
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'batch'"),
                      GC_THREADS);
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'odd'"),
@@ -797,6 +802,7 @@ START_TEST(group_commit_failure_is_isolated)
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance"), GC_THREADS + 1);
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag WHERE tag = 'batch'"),
                      GC_THREADS - 1);
+    ck_assert_int_eq(total(a.user, 0, NULL), GC_THREADS + 1);
 }
 END_TEST
 
@@ -986,6 +992,224 @@ START_TEST(list_with_unreadable_instance)
 }
 END_TEST
 
+/* --- totals --- */
+
+/* ce_store_instance_count of owner's instances of element (0: any) with
+ * every tag of the comma-separated tags (NULL: none). */
+static apr_int64_t total(const ce_user_t *owner, long element_id, const char *tags)
+{
+    ce_instance_query_t q = {element_id, NULL, 0, 1, 0};
+    apr_array_header_t *want = apr_array_make(pool, 2, sizeof(const char *));
+    apr_int64_t n = -1;
+    char *state, *tag;
+
+    if (tags) {
+        for (tag = apr_strtok(apr_pstrdup(pool, tags), ",", &state); tag;
+             tag = apr_strtok(NULL, ",", &state)) {
+            APR_ARRAY_PUSH(want, const char *) = tag;
+        }
+        q.tags = want;
+    }
+    err = NULL;
+    ck_assert_msg(ce_store_instance_count(&n, &db, pool, owner, &q, &err) == APR_SUCCESS,
+                  "count: %s", err ? err : "?");
+    return n;
+}
+
+/* What the rows say: owner's instances of element (0: any), counted. */
+static long long truth(const ce_user_t *owner, long element_id)
+{
+    return scalar(
+        &db,
+        apr_psprintf(pool,
+                     "SELECT COUNT(*) FROM ce_instance WHERE user_id = "
+                     "%" APR_INT64_T_FMT "%s",
+                     owner->id,
+                     element_id ? apr_psprintf(pool, " AND element_id = %ld", element_id) : ""));
+}
+
+/* The totals without tags equal the rows, for every element, and every
+ * count row is in the shard of its instances (never below zero). */
+static void assert_totals_true(const ce_user_t *owner)
+{
+    static const long elements[] = {0, 16, 42, 777};
+    size_t i;
+
+    for (i = 0; i < sizeof(elements) / sizeof(elements[0]); i++) {
+        ck_assert_int_eq(total(owner, elements[i], NULL), truth(owner, elements[i]));
+    }
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_count WHERE n < 0 "
+                                 "OR shard < 0 OR shard >= 8"),
+                     0);
+}
+
+static apr_status_t move_to_jira(ce_instance_t *inst, void *baton, const char **perr)
+{
+    inst->element_id = 42;
+    return APR_SUCCESS;
+}
+
+static apr_status_t delete_it(ce_instance_t *inst, void *baton, const char **perr)
+{
+    return CE_STORE_DELETE;
+}
+
+/* Every write that adds, removes or moves an instance keeps the totals:
+ * create, delete (alone and by modify), a change of element (update and
+ * modify), failed writes (nothing counted); another tenant's never count. */
+START_TEST(totals_follow_every_write)
+{
+    account_t a = signup("Acme", "a@acme.test"), b = signup("Beta", "b@beta.test");
+    ce_instance_t *insts[20], *out, *bad;
+    int i;
+
+    ck_assert_int_eq(total(a.user, 0, NULL), 0);
+    for (i = 0; i < 20; i++) {
+        insts[i] = create(a.user, i % 2 ? 42 : 16, "x",
+                          json_pack("[s, s]", "all", i % 3 == 0 ? "three" : "other"));
+    }
+    create(b.user, 16, "theirs", json_pack("[s, s]", "all", "three"));
+    ck_assert_int_eq(total(a.user, 0, NULL), 20);
+    ck_assert_int_eq(total(a.user, 16, NULL), 10);
+    ck_assert_int_eq(total(b.user, 0, NULL), 1);
+    assert_totals_true(a.user);
+    /* spread over shards: ids alternate between the elements, so each has
+     * four of the eight (odd ids and even ids) */
+    ck_assert_int_eq(scalar(&db, apr_psprintf(pool,
+                                              "SELECT COUNT(*) FROM ce_instance_count WHERE "
+                                              "user_id = %" APR_INT64_T_FMT,
+                                              a.user->id)),
+                     8);
+
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, insts[0]->id, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, b.user, insts[1]->id, &err), APR_NOTFOUND);
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, insts[2]->id, delete_it, NULL, &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(total(a.user, 0, NULL), 18);
+    ck_assert_int_eq(total(a.user, 16, NULL), 8);
+    assert_totals_true(a.user);
+
+    /* moved to another element: by update, by modify; unchanged by a rename */
+    insts[4]->element_id = 42;
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, insts[4], &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_modify(&out, &db, pool, cat, a.user, insts[6]->id,
+                                              move_to_jira, NULL, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ce_store_instance_modify(&out, &db, pool, cat, a.user, insts[8]->id, rename_to,
+                                              "renamed", &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(total(a.user, 16, NULL), 6);
+    ck_assert_int_eq(total(a.user, 42, NULL), 12);
+    assert_totals_true(a.user);
+
+    /* failed writes count nothing */
+    bad = make_instance(a.user, 16, "Dup tags", json_pack("[s, s]", "x", "x"));
+    ck_assert_int_eq(ce_store_instance_create(&db, pool, bad, &err), APR_EGENERAL);
+    insts[10]->element_id = 42;
+    insts[10]->tags = ce_json_bind(pool, json_pack("[s, s]", "z", "z"));
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, insts[10], &err), APR_EGENERAL);
+    ck_assert_int_eq(total(a.user, 16, NULL), 6);
+    assert_totals_true(a.user);
+    ck_assert_int_eq(total(b.user, 0, NULL), 1);
+}
+END_TEST
+
+/* Totals by tags come from the owner's tag rows: one tag, several, with
+ * an element; repeated tags count once; more than CE_STORE_COUNT_TAGS_MAX
+ * distinct ones are not counted (APR_ENOTIMPL). */
+START_TEST(totals_by_tags)
+{
+    account_t a = signup("Acme", "a@acme.test"), b = signup("Beta", "b@beta.test");
+    ce_instance_query_t q = {0, NULL, 0, 1, 0};
+    apr_array_header_t *tags = apr_array_make(pool, 6, sizeof(const char *));
+    apr_int64_t n = -1;
+    int i;
+
+    /* as list_by_tags: ids 1..24, "even", "three", "all"; jira: multiples of 4 */
+    for (i = 1; i <= 24; i++) {
+        json_t *t = json_pack("[s]", "all");
+
+        if (i % 2 == 0) {
+            json_array_append_new(t, json_string("even"));
+        }
+        if (i % 3 == 0) {
+            json_array_append_new(t, json_string("three"));
+        }
+        create(a.user, i % 4 == 0 ? 42 : 16, "x", t);
+    }
+    for (i = 0; i < 5; i++) {
+        create(b.user, 16, "theirs", json_pack("[s, s, s]", "all", "even", "three"));
+    }
+    ck_assert_int_eq(total(a.user, 0, "three"), 8);
+    ck_assert_int_eq(total(a.user, 0, "even,three"), 4);
+    ck_assert_int_eq(total(a.user, 0, "three,even,all"), 4);
+    ck_assert_int_eq(total(a.user, 0, "all,even,three,missing"), 0);
+    ck_assert_int_eq(total(a.user, 0, "missing"), 0);
+    ck_assert_int_eq(total(a.user, 42, "three"), 2);
+    ck_assert_int_eq(total(a.user, 16, "even,three"), 2);
+    ck_assert_int_eq(total(a.user, 42, "all,even"), 6);
+    ck_assert_int_eq(total(b.user, 0, "three"), 5);
+    /* the same as the pages list */
+    ck_assert_str_eq(list_ids(a.user, 16, "three,even", 0, 100), "18,6");
+    /* repeats count once: five tags, four distinct */
+    ck_assert_int_eq(total(a.user, 0, "all,even,all,three,even"), 4);
+    ck_assert_int_eq(total(a.user, 0, "all,even,three,a4,all"), 0);
+    /* five distinct: not counted */
+    for (i = 0; i < 5; i++) {
+        APR_ARRAY_PUSH(tags, const char *) = apr_psprintf(pool, "t%d", i);
+    }
+    q.tags = tags;
+    ck_assert_int_eq(ce_store_instance_count(&n, &db, pool, a.user, &q, &err), APR_ENOTIMPL);
+    ck_assert_int_eq(n, 0);
+    /* tags follow updates and deletes */
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, 24, &err), APR_SUCCESS);
+    ck_assert_int_eq(total(a.user, 42, "three"), 1);
+}
+END_TEST
+
+/* A version 5 database (no counts, tag rows without their user) comes to
+ * version 6 with its instances counted and its tag rows keyed by user. */
+START_TEST(migration_6_counts_existing_instances)
+{
+    account_t a = signup("Acme", "a@acme.test"), b = signup("Beta", "b@beta.test");
+    ce_db_t db2;
+    apr_pool_t *p2;
+    int i;
+
+    for (i = 1; i <= 19; i++) {
+        create(a.user, i % 3 ? 16 : 42, "old", json_pack("[s]", i % 2 ? "odd" : "even"));
+    }
+    create(b.user, 42, "theirs", json_pack("[s]", "odd"));
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, 5, &err), APR_SUCCESS);
+    drop_version_6(&db);
+    ck_assert_int_eq(
+        ce_store_exec_update(&db, pool, "UPDATE ce_schema_version SET version = 5", &err),
+        APR_SUCCESS);
+
+    apr_pool_create(&p2, pool);
+    open_db(&db2, p2);
+    apr_dbd_close(db.driver, db.handle);
+    db = db2;
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 6);
+    ck_assert_int_eq(total(a.user, 0, NULL), 18);
+    ck_assert_int_eq(total(a.user, 42, NULL), 6);
+    ck_assert_int_eq(total(b.user, 0, NULL), 1);
+    assert_totals_true(a.user);
+    assert_totals_true(b.user);
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_instance_tag t JOIN ce_instance i ON "
+                                 "i.id = t.instance_id WHERE t.user_id <> i.user_id"),
+                     0);
+    ck_assert_int_eq(total(a.user, 0, "odd"), 9);
+    ck_assert_str_eq(list_ids(a.user, 42, "odd", 0, 10), "15,9,3");
+    /* and the writes go on from there */
+    create(a.user, 42, "new", json_pack("[s]", "odd"));
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, 3, &err), APR_SUCCESS);
+    ck_assert_int_eq(total(a.user, 42, "odd"), 3);
+    assert_totals_true(a.user);
+}
+END_TEST
+
 /* --- the registry of sealed columns --- */
 
 /* Every value of registered column c, as stored. */
@@ -1116,6 +1340,28 @@ END_TEST
 /* A version 2 database (clear tokens and configuration, unkeyed SHA-256
  * digests) goes through the migration table to the current version:
  * every registered column converted, old secrets still authenticate. */
+/* Runs each statement of sql (NULL-terminated) on d. */
+static void exec_all(ce_db_t *d, const char *const *sql)
+{
+    const char *const *q;
+
+    for (q = sql; *q; q++) {
+        ck_assert_msg(ce_store_exec_update(d, pool, *q, &err) == APR_SUCCESS, "%s: %s", *q, err);
+    }
+}
+
+/* Back to before schema 6: no counts, tag rows without their user, the
+ * index by tag alone. */
+static void drop_version_6(ce_db_t *d)
+{
+    static const char *const sql[] = {
+        "DROP TABLE ce_instance_count", "DROP INDEX ce_instance_tag_user",
+        "ALTER TABLE ce_instance_tag DROP COLUMN user_id",
+        "CREATE INDEX ce_instance_tag_tag ON ce_instance_tag (tag, instance_id)", NULL};
+
+    exec_all(d, sql);
+}
+
 /* Back to before schema 5: without the OAuth columns and their index. */
 static void drop_version_5(ce_db_t *d)
 {
@@ -1163,6 +1409,7 @@ START_TEST(migration_seals_version_2_data)
                              &err),
         APR_SUCCESS);
     ck_assert_int_eq(ce_store_exec_update(&db, pool, "DROP TABLE ce_key_check", &err), APR_SUCCESS);
+    drop_version_6(&db);
     drop_version_5(&db);
     ck_assert_int_eq(
         ce_store_exec_update(&db, pool, "ALTER TABLE ce_instance DROP COLUMN revision", &err),
@@ -1176,7 +1423,7 @@ START_TEST(migration_seals_version_2_data)
     /* The old connection's statements predate the migration's DDL. */
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 5);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 6);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce2:%'"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
                                   "'%\"aws.secret\":{\"$sealed\":\"ce2:%'"),
@@ -1224,6 +1471,7 @@ START_TEST(migration_4_seals_every_configuration_value)
                                           ce_store_quote(&db, pool, stored)),
                              &err),
         APR_SUCCESS);
+    drop_version_6(&db);
     drop_version_5(&db);
     ck_assert_int_eq(
         ce_store_exec_update(&db, pool, "ALTER TABLE ce_instance DROP COLUMN revision", &err),
@@ -1236,7 +1484,7 @@ START_TEST(migration_4_seals_every_configuration_value)
     open_db(&db2, p2);
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 5);
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 6);
     ck_assert_int_eq(
         scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
         0);
@@ -1282,6 +1530,9 @@ int main(void)
     tcase_add_test(tc, list_by_element);
     tcase_add_test(tc, list_by_tags);
     tcase_add_test(tc, list_with_unreadable_instance);
+    tcase_add_test(tc, totals_follow_every_write);
+    tcase_add_test(tc, totals_by_tags);
+    tcase_add_test(tc, migration_6_counts_existing_instances);
     tcase_add_test(tc, rekey_reseals_every_registered_column);
     tcase_add_test(tc, registry_lists_every_secret_column);
     tcase_add_test(tc, migration_seals_version_2_data);
