@@ -163,13 +163,22 @@ EOF
 results="$work/results"
 : > "$results"
 # measure NAME AUTH URL [LUA]: one wrk run, one line "name req/s p99 non2xx"
+# httpd's CPU time so far (all its processes), in clock ticks.
+httpd_cpu() {
+    for p in $(pgrep -f "$work/httpd.conf"); do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
 measure() {
     if [ -n "${BENCH_HOOK:-}" ]; then sh -c "$BENCH_HOOK" hook "$1" & fi
+    cpu0=$(httpd_cpu)
     out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency ${4:+-s "$4"} -H "Authorization: $2" "$3")
+    cpu1=$(httpd_cpu)
     rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     bad=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    echo "$1 $rps $p99 ${bad:-0}" >> "$results"
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    echo "$1 $rps $p99 ${bad:-0} $(( (cpu1 - cpu0) * tick_us / (n > 0 ? n : 1) ))" >> "$results"
 }
 # pair NAME AUTH URL [LUA]: the static file, then NAME right after it, so
 # that each ratio compares runs made under the same machine conditions.
@@ -194,7 +203,7 @@ mkdir -p "$root/build"
 perl -e '
     my ($size, $secs, $conns, $page, $small, $big, $rounds) = @ARGV;
     my %r; open my $f, "<", "'"$results"'" or die;
-    while (<$f>) { my ($n, $rps, $p99, $bad) = split; push @{$r{$n}}, [$rps, $p99, $bad] }
+    while (<$f>) { my ($n, $rps, $p99, $bad, $cpu) = split; push @{$r{$n}}, [$rps, $p99, $bad, $cpu] }
     sub median { my @v = sort { $a <=> $b } @_; return $v[$#v / 2] }
     sub ms { my $t = shift; $t =~ /^([\d.]+)(us|ms|s)$/ or return 0;
              return $1 * {us => 0.001, ms => 1, s => 1000}->{$2} }
@@ -215,16 +224,18 @@ perl -e '
             p99 => median(map { ms($_->[1]) } @{$r{$k}}),
             ratio => median(map { $r{$k}[$_][0] / $r{"static_$k"}[$_][0] } 0 .. $#{$r{$k}}),
             bad => eval { my $n = 0; $n += $_->[2] for @{$r{$k}}, @{$r{"static_$k"}}; $n },
+            cpu => median(map { $_->[3] } @{$r{$k}}),
         };
     }
     print "wrk -t2 -c$conns -d${secs}s, keep-alive, loopback, 2 cores shared by wrk and httpd; ",
           "$rounds rounds, each run right after a run of the static file; medians\n\n";
-    print "| request | req/s | p99 | vs static | non-2xx |\n|---|---:|---:|---:|---:|\n";
-    printf "| static file, %d bytes (same httpd) | %.0f | %.2fms | 1.00x | 0 |\n",
-        $size, median(@static), median(map { ms($_->[1]) } map { @{$r{"static_$_->[0]"} || []} } @rows);
+    print "| request | req/s | p99 | vs static | httpd CPU/request | non-2xx |\n|---|---:|---:|---:|---:|---:|\n";
+    printf "| static file, %d bytes (same httpd) | %.0f | %.2fms | 1.00x | %d µs | 0 |\n",
+        $size, median(@static), median(map { ms($_->[1]) } map { @{$r{"static_$_->[0]"} || []} } @rows),
+        median(map { $_->[3] } map { @{$r{"static_$_->[0]"} || []} } @rows);
     for (@rows) {
         my ($k, $label) = @$_; my $m = $med{$k} or next;
-        printf "| %s | %.0f | %.2fms | %.2fx | %d |\n", $label, $m->{rps}, $m->{p99}, $m->{ratio}, $m->{bad};
+        printf "| %s | %.0f | %.2fms | %.2fx | %d µs | %d |\n", $label, $m->{rps}, $m->{p99}, $m->{ratio}, $m->{cpu}, $m->{bad};
     }
     printf "\nstatic file runs: %s req/s\n", join(", ", map { sprintf "%.0f", $_ } @static);
     printf "list page time, big account vs small: %.2fx\n", $med{list_small}{rps} / $med{list_big}{rps}
@@ -233,6 +244,9 @@ perl -e '
         median(map { $r{gateway}[$_][0] / $r{proxy}[$_][0] } 0 .. $#{$r{gateway}}),
         join(", ", map { sprintf "%.2f", $r{gateway}[$_][0] / $r{proxy}[$_][0] } 0 .. $#{$r{gateway}})
         if $r{gateway} && $r{proxy};
+    printf "gateway vs plain mod_proxy in httpd CPU per request: %.2fx (%d vs %d µs)\n",
+        $med{proxy}{cpu} / ($med{gateway}{cpu} || 1), $med{proxy}{cpu}, $med{gateway}{cpu}
+        if $med{gateway} && $med{proxy};
 ' "$size" "$secs" "$conns" "$page" "$small" "$big" "$rounds" | tee "$root/build/bench.md"
 
 if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then
