@@ -160,6 +160,16 @@ static apr_status_t usable(const char *v, apr_pool_t *p, const char *key, const 
     return APR_SUCCESS;
 }
 
+static apr_status_t usable_or_empty(const char *v)
+{
+    for (; *v; v++) {
+        if ((unsigned char)*v < 0x20 || *v == 0x7f) {
+            return APR_EINVAL;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 static apr_status_t entry(const char **pv, apr_pool_t *p, const json_t *config, const char *key,
                           const char **perr)
 {
@@ -252,6 +262,11 @@ apr_status_t ce_gateway_url(const char **purl, apr_pool_t *p, const ce_gateway_a
     apr_size_t n;
     int https;
 
+    if ((rest && (strpbrk(rest, " ?#") || usable_or_empty(rest) != APR_SUCCESS)) ||
+        (args && (strpbrk(args, " #") || usable_or_empty(args) != APR_SUCCESS))) {
+        *perr = "the path or query holds characters a URL cannot carry";
+        return APR_EBADPATH;
+    }
     if (!base && entry(&base, p, config, api->url_key, perr) != APR_SUCCESS) {
         return APR_EINVAL;
     }

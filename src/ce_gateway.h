@@ -72,7 +72,9 @@ apr_status_t ce_gateway_credential(ce_gateway_cred_t *out, apr_pool_t *p,
  * as an outbound URL: http(s), no user, password, query or fragment),
  * without its trailing '/', then rest (an escaped path, "" or starting
  * with '/'), then the query: args (or none) without any parameter named
- * cred->param, then cred's parameter. APR_EINVAL with *perr. */
+ * cred->param, then cred's parameter. APR_EINVAL with *perr; APR_EBADPATH
+ * when rest or args hold a space or a control character, or rest a '?' or
+ * '#' (it is an escaped path), or args a '#' (the caller's). */
 apr_status_t ce_gateway_url(const char **purl, apr_pool_t *p, const ce_gateway_api_t *api,
                             const json_t *config, const char *rest, const char *args,
                             const ce_gateway_cred_t *cred, const char **perr);

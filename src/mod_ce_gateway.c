@@ -253,10 +253,15 @@ static int target(request_rec *r, const ce_instance_t *inst, const char *rest, c
     if (ce_gateway_oauth_bearer(api) && (status = fresh_bearer(r, inst, &bearer)) != OK) {
         return status;
     }
-    if (ce_gateway_credential(cred, r->pool, api, inst->configuration, bearer, &err) !=
-            APR_SUCCESS ||
-        ce_gateway_url(purl, r->pool, api, inst->configuration, rest, r->args, cred, &err) !=
-            APR_SUCCESS) {
+    apr_status_t rv = ce_gateway_credential(cred, r->pool, api, inst->configuration, bearer, &err);
+
+    if (rv == APR_SUCCESS) {
+        rv = ce_gateway_url(purl, r->pool, api, inst->configuration, rest, r->args, cred, &err);
+    }
+    if (rv == APR_EBADPATH) {
+        return refuse(r, HTTP_BAD_REQUEST, apr_pstrcat(r->pool, "Bad request: ", err, NULL));
+    }
+    if (rv != APR_SUCCESS) {
         return refuse(r, HTTP_BAD_GATEWAY,
                       apr_pstrcat(r->pool, "The instance cannot call its provider: ", err, NULL));
     }

@@ -188,6 +188,15 @@ START_TEST(urls)
     ck_assert_int_eq(ce_gateway_url(&url, pool, fixed, c, "", "key=only", &q, &err), APR_SUCCESS);
     ck_assert_str_eq(url, "https://api.box.com/2.0?key=k+1%262");
 
+    /* The caller's path (escaped) and query cannot change the URL's shape. */
+    ck_assert_int_eq(ce_gateway_url(&url, pool, fixed, c, "/f?x=1", NULL, &none, &err),
+                     APR_EBADPATH);
+    ck_assert_int_eq(ce_gateway_url(&url, pool, fixed, c, "/f#x", NULL, &none, &err), APR_EBADPATH);
+    ck_assert_int_eq(ce_gateway_url(&url, pool, fixed, c, "/f", "a=\001", &none, &err),
+                     APR_EBADPATH);
+    ck_assert_int_eq(ce_gateway_url(&url, pool, fixed, c, "/f", "a=b c", &none, &err),
+                     APR_EBADPATH);
+
     /* The tenant's base URL is checked like any outbound URL. */
     static const char *const refused[] = {"file:///etc/passwd",
                                           "https://u@x.example/",
