@@ -172,6 +172,14 @@ apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_
                                         const ce_user_t *owner, const char *token,
                                         const char **perr);
 
+/* Owner's instance whose token is token, loaded as ce_store_instance_get
+ * loads one: what ce_store_instance_by_token and ce_store_instance_get do,
+ * in one statement. APR_NOTFOUND; CE_STORE_EDISABLED (*pinst set) when it
+ * is disabled; a database failure with *perr. */
+apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                            const ce_catalog_t *cat, const ce_user_t *owner,
+                                            const char *token, const char **perr);
+
 /* Rewrites every mutable column of inst (name, element_id, tags,
  * configuration, disabled, cache/trace settings, updated_date) and replaces
  * its tag rows, in one transaction. APR_NOTFOUND if the row is gone or not

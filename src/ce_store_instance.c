@@ -24,6 +24,9 @@ const ce_store_statement_t ce_store_instance_statements[] = {
 
     {"ce_select_instance_by_token",
      "SELECT id, disabled FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
+    {"ce_select_instance_of_token", "SELECT " CE_STORE_INSTANCE_COLUMNS
+                                    " FROM ce_instance i WHERE i.token_digest = %s AND "
+                                    "i.user_id = %lld"},
     {"ce_update_instance",
      "UPDATE ce_instance SET name = %s, element_id = %ld, tags = %s, configuration = %s, "
      "disabled = %d, max_cache_size = %ld, cache_ttl = %ld, caching_enabled = %d, "
@@ -332,6 +335,28 @@ apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_
         rv = atoi(ce_store_or_empty(row[1])) ? CE_STORE_EDISABLED : APR_SUCCESS;
     }
     return rv;
+}
+
+apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                            const ce_catalog_t *cat, const ce_user_t *owner,
+                                            const char *token, const char **perr)
+{
+    const char **row;
+    const void *args[2];
+    apr_status_t rv;
+
+    *pinst = NULL;
+    if (!token || !owner) {
+        return APR_NOTFOUND;
+    }
+    args[0] = ce_crypto_keyed_digest(p, db->keys, token);
+    args[1] = &owner->id;
+    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_of_token", args, perr)) !=
+            APR_SUCCESS ||
+        (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
 }
 
 /* Rewrites the mutable columns of inst's row; APR_NOTFOUND if not there. */

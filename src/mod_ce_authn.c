@@ -22,6 +22,38 @@ static apr_status_t lookup_user(ce_db_t *db, apr_pool_t *scratch, void *baton, c
                                  u->creds->organization_secret, perr);
 }
 
+/* The credentials and their user; APR_EACCES (and *perr) as below. */
+static apr_status_t check_user(ce_credentials_t *creds, user_lookup_t *u, ce_dbd_conn_t *conn,
+                               apr_pool_t *p, const char *authorization, const char **perr)
+{
+    apr_status_t rv;
+
+    if (ce_auth_parse(creds, p, authorization, perr) != APR_SUCCESS) {
+        return APR_EACCES;
+    }
+    rv = ce_dbd_first(conn, lookup_user, u, perr);
+    if (rv == APR_NOTFOUND) {
+        *perr = "Invalid Organization or User secret, or not authorized";
+        return APR_EACCES;
+    }
+    return rv; /* a failure's *perr: the database's message, or CE_DBD_UNAVAILABLE */
+}
+
+/* What the Element token's lookup said, as ce_authn_check returns it. */
+static apr_status_t token_outcome(apr_status_t rv, const char **perr)
+{
+    if (rv == APR_NOTFOUND) {
+        *perr = "Invalid Element token";
+        return APR_EACCES;
+    }
+    if (rv == CE_STORE_EDISABLED) {
+        /* Known, but not to be used: Cloud Elements answers 403. */
+        *perr = "The instance of this Element token is disabled";
+        return CE_EFORBIDDEN;
+    }
+    return rv; /* a database failure, not a bad token */
+}
+
 apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
                             const char *authorization, const char **perr)
 {
@@ -30,35 +62,39 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
-    if (ce_auth_parse(&creds, p, authorization, perr) != APR_SUCCESS) {
-        return APR_EACCES;
+    if ((rv = check_user(&creds, &u, conn, p, authorization, perr)) != APR_SUCCESS) {
+        return rv;
     }
-    rv = ce_dbd_first(conn, lookup_user, &u, perr);
-    if (rv == APR_NOTFOUND) {
-        *perr = "Invalid Organization or User secret, or not authorized";
-        return APR_EACCES;
-    }
-    if (rv != APR_SUCCESS) {
-        return rv; /* *perr: the database's message, or CE_DBD_UNAVAILABLE */
-    }
-    if (creds.element_token) {
-        rv = ce_store_instance_by_token(&out->instance_id, &conn->db, p, u.user,
-                                        creds.element_token, perr);
-        if (rv == APR_NOTFOUND) {
-            *perr = "Invalid Element token";
-            return APR_EACCES;
-        }
-        if (rv == CE_STORE_EDISABLED) {
-            /* Known, but not to be used: Cloud Elements answers 403. */
-            *perr = "The instance of this Element token is disabled";
-            return CE_EFORBIDDEN;
-        }
-        if (rv != APR_SUCCESS) {
-            return rv; /* a database failure, not a bad token */
-        }
+    if (creds.element_token &&
+        (rv = token_outcome(ce_store_instance_by_token(&out->instance_id, &conn->db, p, u.user,
+                                                       creds.element_token, perr),
+                            perr)) != APR_SUCCESS) {
+        return rv;
     }
     out->user = u.user;
     return APR_SUCCESS;
+}
+
+apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn, apr_pool_t *p,
+                                     const ce_catalog_t *cat, const char *authorization,
+                                     const char **perr)
+{
+    ce_credentials_t creds;
+    user_lookup_t u = {&creds, p, NULL};
+    apr_status_t rv;
+
+    *pinst = NULL;
+    if ((rv = check_user(&creds, &u, conn, p, authorization, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!creds.element_token) {
+        *perr = "An Element token is needed here: Authorization: User <secret>, "
+                "Organization <secret>, Element <token>";
+        return APR_EACCES;
+    }
+    return token_outcome(ce_store_instance_get_by_token(pinst, &conn->db, p, cat, u.user,
+                                                        creds.element_token, perr),
+                         perr);
 }
 
 void ce_authn_name_instance(request_rec *r, apr_int64_t id)

@@ -39,6 +39,14 @@ typedef struct {
 apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
                             const char *authorization, const char **perr);
 
+/* ce_authn_check for a caller who must name an instance (the auth
+ * provider): the Element token's instance itself, decrypted, in *pinst, in
+ * one statement after the user's. No Element token: APR_EACCES; otherwise
+ * the returns of ce_authn_check. */
+apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn, apr_pool_t *p,
+                                     const ce_catalog_t *cat, const char *authorization,
+                                     const char **perr);
+
 /* The handler's authentication: ce_authn_check on req's Authorization
  * header (ce_guard_authorization) and connection. Sets req->user,
  * req->token_instance_id and, for the access log, r->user to the user's

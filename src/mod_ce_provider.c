@@ -71,21 +71,10 @@ static void publish(request_rec *r, const ce_instance_t *inst)
 /* The caller's instance, or why not. */
 static apr_status_t find_instance(ce_instance_t **pinst, request_rec *r, const char **perr)
 {
-    const ce_server_config_t *cfg = ce_config_server(r);
     ce_dbd_conn_t *conn = ce_dbd_conn(r->server, r->pool, r);
-    ce_authn_t who;
-    apr_status_t rv = ce_authn_check(&who, conn, r->pool, ce_guard_authorization(r), perr);
+    apr_status_t rv = ce_authn_check_instance(pinst, conn, r->pool, ce_config_server(r)->catalog,
+                                              ce_guard_authorization(r), perr);
 
-    if (rv == APR_SUCCESS && !who.instance_id) {
-        *perr = "An Element token is needed here: Authorization: User <secret>, "
-                "Organization <secret>, Element <token>";
-        rv = APR_EACCES;
-    }
-    if (rv == APR_SUCCESS) {
-        rv = ce_store_instance_get(pinst, &conn->db, r->pool, cfg->catalog, who.user,
-                                   who.instance_id, perr);
-        rv = rv == APR_NOTFOUND ? APR_EACCES : rv; /* deleted meanwhile */
-    }
     ce_dbd_release(conn);
     return rv;
 }
