@@ -24,9 +24,9 @@ const ce_store_statement_t ce_store_instance_statements[] = {
 
     {"ce_select_instance_by_token",
      "SELECT id, disabled FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
-    {"ce_select_instance_of_token", "SELECT " CE_STORE_INSTANCE_COLUMNS
-                                    " FROM ce_instance i WHERE i.token_digest = %s AND "
-                                    "i.user_id = %lld"},
+    {"ce_select_instance_of_token",
+     "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.token_digest = %s AND "
+     "i.user_id = %lld"},
     {"ce_update_instance",
      "UPDATE ce_instance SET name = %s, element_id = %ld, tags = %s, configuration = %s, "
      "disabled = %d, max_cache_size = %ld, cache_ttl = %ld, caching_enabled = %d, "

@@ -92,9 +92,9 @@ apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn,
                 "Organization <secret>, Element <token>";
         return APR_EACCES;
     }
-    return token_outcome(ce_store_instance_get_by_token(pinst, &conn->db, p, cat, u.user,
-                                                        creds.element_token, perr),
-                         perr);
+    return token_outcome(
+        ce_store_instance_get_by_token(pinst, &conn->db, p, cat, u.user, creds.element_token, perr),
+        perr);
 }
 
 void ce_authn_name_instance(request_rec *r, apr_int64_t id)

@@ -413,8 +413,28 @@ static int log_call(request_rec *r)
     return DECLINED;
 }
 
+/* A gateway call maps to no file: no directory walk, as mod_proxy's own
+ * map_to_storage does for what it proxies. Known at translate_name (the
+ * early location walk's configuration; map_to_storage runs with the
+ * server's). */
+#define NOTE_NO_FILE "ce-gateway-no-file"
+static int translate(request_rec *r)
+{
+    if (ce_config_dir(r)->proxy == 1) {
+        apr_table_setn(r->notes, NOTE_NO_FILE, "1");
+    }
+    return DECLINED;
+}
+
+static int map_to_storage(request_rec *r)
+{
+    return apr_table_get(r->notes, NOTE_NO_FILE) ? OK : DECLINED;
+}
+
 void ce_gateway_register(apr_pool_t *p)
 {
+    ap_hook_translate_name(translate, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(fixup, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_handler(handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(log_call, NULL, NULL, APR_HOOK_MIDDLE);
