@@ -315,22 +315,31 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
     return instance_from_row(pinst, db, p, row, cat, nobody, perr);
 }
 
-apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p,
-                                        const ce_user_t *owner, const char *token,
-                                        const char **perr)
+/* Owner's row whose token is token (by digest), from statement label. */
+static apr_status_t fetch_by_token(const char ***prow, ce_db_t *db, apr_pool_t *p,
+                                   const ce_user_t *owner, const char *token, const char *label,
+                                   const char **perr)
 {
-    const char **row;
     const void *args[2];
-    apr_status_t rv;
 
-    *pid = 0;
     if (!token || !owner) {
         return APR_NOTFOUND;
     }
     args[0] = ce_crypto_keyed_digest(p, db->keys, token);
     args[1] = &owner->id;
-    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_by_token", args, perr)) ==
-        APR_SUCCESS) {
+    return ce_store_fetch_one(prow, db, p, label, args, perr);
+}
+
+apr_status_t ce_store_instance_by_token(apr_int64_t *pid, ce_db_t *db, apr_pool_t *p,
+                                        const ce_user_t *owner, const char *token,
+                                        const char **perr)
+{
+    const char **row;
+    apr_status_t rv =
+        fetch_by_token(&row, db, p, owner, token, "ce_select_instance_by_token", perr);
+
+    *pid = 0;
+    if (rv == APR_SUCCESS) {
         *pid = apr_atoi64(row[0]);
         rv = atoi(ce_store_or_empty(row[1])) ? CE_STORE_EDISABLED : APR_SUCCESS;
     }
@@ -342,17 +351,11 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
                                             const char *token, const char **perr)
 {
     const char **row;
-    const void *args[2];
-    apr_status_t rv;
+    apr_status_t rv =
+        fetch_by_token(&row, db, p, owner, token, "ce_select_instance_of_token", perr);
 
     *pinst = NULL;
-    if (!token || !owner) {
-        return APR_NOTFOUND;
-    }
-    args[0] = ce_crypto_keyed_digest(p, db->keys, token);
-    args[1] = &owner->id;
-    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_of_token", args, perr)) !=
-            APR_SUCCESS ||
+    if (rv != APR_SUCCESS ||
         (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) != APR_SUCCESS) {
         return rv;
     }
