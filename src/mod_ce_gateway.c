@@ -142,6 +142,11 @@ static int fresh_bearer(request_rec *r, const ce_instance_t *inst, const char **
     ce_dbd_release(conn);
     if (rv == APR_SUCCESS || rv == APR_EINVAL) { /* EINVAL: no refresh token, the stored one */
         *ptoken = rv == APR_SUCCESS ? fresh.token : NULL;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "CE00053: gateway: instance %" APR_INT64_T_FMT "'s access token %s", inst->id,
+                      rv != APR_SUCCESS ? "is due, and cannot be refreshed (no refresh token)"
+                      : fresh.refreshed ? "refreshed before the call"
+                                        : "refreshed meanwhile by another refresher");
         return OK;
     }
     if (rv == CE_OAUTH_REFUSED) {
