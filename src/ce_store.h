@@ -180,6 +180,17 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
                                             const ce_catalog_t *cat, const ce_user_t *owner,
                                             const char *token, const char **perr);
 
+/* The instance whose token is token, of the user whose secret is
+ * user_secret in the organization whose secret is org_secret, with that
+ * user as its owner: ce_store_authenticate and
+ * ce_store_instance_get_by_token in one statement. APR_NOTFOUND when any of
+ * the three does not match (which one, the two-step lookup tells);
+ * CE_STORE_EDISABLED (*pinst set) when it is disabled. */
+apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                              const ce_catalog_t *cat, const char *user_secret,
+                                              const char *org_secret, const char *token,
+                                              const char **perr);
+
 /* Rewrites every mutable column of inst (name, element_id, tags,
  * configuration, disabled, cache/trace settings, updated_date) and replaces
  * its tag rows, in one transaction. APR_NOTFOUND if the row is gone or not

@@ -24,6 +24,11 @@ const ce_store_statement_t ce_store_instance_statements[] = {
 
     {"ce_select_instance_by_token",
      "SELECT id, disabled FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
+    {"ce_select_instance_of_credentials",
+     "SELECT " CE_STORE_INSTANCE_COLUMNS ", " CE_STORE_USER_COLUMNS
+     " FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
+     "JOIN ce_organization o ON o.id = u.organization_id "
+     "WHERE i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
     {"ce_select_instance_of_token",
      "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.token_digest = %s AND "
      "i.user_id = %lld"},
@@ -357,6 +362,32 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
     *pinst = NULL;
     if (rv != APR_SUCCESS ||
         (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) != APR_SUCCESS) {
+        return rv;
+    }
+    return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
+}
+
+apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                              const ce_catalog_t *cat, const char *user_secret,
+                                              const char *org_secret, const char *token,
+                                              const char **perr)
+{
+    const char **row;
+    const void *args[3];
+    apr_status_t rv;
+
+    *pinst = NULL;
+    if (!user_secret || !org_secret || !token) {
+        return APR_NOTFOUND;
+    }
+    args[0] = ce_crypto_keyed_digest(p, db->keys, token);
+    args[1] = ce_crypto_keyed_digest(p, db->keys, user_secret);
+    args[2] = ce_crypto_keyed_digest(p, db->keys, org_secret);
+    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_of_credentials", args, perr)) !=
+            APR_SUCCESS ||
+        (rv = instance_from_row(pinst, db, p, row, cat,
+                                ce_store_user_from_row(p, row + CE_IC_USER + 1), perr)) !=
+            APR_SUCCESS) {
         return rv;
     }
     return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;

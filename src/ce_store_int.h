@@ -244,6 +244,11 @@ apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, cons
     "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision, i.oauth_due, "           \
     "i.oauth_failures, i.oauth_status, i.external_auth, i.user_id"
 
+/* A user's columns (ce_user u), as ce_store_user_from_row reads them from
+ * row[0..4]. */
+#define CE_STORE_USER_COLUMNS "u.id, u.organization_id, u.email_address, u.first_name, u.last_name"
+ce_user_t *ce_store_user_from_row(apr_pool_t *p, const char **row);
+
 /* Column positions in CE_STORE_INSTANCE_COLUMNS. */
 enum {
     CE_IC_ID,

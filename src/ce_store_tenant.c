@@ -5,7 +5,7 @@
 
 #include "ce_store_int.h"
 
-#define USER_COLUMNS "u.id, u.organization_id, u.email_address, u.first_name, u.last_name"
+#define USER_COLUMNS CE_STORE_USER_COLUMNS
 
 const ce_store_statement_t ce_store_tenant_statements[] = {
     {"ce_insert_organization", "INSERT INTO ce_organization (name, secret_digest, created_date) "
@@ -193,7 +193,6 @@ apr_status_t ce_store_authenticate(ce_user_t **puser, ce_db_t *db, apr_pool_t *p
 {
     const char **row;
     const void *args[2];
-    ce_user_t *user;
     apr_status_t rv;
 
     *puser = NULL;
@@ -206,12 +205,18 @@ apr_status_t ce_store_authenticate(ce_user_t **puser, ce_db_t *db, apr_pool_t *p
         APR_SUCCESS) {
         return rv;
     }
-    user = apr_pcalloc(p, sizeof(*user));
+    *puser = ce_store_user_from_row(p, row);
+    return APR_SUCCESS;
+}
+
+ce_user_t *ce_store_user_from_row(apr_pool_t *p, const char **row)
+{
+    ce_user_t *user = apr_pcalloc(p, sizeof(*user));
+
     user->id = apr_atoi64(row[0]);
     user->organization_id = apr_atoi64(row[1]);
     user->email_address = ce_store_or_empty(row[2]);
     user->first_name = ce_store_or_empty(row[3]);
     user->last_name = ce_store_or_empty(row[4]);
-    *puser = user;
-    return APR_SUCCESS;
+    return user;
 }

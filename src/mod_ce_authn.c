@@ -75,22 +75,50 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
     return APR_SUCCESS;
 }
 
+/* The instance of all three credentials, as ce_dbd_first runs it. */
+typedef struct {
+    const ce_credentials_t *creds;
+    apr_pool_t *p;
+    const ce_catalog_t *cat;
+    ce_instance_t *inst;
+} instance_lookup_t;
+
+static apr_status_t lookup_instance(ce_db_t *db, apr_pool_t *scratch, void *baton,
+                                    const char **perr)
+{
+    instance_lookup_t *l = baton;
+
+    return ce_store_instance_of_credentials(&l->inst, db, l->p, l->cat, l->creds->user_secret,
+                                            l->creds->organization_secret, l->creds->element_token,
+                                            perr);
+}
+
 apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn, apr_pool_t *p,
                                      const ce_catalog_t *cat, const char *authorization,
                                      const char **perr)
 {
     ce_credentials_t creds;
     user_lookup_t u = {&creds, p, NULL};
+    instance_lookup_t l = {&creds, p, cat, NULL};
     apr_status_t rv;
 
     *pinst = NULL;
-    if ((rv = check_user(&creds, &u, conn, p, authorization, perr)) != APR_SUCCESS) {
-        return rv;
+    if (ce_auth_parse(&creds, p, authorization, perr) != APR_SUCCESS) {
+        return APR_EACCES;
     }
     if (!creds.element_token) {
         *perr = "An Element token is needed here: Authorization: User <secret>, "
                 "Organization <secret>, Element <token>";
         return APR_EACCES;
+    }
+    /* One statement when all three match; which one does not, the two steps
+     * tell (a refusal's cost only). */
+    if ((rv = ce_dbd_first(conn, lookup_instance, &l, perr)) != APR_NOTFOUND) {
+        *pinst = l.inst;
+        return token_outcome(rv, perr);
+    }
+    if ((rv = check_user(&creds, &u, conn, p, authorization, perr)) != APR_SUCCESS) {
+        return rv;
     }
     return token_outcome(
         ce_store_instance_get_by_token(pinst, &conn->db, p, cat, u.user, creds.element_token, perr),
