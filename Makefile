@@ -31,9 +31,10 @@ UNIT_BIN := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 MODULE   := $(BUILD)/mod_ceinstances.so
 CEADMIN  := $(BUILD)/ceadmin
 CELOAD   := $(BUILD)/ceload
+REBIND   := $(BUILD)/rebind_preload.so
 
 .PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
-all: $(MODULE) $(CEADMIN) $(CELOAD)
+all: $(MODULE) $(CEADMIN) $(CELOAD) $(REBIND)
 
 # The core must build without httpd headers: it gets APR's include path only.
 $(OBJ)/ce_%.o: src/ce_%.c | $(OBJ)
@@ -56,6 +57,9 @@ $(OBJ)/ceload.o: t/tools/ceload.c | $(OBJ)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(CELOAD): $(OBJ)/ceload.o
 	$(CC) -o $@ $^ $(CURL_LIBS) -ljansson -lm
+# Failure injection (t/40-gateway.t): a DNS name that changes its answer.
+$(REBIND): t/tools/rebind_preload.c | $(OBJ)
+	$(CC) -O2 -g -shared -fPIC $(WARN) -o $@ $< -ldl
 
 $(BUILD)/unit/%: t/unit/%.c t/unit/unit.h t/unit/unit_http.h $(CORE_OBJ) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $(APR_INC) -Isrc -It/unit -o $@ $< $(CORE_OBJ) $(APR_LIBS) $(LIBS) $(CHECK_LIBS)

@@ -388,7 +388,9 @@ int ce_gateway_check_connection(conn_rec *c)
     if (!r) {
         return OK;
     }
-    calling = NULL; /* one connection per call */
+    /* (calling stays set: mod_proxy may connect again for the same call,
+     * after a reused connection failed; the next request's handler hook
+     * resets it before anything of this thread can connect again.) */
     https = apr_table_get(r->notes, NOTE_HTTPS) && *apr_table_get(r->notes, NOTE_HTTPS) == '1';
     if (ce_outbound_check_address(ce_config_server(r)->http->guard, r->pool, c->client_ip, https,
                                   &err) == APR_SUCCESS) {
