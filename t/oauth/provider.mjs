@@ -23,6 +23,9 @@ if (!port) {
   process.exit(2);
 }
 const fastTtl = Number(process.env.CE_OAUTH_FAST_TTL || 2);
+// ce-node: t/35's two nodes refreshing under load, with room for a loaded
+// machine's delays (a quarter of the lifetime: 1 s).
+const nodeTtl = Number(process.env.CE_OAUTH_NODE_TTL || 4);
 const redirect = 'https://app.example.test/cb';
 const client = (id, secret) => ({
   client_id: id,
@@ -38,6 +41,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     client('ce-client', 'ce-client-secret-7Qm2'),
     client('ce-fast', 'ce-fast-secret-9Xa1'),
     client('ce-static', 'ce-static-secret-3Kd8'),
+    client('ce-node', 'ce-node-secret-5Hq4'),
   ],
   pkce: { required: () => false },
   features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
@@ -48,7 +52,10 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   issueRefreshToken: async (ctx, c) => c.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: (ctx) => ctx.oidc.client.clientId !== 'ce-static',
   ttl: {
-    AccessToken: (ctx, token, c) => (c && c.clientId !== 'ce-client' ? fastTtl : 3600),
+    AccessToken: (ctx, token, c) => {
+      if (!c || c.clientId === 'ce-client') return 3600;
+      return c.clientId === 'ce-node' ? nodeTtl : fastTtl;
+    },
     AuthorizationCode: 60,
     RefreshToken: 86400,
     Grant: 86400,

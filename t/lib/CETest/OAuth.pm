@@ -7,7 +7,8 @@ package CETest::OAuth;
 #   oauth_client($name)      {'oauth.callback.url', 'oauth.api.key',
 #                            'oauth.api.secret'} of client ce-client (default),
 #                            ce-fast (short-lived access tokens) or ce-static
-#                            (short-lived too, refresh tokens not rotated)
+#                            (short-lived too, refresh tokens not rotated) or
+#                            ce-node (4-second tokens, rotated: t/35's nodes)
 #   oauth_code($url)         follows an authorization URL as a browser would:
 #                            the provider's login and consent pages, submitted;
 #                            returns the code the redirect carries (dies
@@ -27,7 +28,7 @@ use Apache::Test ();
 our @EXPORT = qw(oauth_url oauth_client oauth_code oauth_stats);
 
 my %SECRET = ('ce-client' => 'ce-client-secret-7Qm2', 'ce-fast' => 'ce-fast-secret-9Xa1',
-              'ce-static' => 'ce-static-secret-3Kd8');
+              'ce-static' => 'ce-static-secret-3Kd8', 'ce-node' => 'ce-node-secret-5Hq4');
 my $CALLBACK = 'https://app.example.test/cb';
 
 sub oauth_url { Apache::Test::vars('ce_oauth_url') // '' }
