@@ -22,16 +22,11 @@ static apr_status_t lookup_user(ce_db_t *db, apr_pool_t *scratch, void *baton, c
                                  u->creds->organization_secret, perr);
 }
 
-/* The credentials and their user; APR_EACCES (and *perr) as below. */
-static apr_status_t check_user(ce_credentials_t *creds, user_lookup_t *u, ce_dbd_conn_t *conn,
-                               apr_pool_t *p, const char *authorization, const char **perr)
+/* The parsed credentials' user (u->user); APR_EACCES (and *perr) as below. */
+static apr_status_t find_user(user_lookup_t *u, ce_dbd_conn_t *conn, const char **perr)
 {
-    apr_status_t rv;
+    apr_status_t rv = ce_dbd_first(conn, lookup_user, u, perr);
 
-    if (ce_auth_parse(creds, p, authorization, perr) != APR_SUCCESS) {
-        return APR_EACCES;
-    }
-    rv = ce_dbd_first(conn, lookup_user, u, perr);
     if (rv == APR_NOTFOUND) {
         *perr = "Invalid Organization or User secret, or not authorized";
         return APR_EACCES;
@@ -62,7 +57,10 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
     apr_status_t rv;
 
     memset(out, 0, sizeof(*out));
-    if ((rv = check_user(&creds, &u, conn, p, authorization, perr)) != APR_SUCCESS) {
+    if (ce_auth_parse(&creds, p, authorization, perr) != APR_SUCCESS) {
+        return APR_EACCES;
+    }
+    if ((rv = find_user(&u, conn, perr)) != APR_SUCCESS) {
         return rv;
     }
     if (creds.element_token &&
@@ -117,7 +115,7 @@ apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn,
         *pinst = l.inst;
         return token_outcome(rv, perr);
     }
-    if ((rv = check_user(&creds, &u, conn, p, authorization, perr)) != APR_SUCCESS) {
+    if ((rv = find_user(&u, conn, perr)) != APR_SUCCESS) {
         return rv;
     }
     return token_outcome(

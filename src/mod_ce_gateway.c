@@ -43,6 +43,7 @@ void ce_gateway_used(void)
 void ce_gateway_pre_config(void)
 {
     used = 0;
+    rates = NULL; /* the last generation's table went with its pool */
 }
 
 /* Whether an element of s's catalog sends its credential in the query. */
@@ -183,16 +184,19 @@ void ce_gateway_child_init(apr_pool_t *pchild)
 }
 
 /* Whether host:port was found allowed lately (remember: it just was). */
-static int allowed_lately(const char *host, const char *port, int https, int remember)
+static int allowed_lately(const ce_outbound_t *guard, const char *host, const char *port, int https,
+                          int remember)
 {
-    char key[300];
+    char key[320];
     apr_time_t *at, now = apr_time_now();
     int yes = 0;
 
     if (!verdict_lock || strlen(host) > 255) {
         return 0;
     }
-    apr_snprintf(key, sizeof(key), "%d %s:%s", https, host, port ? port : "");
+    /* per guard: virtual hosts may allow different networks */
+    apr_snprintf(key, sizeof(key), "%pp %d %s:%s", (const void *)guard, https, host,
+                 port ? port : "");
     apr_thread_mutex_lock(verdict_lock);
     if (remember) {
         if (apr_hash_count(verdicts) >= VERDICTS_MAX) {
@@ -211,29 +215,29 @@ static int allowed_lately(const char *host, const char *port, int https, int rem
 }
 
 /* Every address url's host resolves to, held to the outbound guard before
- * mod_proxy connects (the address it does connect to is checked again). */
-static int check_destination(request_rec *r, const char *url, int *phttps)
+ * mod_proxy connects (the address it does connect to is checked again);
+ * *u the URL parsed. */
+static int check_destination(request_rec *r, const char *url, apr_uri_t *u, int *phttps)
 {
     const ce_outbound_t *guard = ce_config_server(r)->http->guard;
     apr_sockaddr_t *sa = NULL;
-    apr_uri_t u;
     const char *err = NULL;
     char *ip;
 
     if (ce_outbound_check_url(r->pool, url, phttps, &err) != APR_SUCCESS ||
-        apr_uri_parse(r->pool, url, &u) != APR_SUCCESS) {
+        apr_uri_parse(r->pool, url, u) != APR_SUCCESS) {
         return refuse(r, HTTP_BAD_GATEWAY, "The provider URL is not usable");
     }
     apr_table_setn(r->notes, NOTE_HTTPS, *phttps ? "1" : "0");
-    if (allowed_lately(u.hostname, u.port_str, *phttps, 0)) {
+    if (allowed_lately(guard, u->hostname, u->port_str, *phttps, 0)) {
         return OK;
     }
-    if (apr_sockaddr_info_get(&sa, u.hostname, APR_UNSPEC,
-                              u.port ? u.port : apr_uri_port_of_scheme(u.scheme), 0,
+    if (apr_sockaddr_info_get(&sa, u->hostname, APR_UNSPEC,
+                              u->port ? u->port : apr_uri_port_of_scheme(u->scheme), 0,
                               r->pool) != APR_SUCCESS) {
         return refuse(
             r, HTTP_BAD_GATEWAY,
-            apr_psprintf(r->pool, "The provider's host %.200s cannot be resolved", u.hostname));
+            apr_psprintf(r->pool, "The provider's host %.200s cannot be resolved", u->hostname));
     }
     for (; sa; sa = sa->next) {
         if (apr_sockaddr_ip_get(&ip, sa) != APR_SUCCESS ||
@@ -243,7 +247,7 @@ static int check_destination(request_rec *r, const char *url, int *phttps)
                                       err ? err : "an address of its host", NULL));
         }
     }
-    allowed_lately(u.hostname, u.port_str, *phttps, 1);
+    allowed_lately(guard, u->hostname, u->port_str, *phttps, 1);
     return OK;
 }
 
@@ -253,12 +257,13 @@ static int target(request_rec *r, const ce_instance_t *inst, const char *rest, c
 {
     const ce_gateway_api_t *api = inst->element->api;
     const char *bearer = NULL, *err = NULL;
+    apr_status_t rv;
     int status;
 
     if (ce_gateway_oauth_bearer(api) && (status = fresh_bearer(r, inst, &bearer)) != OK) {
         return status;
     }
-    apr_status_t rv = ce_gateway_credential(cred, r->pool, api, inst->configuration, bearer, &err);
+    rv = ce_gateway_credential(cred, r->pool, api, inst->configuration, bearer, &err);
 
     if (rv == APR_SUCCESS) {
         rv = ce_gateway_url(purl, r->pool, api, inst->configuration, rest, r->args, cred, &err);
@@ -304,10 +309,9 @@ static int over_limit(request_rec *r, const ce_dir_config_t *d, const ce_instanc
 }
 
 /* Hands r to mod_proxy: its fixup (canonicalisation) and handler do the rest. */
-static void hand_over(request_rec *r, const char *url, const ce_gateway_cred_t *cred)
+static void hand_over(request_rec *r, const char *url, const apr_uri_t *u,
+                      const ce_gateway_cred_t *cred)
 {
-    apr_uri_t u;
-
     apr_table_unset(r->headers_in, "Authorization");
     if (cred->header) {
         apr_table_set(r->headers_in, cred->header, cred->header_value);
@@ -318,10 +322,9 @@ static void hand_over(request_rec *r, const char *url, const ce_gateway_cred_t *
     apr_table_setn(r->notes, "proxy-nocanon", "1");
     r->handler = "proxy-server";
     r->proxyreq = PROXYREQ_REVERSE;
-    apr_uri_parse(r->pool, url, &u);
     apr_table_setn(r->notes, NOTE,
-                   apr_pstrcat(r->pool, u.hostname, u.port_str ? ":" : "",
-                               u.port_str ? u.port_str : "", u.path ? u.path : "/", NULL));
+                   apr_pstrcat(r->pool, u->hostname, u->port_str ? ":" : "",
+                               u->port_str ? u->port_str : "", u->path ? u->path : "/", NULL));
 }
 
 /* First of all fixups: mod_proxy's own (canonicalisation) must see the
@@ -331,6 +334,7 @@ static int fixup(request_rec *r)
     const ce_dir_config_t *d = ce_config_dir(r);
     const ce_instance_t *inst = ce_provider_instance(r);
     ce_gateway_cred_t cred;
+    apr_uri_t u;
     const char *url = NULL, *rest;
     int status, https = 0;
 
@@ -353,10 +357,10 @@ static int fixup(request_rec *r)
     }
     if ((status = over_limit(r, d, inst)) != OK ||
         (status = target(r, inst, rest, &url, &cred)) != OK ||
-        (status = check_destination(r, url, &https)) != OK) {
+        (status = check_destination(r, url, &u, &https)) != OK) {
         return status;
     }
-    hand_over(r, url, &cred);
+    hand_over(r, url, &u, &cred);
     return OK;
 }
 
