@@ -149,6 +149,27 @@ cd "$SUITE"
 install -m 0755 t/TEST.PL t/TEST
 [ -n "$AS" ] && chown "$RUN_USER:" t/TEST
 
+# keep_node_logs DRIVER: after a failed run, the error_logs of the extra
+# servers the tests started (t/var/<node>/error_log, gone with the copy of
+# the tree) go to $LOGDIR/test-nodes-DRIVER/, and their error lines to
+# stderr, which is all a CI log keeps.
+keep_node_logs() {
+    dest=$LOGDIR/test-nodes-$1
+    rm -rf "$dest"
+    for f in t/var/*/error_log; do
+        [ -f "$f" ] || continue
+        mkdir -p "$dest"
+        node=$(basename "$(dirname "$f")")
+        cp "$f" "$dest/$node.error_log"
+        if grep -Eq '(:error|:crit|:alert|:emerg)\]' "$f"; then
+            echo "---- error lines of node $node ----" >&2
+            grep -E '(:error|:crit|:alert|:emerg)\]' "$f" | tail -n 20 >&2
+        fi
+    done
+    [ -d "$dest" ] && echo "test.sh: node logs kept in $dest" >&2
+    return 0
+}
+
 # run_suite DRIVER PARAMS [t/TEST ARGS]: one whole run of the suite against
 # that database. Sets $fail (empty when it passed), adds to $total.
 run_suite() {
@@ -181,6 +202,7 @@ run_suite() {
     fi
     [ -f t/logs/error_log ] && cp t/logs/error_log "$LOGDIR/test-apache-error_log-$drv"
     if [ -n "$fail" ]; then
+        keep_node_logs "$drv"
         if [ -f t/logs/error_log ]; then
             echo "---- last lines of t/logs/error_log ----" >&2
             tail -n 40 t/logs/error_log >&2

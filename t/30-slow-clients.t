@@ -66,7 +66,12 @@ while (Time::HiRes::time() < $end) {
     my $res = api(GET => 'instances', auth => $t, node => $node);
     my $took = Time::HiRes::time() - $t0;
     $worst = $took if !defined $worst || $took > $worst;
-    push @slow, sprintf('%d after %.2f s', $res->code, $took) if $res->code != 200 || $took > 1;
+    # What answered, when it was not 200: our JSON error, or LWP's own
+    # (Client-Warning: Internal response) for a connection that failed.
+    push @slow, sprintf('%d after %.2f s (%s%s)', $res->code, $took,
+                        $res->header('Client-Warning') ? 'LWP: ' : '',
+                        substr($res->decoded_content // '', 0, 200) =~ s/\s+/ /gr)
+        if $res->code != 200 || $took > 1;
     my $rest = 1 - (Time::HiRes::time() - $tick);
     Time::HiRes::sleep($rest) if $rest > 0;
 }
