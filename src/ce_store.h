@@ -185,11 +185,23 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
  * user as its owner: ce_store_authenticate and
  * ce_store_instance_get_by_token in one statement. APR_NOTFOUND when any of
  * the three does not match (which one, the two-step lookup tells);
- * CE_STORE_EDISABLED (*pinst set) when it is disabled. */
+ * CE_STORE_EDISABLED (*pinst set) when it is disabled. digests (NULL, or
+ * room for CE_STORE_CREDENTIAL_DIGESTS) gets the keyed digests looked up:
+ * token, user secret, organization secret. */
+#define CE_STORE_CREDENTIAL_DIGESTS 3
 apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                               const ce_catalog_t *cat, const char *user_secret,
                                               const char *org_secret, const char *token,
-                                              const char **perr);
+                                              const char **digests, const char **perr);
+
+/* Whether instance id is still the instance of the credentials whose keyed
+ * digests ce_store_instance_of_credentials gave: *prevision its revision
+ * (which every write of it changes), *pdisabled whether it is disabled.
+ * APR_NOTFOUND when it is gone, or a secret, the token or the digest key
+ * changed. One small read, for ce_authcache. */
+apr_status_t ce_store_instance_revision(apr_int64_t *prevision, int *pdisabled, ce_db_t *db,
+                                        apr_pool_t *p, apr_int64_t id, const char *const *digests,
+                                        const char **perr);
 
 /* Rewrites every mutable column of inst (name, element_id, tags,
  * configuration, disabled, cache/trace settings, updated_date) and replaces

@@ -29,6 +29,10 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      " FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
      "JOIN ce_organization o ON o.id = u.organization_id "
      "WHERE i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
+    {"ce_select_instance_revision",
+     "SELECT i.revision, i.disabled FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
+     "JOIN ce_organization o ON o.id = u.organization_id "
+     "WHERE i.id = %lld AND i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
     {"ce_select_instance_of_token",
      "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.token_digest = %s AND "
      "i.user_id = %lld"},
@@ -370,10 +374,10 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
 apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                               const ce_catalog_t *cat, const char *user_secret,
                                               const char *org_secret, const char *token,
-                                              const char **perr)
+                                              const char **digests, const char **perr)
 {
     const char **row;
-    const void *args[3];
+    const void *args[CE_STORE_CREDENTIAL_DIGESTS];
     apr_status_t rv;
 
     *pinst = NULL;
@@ -383,6 +387,9 @@ apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db
     args[0] = ce_crypto_keyed_digest(p, db->keys, token);
     args[1] = ce_crypto_keyed_digest(p, db->keys, user_secret);
     args[2] = ce_crypto_keyed_digest(p, db->keys, org_secret);
+    if (digests) {
+        memcpy(digests, args, sizeof(args));
+    }
     if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_of_credentials", args, perr)) !=
             APR_SUCCESS ||
         (rv = instance_from_row(pinst, db, p, row, cat,
@@ -391,6 +398,21 @@ apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db
         return rv;
     }
     return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
+}
+
+apr_status_t ce_store_instance_revision(apr_int64_t *prevision, int *pdisabled, ce_db_t *db,
+                                        apr_pool_t *p, apr_int64_t id, const char *const *digests,
+                                        const char **perr)
+{
+    const char **row;
+    const void *args[1 + CE_STORE_CREDENTIAL_DIGESTS] = {&id, digests[0], digests[1], digests[2]};
+    apr_status_t rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_revision", args, perr);
+
+    if (rv == APR_SUCCESS) {
+        *prevision = apr_atoi64(ce_store_or_empty(row[0]));
+        *pdisabled = atoi(ce_store_or_empty(row[1]));
+    }
+    return rv;
 }
 
 /* Rewrites the mutable columns of inst's row; APR_NOTFOUND if not there. */

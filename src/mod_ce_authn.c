@@ -2,10 +2,13 @@
  * mod_ce_authn.h). */
 #include <httpd.h>
 #include <apr_strings.h>
+#include <http_log.h>
 
 #include "ce_auth.h"
 #include "mod_ce_authn.h"
 #include "mod_ce_guard.h"
+
+APLOG_USE_MODULE(ceinstances);
 
 /* The user lookup, as ce_dbd_first runs it. */
 typedef struct {
@@ -79,6 +82,7 @@ typedef struct {
     apr_pool_t *p;
     const ce_catalog_t *cat;
     ce_instance_t *inst;
+    const char *digests[CE_STORE_CREDENTIAL_DIGESTS];
 } instance_lookup_t;
 
 static apr_status_t lookup_instance(ce_db_t *db, apr_pool_t *scratch, void *baton,
@@ -88,16 +92,69 @@ static apr_status_t lookup_instance(ce_db_t *db, apr_pool_t *scratch, void *bato
 
     return ce_store_instance_of_credentials(&l->inst, db, l->p, l->cat, l->creds->user_secret,
                                             l->creds->organization_secret, l->creds->element_token,
-                                            perr);
+                                            l->digests, perr);
+}
+
+/* A remembered instance's check, as ce_dbd_first runs it. */
+typedef struct {
+    const ce_instance_t *inst;
+    const char *digests[CE_AUTHCACHE_DIGESTS];
+    apr_int64_t revision;
+    int disabled;
+} revision_check_t;
+
+static apr_status_t check_revision(ce_db_t *db, apr_pool_t *scratch, void *baton, const char **perr)
+{
+    revision_check_t *c = baton;
+
+    return ce_store_instance_revision(&c->revision, &c->disabled, db, scratch, c->inst->id,
+                                      c->digests, perr);
+}
+
+/* The instance cache remembers for key, when the database says it has not
+ * changed since (its outcome as ce_authn_check_instance returns it).
+ * APR_NOTFOUND when there is none such (a changed one is forgotten). */
+static apr_status_t remembered(ce_instance_t **pinst, ce_dbd_conn_t *conn, apr_pool_t *p,
+                               ce_authcache_t *cache, const unsigned char *key, const char **perr)
+{
+    revision_check_t c;
+    ce_instance_t *inst;
+    apr_status_t rv;
+
+    memset(&c, 0, sizeof(c));
+    if (!ce_authcache_get(cache, key, p, &inst, c.digests)) {
+        return APR_NOTFOUND;
+    }
+    c.inst = inst;
+    rv = ce_dbd_first(conn, check_revision, &c, perr);
+    if (rv == APR_SUCCESS && c.revision == inst->revision) {
+        if (conn->r && APLOGrtrace1(conn->r)) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_TRACE1, 0, conn->r,
+                "CE00054: instance %" APR_INT64_T_FMT
+                " remembered for this Element token, unchanged (revision %" APR_INT64_T_FMT ")",
+                inst->id, inst->revision);
+        }
+        inst->disabled = c.disabled;
+        *pinst = inst;
+        return token_outcome(inst->disabled ? CE_STORE_EDISABLED : APR_SUCCESS, perr);
+    }
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND) {
+        ce_authcache_forget(cache, key);
+        return APR_NOTFOUND;
+    }
+    return rv; /* the database failed: no answer either way */
 }
 
 apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn, apr_pool_t *p,
-                                     const ce_catalog_t *cat, const char *authorization,
+                                     const ce_catalog_t *cat, ce_authcache_t *cache,
+                                     const void *scope, const char *authorization,
                                      const char **perr)
 {
     ce_credentials_t creds;
     user_lookup_t u = {&creds, p, NULL};
-    instance_lookup_t l = {&creds, p, cat, NULL};
+    instance_lookup_t l;
+    unsigned char key[CE_AUTHCACHE_KEY_LEN];
     apr_status_t rv;
 
     *pinst = NULL;
@@ -109,10 +166,24 @@ apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn,
                 "Organization <secret>, Element <token>";
         return APR_EACCES;
     }
+    if (cache && ce_authcache_key(key, cache, scope, creds.user_secret, creds.organization_secret,
+                                  creds.element_token) != APR_SUCCESS) {
+        cache = NULL;
+    }
+    if (cache && (rv = remembered(pinst, conn, p, cache, key, perr)) != APR_NOTFOUND) {
+        return rv;
+    }
     /* One statement when all three match; which one does not, the two steps
      * tell (a refusal's cost only). */
+    memset(&l, 0, sizeof(l));
+    l.creds = &creds;
+    l.p = p;
+    l.cat = cat;
     if ((rv = ce_dbd_first(conn, lookup_instance, &l, perr)) != APR_NOTFOUND) {
         *pinst = l.inst;
+        if (cache && l.inst && (rv == APR_SUCCESS || rv == CE_STORE_EDISABLED)) {
+            ce_authcache_put(cache, key, l.inst, l.digests);
+        }
         return token_outcome(rv, perr);
     }
     if ((rv = find_user(&u, conn, perr)) != APR_SUCCESS) {

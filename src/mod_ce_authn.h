@@ -11,6 +11,7 @@
 
 #include <httpd.h>
 
+#include "ce_authcache.h"
 #include "ce_store.h"
 #include "mod_ce_dbd.h"
 #include "mod_ce_request.h"
@@ -41,10 +42,14 @@ apr_status_t ce_authn_check(ce_authn_t *out, ce_dbd_conn_t *conn, apr_pool_t *p,
 
 /* ce_authn_check for a caller who must name an instance (the auth
  * provider): the Element token's instance itself, decrypted, in *pinst, in
- * one statement after the user's. No Element token: APR_EACCES; otherwise
- * the returns of ce_authn_check. */
+ * one statement. With a cache (NULL: none), an instance it remembers for
+ * these credentials in scope (the server's configuration) is used when one
+ * small read finds it unchanged (see ce_authcache.h), and an instance read
+ * is remembered. No Element token: APR_EACCES; otherwise the returns of
+ * ce_authn_check. */
 apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn, apr_pool_t *p,
-                                     const ce_catalog_t *cat, const char *authorization,
+                                     const ce_catalog_t *cat, ce_authcache_t *cache,
+                                     const void *scope, const char *authorization,
                                      const char **perr);
 
 /* The handler's authentication: ce_authn_check on req's Authorization

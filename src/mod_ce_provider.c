@@ -68,11 +68,25 @@ static void publish(request_rec *r, const ce_instance_t *inst)
     apr_table_unset(r->headers_in, "Authorization");
 }
 
+/* This process's memory of the instances Element tokens opened (see
+ * ce_authcache.h); NULL when it could not be made (every call reads). */
+#define CACHE_SLOTS 4096
+static ce_authcache_t *cache;
+
+void ce_provider_child_init(apr_pool_t *pchild)
+{
+    if (ce_authcache_create(&cache, pchild, CACHE_SLOTS) != APR_SUCCESS) {
+        cache = NULL;
+    }
+}
+
 /* The caller's instance, or why not. */
 static apr_status_t find_instance(ce_instance_t **pinst, request_rec *r, const char **perr)
 {
     ce_dbd_conn_t *conn = ce_dbd_conn(r->server, r->pool, r);
-    apr_status_t rv = ce_authn_check_instance(pinst, conn, r->pool, ce_config_server(r)->catalog,
+    const ce_server_config_t *cfg = ce_config_server(r);
+    /* scope: the server's configuration (its catalog, its database) */
+    apr_status_t rv = ce_authn_check_instance(pinst, conn, r->pool, cfg->catalog, cache, cfg,
                                               ce_guard_authorization(r), perr);
 
     ce_dbd_release(conn);

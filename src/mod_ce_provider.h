@@ -27,6 +27,10 @@
  * authorization providers. */
 void ce_provider_register(apr_pool_t *p);
 
+/* Makes this child's memory of the instances Element tokens opened (see
+ * ce_authcache.h), freed with pchild. */
+void ce_provider_child_init(apr_pool_t *pchild);
+
 /* Whether r's <Location> authenticates with AuthType CEInstances (its
  * errors then get the API's JSON bodies). */
 int ce_provider_applies(request_rec *r);

@@ -70,7 +70,7 @@ while (Time::HiRes::time() < $end) {
     # (Client-Warning: Internal response) for a connection that failed.
     push @slow, sprintf('%d after %.2f s (%s%s)', $res->code, $took,
                         $res->header('Client-Warning') ? 'LWP: ' : '',
-                        substr($res->decoded_content // '', 0, 200) =~ s/\s+/ /gr)
+                        substr($res->content // "", 0, 200) =~ s/\s+/ /gr)
         if $res->code != 200 || $took > 1;
     my $rest = 1 - (Time::HiRes::time() - $tick);
     Time::HiRes::sleep($rest) if $rest > 0;

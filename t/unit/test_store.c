@@ -551,6 +551,58 @@ START_TEST(instance_by_token)
 }
 END_TEST
 
+/* The small read ce_authcache's hits are checked by: the instance of the
+ * digests an instance_of_credentials lookup used, its revision and
+ * whether it is disabled; not found once a secret or the row changed. */
+START_TEST(instance_revision_check)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "My S3", NULL), *got = NULL;
+    const char *digests[CE_STORE_CREDENTIAL_DIGESTS] = {NULL, NULL, NULL}, *secret;
+    apr_int64_t revision = 0;
+    int disabled = -1;
+
+    ck_assert_int_eq(ce_store_instance_of_credentials(&got, &db, pool, cat, a.user_secret,
+                                                      a.org_secret, inst->token, digests, &err),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(digests[2]);
+    ck_assert_int_eq(
+        ce_store_instance_revision(&revision, &disabled, &db, pool, inst->id, digests, &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(revision, got->revision);
+    ck_assert_int_eq(disabled, 0);
+    /* another instance's id with these digests: not found */
+    ck_assert_int_eq(ce_store_instance_revision(&revision, &disabled, &db, pool,
+                                                create(a.user, 16, "Other", NULL)->id, digests,
+                                                &err),
+                     APR_NOTFOUND);
+    /* a write counts one; disabling shows */
+    got->disabled = 1;
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, got, &err), APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_instance_revision(&revision, &disabled, &db, pool, inst->id, digests, &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(revision, got->revision + 1);
+    ck_assert_int_eq(disabled, 1);
+    /* a rotated user secret: the old digests find nothing */
+    ck_assert_int_eq(ce_store_user_rotate(&secret, &db, pool, a.user->id, &err), APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_instance_revision(&revision, &disabled, &db, pool, inst->id, digests, &err),
+        APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_instance_of_credentials(&got, &db, pool, cat, secret, a.org_secret,
+                                                      inst->token, digests, &err),
+                     CE_STORE_EDISABLED);
+    ck_assert_int_eq(
+        ce_store_instance_revision(&revision, &disabled, &db, pool, inst->id, digests, &err),
+        APR_SUCCESS);
+    /* deleted: nothing */
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_instance_revision(&revision, &disabled, &db, pool, inst->id, digests, &err),
+        APR_NOTFOUND);
+}
+END_TEST
+
 START_TEST(instance_ownership)
 {
     account_t a = signup("Acme", "a@acme.test");
@@ -1521,6 +1573,7 @@ int main(void)
     tcase_add_test(tc, instance_modify);
     tcase_add_test(tc, instance_delete);
     tcase_add_test(tc, instance_by_token);
+    tcase_add_test(tc, instance_revision_check);
     tcase_add_test(tc, instance_ownership);
     tcase_add_test(tc, ids_not_reused);
     tcase_add_test(tc, failed_write_leaves_nothing);
