@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "ce_authcache.h"
@@ -23,7 +24,7 @@ struct ce_authcache_t {
     apr_thread_mutex_t *lock;
     entry_t **slots;
     apr_size_t nslots;
-    unsigned char salt[32];
+    EVP_MD_CTX *salted; /* SHA-256 with the salt taken in: each key starts from a copy */
 };
 
 static void entry_free(entry_t *e)
@@ -137,6 +138,8 @@ static apr_status_t cache_cleanup(void *data)
     ce_authcache_t *c = data;
     apr_size_t i;
 
+    EVP_MD_CTX_free(c->salted);
+    c->salted = NULL;
     for (i = 0; i < c->nslots; i++) {
         entry_free(c->slots[i]);
         c->slots[i] = NULL;
@@ -148,16 +151,26 @@ apr_status_t ce_authcache_create(ce_authcache_t **pc, apr_pool_t *p, apr_size_t 
 {
     ce_authcache_t *c = apr_pcalloc(p, sizeof(*c));
 
+    unsigned char salt[32];
+    int ok;
+
     *pc = NULL;
     c->nslots = slots ? slots : 1;
     c->slots = apr_pcalloc(p, c->nslots * sizeof(*c->slots));
-    if (RAND_bytes(c->salt, sizeof(c->salt)) != 1 ||
-        apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
+    if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     /* Registered after the mutex: cleanups run in reverse, so the entries
      * are freed while the mutex still exists. */
     apr_pool_cleanup_register(p, c, cache_cleanup, apr_pool_cleanup_null);
+    c->salted = EVP_MD_CTX_new();
+    ok = c->salted && RAND_bytes(salt, sizeof(salt)) == 1 &&
+         EVP_DigestInit_ex(c->salted, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(c->salted, salt, sizeof(salt)) == 1;
+    OPENSSL_cleanse(salt, sizeof(salt));
+    if (!ok) {
+        return APR_EGENERAL;
+    }
     *pc = c;
     return APR_SUCCESS;
 }
@@ -171,8 +184,7 @@ apr_status_t ce_authcache_key(unsigned char key[CE_AUTHCACHE_KEY_LEN], const ce_
     int ok;
 
     /* Each string with its NUL: no two different triples hash alike. */
-    ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-         EVP_DigestUpdate(ctx, c->salt, sizeof(c->salt)) == 1 &&
+    ok = ctx && EVP_MD_CTX_copy_ex(ctx, c->salted) == 1 &&
          EVP_DigestUpdate(ctx, &scope, sizeof(scope)) == 1 &&
          EVP_DigestUpdate(ctx, user_secret, strlen(user_secret) + 1) == 1 &&
          EVP_DigestUpdate(ctx, organization_secret, strlen(organization_secret) + 1) == 1 &&

@@ -63,7 +63,13 @@ while (Time::HiRes::time() < $end) {
     for my $c (@headers) { $c->send('x') if $c->{sock} }
     for my $c (@bodies) { $c->send('{') if $c->{sock} }
     my $t0 = Time::HiRes::time();
-    my $res = api(GET => 'instances', auth => $t, node => $node);
+    # A connection of its own each time, as another client's would be: a
+    # kept-alive one may be closed by mpm_event while a child has no idle
+    # worker (it closes idle keep-alive connections then), and a request
+    # sent just as that happens is lost to the client (LWP answers its own
+    # 500; browsers retry). A new connection must be accepted and served.
+    my $res = api(GET => 'instances', auth => $t, node => $node,
+                  headers => { Connection => 'close' });
     my $took = Time::HiRes::time() - $t0;
     $worst = $took if !defined $worst || $took > $worst;
     # What answered, when it was not 200: our JSON error, or LWP's own
