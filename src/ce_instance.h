@@ -98,6 +98,10 @@ typedef struct {
      * before storing the instance. */
     const char *provider_code;
     int oauth_import;
+    /* Set by a write that keeps a new grant of the provider's (a code
+     * exchanged, tokens imported): its event is REAUTHENTICATED. Never
+     * stored. */
+    int reauthenticated;
 } ce_instance_t;
 
 /* Longest providerData.code accepted (it is sent on to the provider). */

@@ -21,6 +21,7 @@
 #include "ce_catalog.h"
 #include "ce_crypto.h"
 #include "ce_http.h"
+#include "ce_event.h"
 #include "ce_instance.h"
 #include "ce_page.h"
 
@@ -48,6 +49,10 @@ typedef struct {
      * (one commit for many; each still answered only after its commit).
      * For SQLite, where writers queue anyway. NULL: one transaction each. */
     ce_store_batch_t *batch;
+    /* Optional: the catalog, which names the element of an instance whose
+     * row a write reads for its event (a delete's); NULL: events of those
+     * name no element. */
+    const ce_catalog_t *catalog;
 } ce_db_t;
 
 typedef struct {
@@ -331,5 +336,32 @@ typedef struct {
 apr_status_t ce_store_oauth_fresh(ce_fresh_token_t *out, ce_db_t *db, ce_http_t *h, apr_pool_t *p,
                                   const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
                                   apr_int64_t min_ms, apr_interval_time_t lease, const char **perr);
+
+/* ---- events (ce_store_event.c) ---------------------------------------- */
+
+/* Inside the transaction of the write it tells of: records the event type
+ * (CE_EVENT_NONE: nothing) of inst (as written; a deleted one as it was),
+ * PENDING and due now when inst asks for its events to be sent
+ * (ce_event_wanted), DISABLED otherwise; its signature key sealed. */
+apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t type,
+                                   const ce_instance_t *inst, const char **perr);
+
+/* owner's events, newest first (of instance_id only, unless 0), with row
+ * ids below before (0: from the newest), at most limit: *pevents of
+ * ce_event_row_t *, *pmore whether more are older. */
+apr_status_t ce_store_event_list(apr_array_header_t **pevents, int *pmore, ce_db_t *db,
+                                 apr_pool_t *p, const ce_user_t *owner, apr_int64_t instance_id,
+                                 apr_int64_t before, int limit, const char **perr);
+
+/* owner's event event_id; APR_NOTFOUND when there is none such. */
+apr_status_t ce_store_event_get(ce_event_row_t **pev, ce_db_t *db, apr_pool_t *p,
+                                const ce_user_t *owner, const char *event_id, const char **perr);
+
+/* Sends owner's FAILED event event_id again (PENDING, due now, attempts
+ * from 0); *pev as it is then. APR_NOTFOUND; APR_EEXIST (*perr says why)
+ * when it is not FAILED. */
+apr_status_t ce_store_event_redeliver(ce_event_row_t **pev, ce_db_t *db, apr_pool_t *p,
+                                      const ce_user_t *owner, const char *event_id,
+                                      const char **perr);
 
 #endif

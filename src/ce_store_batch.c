@@ -108,6 +108,7 @@ static apr_status_t open_twin(ce_db_t *twin, const ce_db_t *db, apr_pool_t *p, c
     twin->serialize = db->serialize;
     twin->serialize_baton = db->serialize_baton;
     twin->keys = db->keys;
+    twin->catalog = db->catalog;
     if (apr_dbd_open_ex(twin->driver, p, params, &twin->handle, perr) != APR_SUCCESS) {
         return APR_EGENERAL;
     }

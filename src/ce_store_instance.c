@@ -225,6 +225,17 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
     return APR_SUCCESS;
 }
 
+/* The event of c's create, in its transaction. */
+static apr_status_t record_created(ce_db_t *db, apr_pool_t *p, const ce_store_create_t *c,
+                                   const char **perr)
+{
+    ce_instance_t made = *c->inst;
+
+    made.id = c->id;
+    made.revision = 1; /* the column's default */
+    return ce_store_event_record(db, p, CE_EVENT_CREATED, &made, perr);
+}
+
 apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t *list,
                                    const char **perr)
 {
@@ -240,6 +251,9 @@ apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t
         rv = ce_store_insert(&c->id, db, p, "ce_insert_instance", c->args, perr);
         if (rv == APR_SUCCESS && c->inst->tags) {
             rv = insert_tags(db, p, c->id, c->inst, perr);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = record_created(db, p, c, perr);
         }
         if (rv == APR_SUCCESS) {
             ce_store_count_change_t *n = apr_array_push(counts);
@@ -499,6 +513,9 @@ apr_status_t ce_store_instance_update(ce_db_t *db, apr_pool_t *p, const ce_insta
     if (rv == APR_SUCCESS) {
         rv = write_instance(db, p, inst, (long)apr_atoi64(ce_store_or_empty(row[0])), perr);
     }
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_event_record(db, p, CE_EVENT_UPDATED, inst, perr);
+    }
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
@@ -532,13 +549,41 @@ apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_
                                       apr_int64_t id, const char **perr)
 {
     apr_dbd_transaction_t *tx;
+    const void *args[2] = {&id, &owner->id};
+    const char **row;
+    ce_instance_t *gone = NULL;
     apr_status_t rv;
 
     if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
         return rv;
     }
-    rv = remove_instance(db, p, owner, id, perr);
+    /* As it was, for its event (one whose values do not open: without them) */
+    rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_for_update", args, perr);
+    if (rv == APR_NOTFOUND) {
+        *perr = "Instance not found";
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_instance_listed(&gone, db, p, row, db->catalog, owner, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = remove_instance(db, p, owner, id, perr);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ce_store_event_record(db, p, CE_EVENT_DELETED, gone, perr);
+    }
     return ce_store_tx_end(tx, db, p, rv, perr);
+}
+
+/* A copy of inst that its modification leaves alone (the JSON values
+ * copied), to tell the event of the change. */
+static ce_instance_t *snapshot(apr_pool_t *p, const ce_instance_t *inst)
+{
+    ce_instance_t *copy = apr_pmemdup(p, inst, sizeof(*inst));
+
+    copy->tags = inst->tags ? ce_json_bind(p, json_deep_copy(inst->tags)) : NULL;
+    copy->configuration =
+        inst->configuration ? ce_json_bind(p, json_deep_copy(inst->configuration)) : NULL;
+    return copy;
 }
 
 apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
@@ -551,6 +596,7 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
     const char **row;
     apr_status_t rv;
     long was_element = 0;
+    ce_instance_t *before = NULL;
 
     *pinst = NULL;
     if ((rv = ce_store_tx_start(&tx, db, p, perr)) != APR_SUCCESS) {
@@ -563,13 +609,17 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
     if (rv == APR_SUCCESS &&
         (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) == APR_SUCCESS) {
         was_element = (*pinst)->element_id;
+        before = snapshot(p, *pinst);
         rv = modify(*pinst, baton, perr);
     }
     if (rv == CE_STORE_DELETE) {
-        rv = remove_instance(db, p, owner, id, perr);
+        if ((rv = remove_instance(db, p, owner, id, perr)) == APR_SUCCESS) {
+            rv = ce_store_event_record(db, p, CE_EVENT_DELETED, before, perr);
+        }
     } else if (rv == APR_SUCCESS &&
                (rv = write_instance(db, p, *pinst, was_element, perr)) == APR_SUCCESS) {
         (*pinst)->revision++;
+        rv = ce_store_event_record(db, p, ce_event_of_change(before, *pinst), *pinst, perr);
     }
     rv = ce_store_tx_end(tx, db, p, rv, perr);
     if (rv != APR_SUCCESS) {

@@ -71,6 +71,7 @@ extern const ce_store_statement_t ce_store_instance_statements[];
 extern const ce_store_statement_t ce_store_list_statements[];
 extern const ce_store_statement_t ce_store_oauth_statements[];
 extern const ce_store_statement_t ce_store_count_statements[];
+extern const ce_store_statement_t ce_store_event_statements[];
 /* Selects whose rows stay locked to the end of the transaction: prepared
  * with the dialect's row_lock appended. */
 extern const ce_store_statement_t ce_store_instance_locking_statements[];
@@ -173,6 +174,9 @@ typedef enum {
     CE_SEALED_INSTANCE_CONFIGURATION,
     CE_SEALED_KEY_CHECK,
     CE_SEALED_KEY_CHECK_DIGEST,
+    CE_SEALED_EVENT_SIGNATURE_KEY,
+    CE_SEALED_EVENT_BODY,
+    CE_SEALED_EVENT_CALLBACK,
     CE_SEALED_COLUMNS
 } ce_sealed_t;
 

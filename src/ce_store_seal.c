@@ -42,6 +42,14 @@ const ce_sealed_column_t ce_store_sealed_columns[CE_SEALED_COLUMNS] = {
         {"The key check", "ce_key_check", NULL, "sealed", "key-check", CE_SEAL_TEXT, 3},
     [CE_SEALED_KEY_CHECK_DIGEST] =
         {"The key check", "ce_key_check", NULL, "digest", NULL, CE_SEAL_DIGEST, 3},
+    [CE_SEALED_EVENT_SIGNATURE_KEY] =
+        {"Event", "ce_event", "id", "signature_key", "event-signature-key", CE_SEAL_TEXT, 7},
+    /* an event tells the instance's configuration (masked), whose every
+     * value is sealed at rest: the event is too, and where it goes */
+    [CE_SEALED_EVENT_BODY] =
+        {"Event", "ce_event", "id", "body", "event-body", CE_SEAL_TEXT, 7},
+    [CE_SEALED_EVENT_CALLBACK] =
+        {"Event", "ce_event", "id", "callback_url", "event-callback", CE_SEAL_TEXT, 7},
 };
 /* clang-format on */
 

@@ -113,6 +113,7 @@ static void bind_db(ce_db_t *db, ap_dbd_t *dbd, server_rec *s)
     db->prepared = dbd->prepared;
     db->pool = dbd->pool;
     db->keys = ce_config_server_of(s)->keys;
+    db->catalog = ce_config_server_of(s)->catalog;
     if (write_mutex && strcmp(apr_dbd_name(dbd->driver), "sqlite3") == 0) {
         db->serialize = serialize_writes;
         db->batch = batches ? apr_hash_get(batches, &s, sizeof(server_rec *)) : NULL;

@@ -90,6 +90,7 @@ static apr_status_t apply_change(ce_instance_t *inst, void *baton, const char **
 
             if (rv == APR_SUCCESS && c->got_tokens) {
                 ce_oauth_apply(inst, req->r->pool, &c->tokens, apr_time_now());
+                inst->reauthenticated = 1; /* its event (ce_event_of_change) */
             }
             return rv;
         }

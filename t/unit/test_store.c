@@ -156,7 +156,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 6);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 7);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     apr_dbd_close(db2.driver, db2.handle);
     apr_pool_destroy(p2);
@@ -1243,7 +1243,7 @@ START_TEST(migration_6_counts_existing_instances)
     open_db(&db2, p2);
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 6);
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 7);
     ck_assert_int_eq(total(a.user, 0, NULL), 18);
     ck_assert_int_eq(total(a.user, 42, NULL), 6);
     ck_assert_int_eq(total(b.user, 0, NULL), 1);
@@ -1326,11 +1326,13 @@ START_TEST(rekey_reseals_every_registered_column)
     db.keys = next; /* the rotated file: next's key seals, the old one opens */
     ck_assert_msg(ce_store_rekey(&report, &db, pool, 1, &err) == APR_SUCCESS, "rekey: %s", err);
     /* batches of one row; a second pass finds nothing left */
-    ck_assert_int_eq(report->resealed, 2 + 2 + 1);
+    /* 2 tokens, 2 configurations, the key check; 2 created events: body,
+     * callback URL and signature key each */
+    ck_assert_int_eq(report->resealed, 2 + 2 + 1 + 2 * 3);
     ck_assert_int_eq(report->passes, 2);
     ck_assert_int_eq(report->unreadable->nelts, 0);
     ck_assert_int_eq(*(apr_int64_t *)apr_hash_get(report->by_key, next->kid, APR_HASH_KEY_STRING),
-                     11);
+                     11 + 2 * 3);
     for (i = 0; i < CE_SEALED_COLUMNS; i++) {
         const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
         apr_array_header_t *values;
@@ -1349,8 +1351,9 @@ START_TEST(rekey_reseals_every_registered_column)
                           "%s.%s: still under the old key", c->table, c->column);
         }
     }
-    /* 2 tokens + 2 x 4 non-null configuration values + the key check */
-    ck_assert_int_eq(n, 11);
+    /* 2 tokens + 2 x 4 non-null configuration values + the key check, and
+     * 2 events x (body, callback URL, signature key) */
+    ck_assert_int_eq(n, 11 + 2 * 3);
     db.keys = only_next;
     ck_assert_str_eq(get(a.user, 1)->name, "one");
 }
@@ -1361,8 +1364,9 @@ END_TEST
  * sealing, rekey and the key check). */
 START_TEST(registry_lists_every_secret_column)
 {
-    static const char *const secretish[] = {"secret",        "token",    "digest",     "sealed",
-                                            "configuration", "password", "credential", NULL};
+    static const char *const secretish[] = {
+        "secret",     "token",     "digest", "sealed",   "configuration", "password",
+        "credential", "signature", "body",   "callback", NULL};
     apr_array_header_t *cols;
     int i, k, n, found = 0;
 
@@ -1475,7 +1479,7 @@ START_TEST(migration_seals_version_2_data)
     /* The old connection's statements predate the migration's DDL. */
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 6);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 7);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce2:%'"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
                                   "'%\"aws.secret\":{\"$sealed\":\"ce2:%'"),
@@ -1536,7 +1540,7 @@ START_TEST(migration_4_seals_every_configuration_value)
     open_db(&db2, p2);
     apr_dbd_close(db.driver, db.handle);
     db = db2;
-    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 6);
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 7);
     ck_assert_int_eq(
         scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
         0);

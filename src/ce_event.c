@@ -1,0 +1,146 @@
+/* ce_event: which event a change is, and an event's JSON (see ce_event.h). */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "ce_event.h"
+#include "ce_instance.h"
+#include "ce_json.h"
+
+static const char *const NAMES[CE_EVENT_TYPES] = {
+    [CE_EVENT_CREATED] = "CREATED",
+    [CE_EVENT_UPDATED] = "UPDATED",
+    [CE_EVENT_DELETED] = "DELETED",
+    [CE_EVENT_DISABLED] = "DISABLED",
+    [CE_EVENT_ENABLED] = "ENABLED",
+    [CE_EVENT_REAUTHENTICATED] = "REAUTHENTICATED",
+    [CE_EVENT_REFRESH_FAILED] = "REFRESH_FAILED",
+    [CE_EVENT_REFRESH_RECOVERED] = "REFRESH_RECOVERED",
+};
+
+const char *ce_event_type_name(ce_event_type_t type)
+{
+    return type > CE_EVENT_NONE && type < CE_EVENT_TYPES ? NAMES[type] : NULL;
+}
+
+/* The server-kept token entries (oauth.user.*): a routine refresh
+ * rewrites these only. */
+static int token_entry(const char *key)
+{
+    return strncmp(key, "oauth.user.", 11) == 0;
+}
+
+/* Whether a and b hold the same entries, token entries aside. */
+static int same_config_but_tokens(const json_t *a, const json_t *b)
+{
+    const char *key;
+    json_t *v;
+    size_t na = 0, nb = 0;
+
+    json_object_foreach((json_t *)a, key, v)
+    {
+        if (token_entry(key)) {
+            continue;
+        }
+        na++;
+        if (!json_equal(v, json_object_get(b, key))) {
+            return 0;
+        }
+    }
+    json_object_foreach((json_t *)b, key, v)
+    {
+        nb += !token_entry(key);
+    }
+    return na == nb;
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Whether only the token entries and their schedule changed. */
+static int only_tokens_changed(const ce_instance_t *a, const ce_instance_t *b)
+{
+    return same_str(a->name, b->name) && a->element_id == b->element_id &&
+           json_equal(a->tags, b->tags) && a->max_cache_size == b->max_cache_size &&
+           a->cache_time_to_live == b->cache_time_to_live &&
+           a->caching_enabled == b->caching_enabled &&
+           a->trace_logging_enabled == b->trace_logging_enabled &&
+           same_str(a->external_authentication, b->external_authentication) &&
+           same_config_but_tokens(a->configuration, b->configuration) &&
+           !json_equal(a->configuration, b->configuration);
+}
+
+ce_event_type_t ce_event_of_change(const ce_instance_t *before, const ce_instance_t *after)
+{
+    int refused_before, refused_after;
+
+    if (!before) {
+        return after ? CE_EVENT_CREATED : CE_EVENT_NONE;
+    }
+    if (!after) {
+        return CE_EVENT_DELETED;
+    }
+    if (before->disabled != after->disabled) {
+        return after->disabled ? CE_EVENT_DISABLED : CE_EVENT_ENABLED;
+    }
+    if (after->reauthenticated) {
+        return CE_EVENT_REAUTHENTICATED;
+    }
+    refused_before = before->oauth_status && *before->oauth_status;
+    refused_after = after->oauth_status && *after->oauth_status;
+    if (after->oauth_failures > before->oauth_failures || (refused_after && !refused_before)) {
+        return CE_EVENT_REFRESH_FAILED;
+    }
+    if ((before->oauth_failures > 0 && after->oauth_failures == 0) ||
+        (refused_before && !refused_after)) {
+        return CE_EVENT_REFRESH_RECOVERED;
+    }
+    return only_tokens_changed(before, after) ? CE_EVENT_NONE : CE_EVENT_UPDATED;
+}
+
+json_t *ce_event_json(apr_pool_t *p, const char *event_id, ce_event_type_t type, const char *date,
+                      const ce_instance_t *inst)
+{
+    json_t *j = ce_json_object(p), *shown = ce_instance_to_json(p, inst);
+
+    if (!j || !shown || !ce_event_type_name(type)) {
+        return NULL;
+    }
+    json_object_del(shown, "token");
+    json_object_set_new(j, "eventId", json_string(event_id));
+    json_object_set_new(j, "instanceId", json_integer(inst->id));
+    json_object_set_new(j, "elementKey", json_string(inst->element ? inst->element->key : ""));
+    json_object_set_new(j, "eventType", json_string(ce_event_type_name(type)));
+    json_object_set_new(j, "eventDate", json_string(date));
+    json_object_set(j, "instance", shown);
+    return j;
+}
+
+int ce_event_wanted(const ce_instance_t *inst, const char **purl)
+{
+    const json_t *on = json_object_get(inst->configuration, CE_EVENT_ENABLED_KEY);
+    const char *url =
+        json_string_value(json_object_get(inst->configuration, CE_EVENT_CALLBACK_KEY));
+
+    *purl = NULL;
+    if (!(json_is_true(on) || (json_is_string(on) && strcmp(json_string_value(on), "true") == 0)) ||
+        !url || !*url) {
+        return 0;
+    }
+    *purl = url;
+    return 1;
+}
+
+json_t *ce_event_view(apr_pool_t *p, const ce_event_row_t *ev)
+{
+    json_t *j = ce_json_bind(p, json_deep_copy(ev->body));
+
+    if (!j) {
+        return NULL;
+    }
+    json_object_set_new(j, "status", json_string(ev->status));
+    json_object_set_new(j, "attempts", json_integer(ev->attempts));
+    json_object_set_new(j, "lastError", json_string(ev->last_error ? ev->last_error : ""));
+    return j;
+}
