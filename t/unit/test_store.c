@@ -1364,9 +1364,9 @@ END_TEST
  * sealing, rekey and the key check). */
 START_TEST(registry_lists_every_secret_column)
 {
-    static const char *const secretish[] = {
-        "secret",     "token",     "digest", "sealed",   "configuration", "password",
-        "credential", "signature", "body",   "callback", NULL};
+    static const char *const secretish[] = {"secret",        "token",    "digest",     "sealed",
+                                            "configuration", "password", "credential", "signature",
+                                            "body",          "callback", NULL};
     apr_array_header_t *cols;
     int i, k, n, found = 0;
 
@@ -1555,6 +1555,193 @@ START_TEST(migration_4_seals_every_configuration_value)
 }
 END_TEST
 
+/* --- events (issue 14): recorded with each write, in its transaction --- */
+
+static apr_status_t set_disabled(ce_instance_t *inst, void *baton, const char **perr)
+{
+    inst->disabled = *(int *)baton;
+    return APR_SUCCESS;
+}
+
+/* The types of owner's events (of instance id, unless 0), newest first,
+ * as "A,B,...". */
+static const char *event_types(const ce_user_t *owner, apr_int64_t id)
+{
+    apr_array_header_t *evs;
+    const char *out = "";
+    int more = 0, i;
+
+    ck_assert_int_eq(ce_store_event_list(&evs, &more, &db, pool, owner, id, 0, 100, &err),
+                     APR_SUCCESS);
+    for (i = 0; i < evs->nelts; i++) {
+        out = apr_pstrcat(pool, out, i ? "," : "",
+                          APR_ARRAY_IDX(evs, i, ce_event_row_t *)->event_type, NULL);
+    }
+    return out;
+}
+
+START_TEST(events_recorded_with_writes)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = create(a.user, 16, "Before", NULL), *out = NULL;
+    int yes = 1, no = 0;
+    apr_array_header_t *evs;
+    ce_event_row_t *ev;
+    int more;
+    json_t *shown;
+
+    db.catalog = cat;
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, rename_to, "After", &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, set_disabled, &yes, &err),
+        APR_SUCCESS);
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, set_disabled, &no, &err),
+        APR_SUCCESS);
+    /* a refused write has no event */
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, rename_to, NULL, &err),
+        APR_EINVAL);
+    ck_assert_str_eq(event_types(a.user, inst->id), "ENABLED,DISABLED,UPDATED,CREATED");
+    ck_assert_int_eq(ce_store_instance_delete(&db, pool, a.user, inst->id, &err), APR_SUCCESS);
+    /* a deleted instance's events stay */
+    ck_assert_str_eq(event_types(a.user, inst->id), "DELETED,ENABLED,DISABLED,UPDATED,CREATED");
+    ck_assert_int_eq(ce_store_event_list(&evs, &more, &db, pool, a.user, 0, 0, 1, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(more, 1);
+    ev = APR_ARRAY_IDX(evs, 0, ce_event_row_t *);
+    ck_assert_str_eq(ev->status, "DISABLED"); /* no callback asked for */
+    ck_assert_int_eq(json_integer_value(json_object_get(ev->body, "instanceId")), inst->id);
+    ck_assert_str_eq(json_string_value(json_object_get(ev->body, "elementKey")), "amazons3");
+    ck_assert_str_eq(json_string_value(json_object_get(ev->body, "eventId")), ev->event_id);
+    ck_assert_int_eq(strlen(ev->event_id), 36);
+    shown = json_object_get(ev->body, "instance");
+    ck_assert_str_eq(json_string_value(json_object_get(shown, "name")), "After");
+    ck_assert_ptr_null(json_object_get(shown, "token"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(shown, "configuration"), "aws.secret")),
+        CE_MASK);
+    /* deleted through modify too */
+    inst = create(a.user, 16, "Second", NULL);
+    ck_assert_int_eq(
+        ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, delete_it, NULL, &err),
+        APR_SUCCESS);
+    ck_assert_str_eq(event_types(a.user, inst->id), "DELETED,CREATED");
+    /* at rest: sealed, no configuration value in clear */
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_event WHERE body LIKE '%photos%' "
+                                 "OR body LIKE '%s3cr3t%' OR body NOT LIKE 'ce2:%'"),
+                     0);
+}
+END_TEST
+
+START_TEST(events_paged_and_owned)
+{
+    account_t a = signup("Acme", "a@acme.test"), b = signup("Beta", "b@beta.test");
+    ce_instance_t *one = create(a.user, 16, "one", NULL), *two = create(a.user, 16, "two", NULL);
+    ce_instance_t *out;
+    apr_array_header_t *page1, *page2;
+    ce_event_row_t *ev, *last;
+    int more = 0, i;
+
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(
+            ce_store_instance_modify(&out, &db, pool, cat, a.user, one->id, rename_to, "x", &err),
+            APR_SUCCESS);
+    }
+    ck_assert_int_eq(ce_store_event_list(&page1, &more, &db, pool, a.user, 0, 0, 3, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(page1->nelts, 3);
+    ck_assert_int_eq(more, 1);
+    last = APR_ARRAY_IDX(page1, 2, ce_event_row_t *);
+    ck_assert_int_eq(ce_store_event_list(&page2, &more, &db, pool, a.user, 0, last->id, 3, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(page2->nelts, 2);
+    ck_assert_int_eq(more, 0);
+    ck_assert_int_lt(APR_ARRAY_IDX(page2, 0, ce_event_row_t *)->id, last->id);
+    ck_assert_str_eq(event_types(a.user, two->id), "CREATED");
+    /* another tenant sees none of them */
+    ck_assert_str_eq(event_types(b.user, 0), "");
+    ck_assert_int_eq(ce_store_event_get(&ev, &db, pool, b.user, last->event_id, &err),
+                     APR_NOTFOUND);
+    ck_assert_int_eq(ce_store_event_get(&ev, &db, pool, a.user, last->event_id, &err), APR_SUCCESS);
+    ck_assert_int_eq(ev->id, last->id);
+    ck_assert_int_eq(ce_store_event_redeliver(&ev, &db, pool, b.user, last->event_id, &err),
+                     APR_NOTFOUND);
+}
+END_TEST
+
+START_TEST(events_pending_and_redelivered)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = make_instance(a.user, 16, "Notified", NULL);
+    ce_event_row_t *ev;
+    apr_array_header_t *evs;
+    int more;
+    const char *id;
+
+    json_object_set_new(inst->configuration, CE_EVENT_ENABLED_KEY, json_string("true"));
+    json_object_set_new(inst->configuration, CE_EVENT_CALLBACK_KEY,
+                        json_string("http://127.0.0.1:9/hook"));
+    json_object_set_new(inst->configuration, CE_EVENT_SIGNATURE_KEY, json_string("sign-me"));
+    ck_assert_int_eq(ce_store_instance_create(&db, pool, inst, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_event_list(&evs, &more, &db, pool, a.user, 0, 0, 10, &err),
+                     APR_SUCCESS);
+    ev = APR_ARRAY_IDX(evs, 0, ce_event_row_t *);
+    ck_assert_str_eq(ev->status, "PENDING");
+    id = ev->event_id;
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_event WHERE due > 0 AND "
+                                 "callback_url LIKE 'ce2:%' AND signature_key LIKE 'ce2:%'"),
+                     1);
+    /* only a FAILED one is sent again */
+    ck_assert_int_eq(ce_store_event_redeliver(&ev, &db, pool, a.user, id, &err), APR_EEXIST);
+    ck_assert_int_eq(ce_store_exec_update(&db, pool,
+                                          "UPDATE ce_event SET status = 'FAILED', attempts = 9, "
+                                          "due = 0, last_error = 'HTTP 500'",
+                                          &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ce_store_event_redeliver(&ev, &db, pool, a.user, id, &err), APR_SUCCESS);
+    ck_assert_str_eq(ev->status, "PENDING");
+    ck_assert_int_eq(ev->attempts, 0);
+    ck_assert_str_eq(ev->last_error, "");
+    ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_event WHERE due > 0"), 1);
+}
+END_TEST
+
+/* Which event a change is: the instance before and after a write. */
+START_TEST(event_of_change)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *was = make_instance(a.user, 16, "x", NULL), *now;
+
+    ck_assert_int_eq(ce_event_of_change(NULL, was), CE_EVENT_CREATED);
+    ck_assert_int_eq(ce_event_of_change(was, NULL), CE_EVENT_DELETED);
+    now = apr_pmemdup(pool, was, sizeof(*was));
+    now->configuration = ce_json_bind(pool, json_deep_copy(was->configuration));
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_UPDATED); /* written unchanged */
+    json_object_set_new(now->configuration, "oauth.user.token", json_string("fresh"));
+    now->oauth_due = 123;
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_NONE); /* a routine refresh */
+    json_object_set_new(now->configuration, "bucket.name", json_string("other"));
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_UPDATED);
+    now->oauth_failures = 1;
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_REFRESH_FAILED);
+    ck_assert_int_eq(ce_event_of_change(now, was), CE_EVENT_REFRESH_RECOVERED);
+    now->oauth_failures = 0;
+    now->oauth_status = "The provider refused the refresh token: invalid_grant";
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_REFRESH_FAILED);
+    ck_assert_int_eq(ce_event_of_change(now, was), CE_EVENT_REFRESH_RECOVERED);
+    now->reauthenticated = 1;
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_REAUTHENTICATED);
+    now->disabled = 1;
+    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_DISABLED);
+    ck_assert_int_eq(ce_event_of_change(now, was), CE_EVENT_ENABLED);
+    ck_assert_ptr_null(ce_event_type_name(CE_EVENT_NONE));
+    ck_assert_str_eq(ce_event_type_name(CE_EVENT_REFRESH_RECOVERED), "REFRESH_RECOVERED");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1575,6 +1762,10 @@ int main(void)
     tcase_add_test(tc, instance_create_and_get);
     tcase_add_test(tc, instance_update);
     tcase_add_test(tc, instance_modify);
+    tcase_add_test(tc, events_recorded_with_writes);
+    tcase_add_test(tc, events_paged_and_owned);
+    tcase_add_test(tc, events_pending_and_redelivered);
+    tcase_add_test(tc, event_of_change);
     tcase_add_test(tc, instance_delete);
     tcase_add_test(tc, instance_by_token);
     tcase_add_test(tc, instance_revision_check);
