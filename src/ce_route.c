@@ -24,7 +24,8 @@ typedef struct {
 
 /* Pattern segments: "#" a positive id (the instance's, then the
  * configuration entry's; the only one of a by-token path is the entry's),
- * "*" any one segment (an element key or id). */
+ * "*" any one segment (an element key or id), "~" any one segment (an
+ * event id). */
 typedef struct {
     const char *pattern;
     const char *allow;
@@ -49,6 +50,9 @@ static const route_t routes[] = {
     {"instances/enabled",
      "PUT, DELETE",
      {T("PUT", CE_ROUTE_ENABLE), T("DELETE", CE_ROUTE_DISABLE)}},
+    {"instances/events", "GET", {M("GET", CE_ROUTE_EVENTS_LIST)}},
+    {"instances/events/~", "GET", {M("GET", CE_ROUTE_EVENTS_GET)}},
+    {"instances/events/~/redeliver", "PUT", {M("PUT", CE_ROUTE_EVENTS_REDELIVER)}},
     {"instances/#",
      "GET, PUT, PATCH, DELETE",
      {M("GET", CE_ROUTE_INSTANCES_GET), M("PUT", CE_ROUTE_INSTANCES_UPDATE),
@@ -60,6 +64,8 @@ static const route_t routes[] = {
     {"instances/#/enabled",
      "PUT, DELETE",
      {M("PUT", CE_ROUTE_ENABLE), M("DELETE", CE_ROUTE_DISABLE)}},
+    {"instances/#/events", "GET", {M("GET", CE_ROUTE_EVENTS_LIST)}},
+    {"instances/#/events/~", "GET", {M("GET", CE_ROUTE_EVENTS_GET)}},
 };
 
 /* Splits path on '/', ignoring empty segments ("/instances/" is "instances").
@@ -96,6 +102,10 @@ static int match_segment(ce_route_t *rt, int *ids, const char *pat, apr_size_t l
     }
     if (len == 1 && *pat == '*') {
         rt->element_ref = seg;
+        return 1;
+    }
+    if (len == 1 && *pat == '~') {
+        rt->event_id = seg;
         return 1;
     }
     return strlen(seg) == len && strncmp(pat, seg, len) == 0;

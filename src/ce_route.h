@@ -8,7 +8,8 @@
  * segments ignored ("//instances/" is "instances"), at most
  * CE_ROUTE_MAX_SEGMENTS segments. {id} and {configId} are positive ids
  * (ce_num's grammar, 1..APR_INT64_MAX); {ref} is any one segment (an
- * element key or id, resolved by the caller):
+ * element key or id, resolved by the caller); {eventId} any one segment
+ * (looked up as it is):
  *   elements                                   GET
  *   elements/{ref}                             GET
  *   elements/{ref}/oauth/url                   GET, POST
@@ -17,6 +18,11 @@
  *   instances/{id}/configuration               GET
  *   instances/{id}/configuration/{configId}    GET, PATCH
  *   instances/{id}/enabled                     PUT, DELETE
+ *   instances/events                           GET (the caller's events)
+ *   instances/events/{eventId}                 GET
+ *   instances/events/{eventId}/redeliver       PUT
+ *   instances/{id}/events                      GET (that instance's)
+ *   instances/{id}/events/{eventId}            GET
  * and elements/{ref}/instances... is instances... scoped to that element.
  * Without {id}, the caller's Element token names the instance (by_token):
  *   instances                                  PUT, PATCH, DELETE
@@ -47,6 +53,9 @@ typedef enum {
     CE_ROUTE_CONFIG_PATCH,     /* PATCH instances/{id}/configuration/{configId} */
     CE_ROUTE_ENABLE,           /* PUT instances/{id}/enabled */
     CE_ROUTE_DISABLE,          /* DELETE instances/{id}/enabled */
+    CE_ROUTE_EVENTS_LIST,      /* GET instances[/{id}]/events */
+    CE_ROUTE_EVENTS_GET,       /* GET instances[/{id}]/events/{eventId} */
+    CE_ROUTE_EVENTS_REDELIVER, /* PUT instances/events/{eventId}/redeliver */
     CE_ROUTE_ENDPOINTS         /* how many values there are */
 } ce_route_endpoint_t;
 
@@ -56,6 +65,7 @@ typedef struct {
     apr_int64_t instance_id;      /* {id}, 0 if none */
     apr_int64_t config_id;        /* {configId}, 0 if none */
     const char *element_ref;      /* {ref} of elements/{ref} or of the scope, else NULL */
+    const char *event_id;         /* {eventId}, else NULL */
     int scoped;                   /* element_ref given by the path and an /instances route */
     int by_token;                 /* the instance is the Element token's (no {id}) */
     const char *allow;            /* the path's methods ("GET, POST"), NULL if no path matched */

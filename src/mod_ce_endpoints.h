@@ -26,6 +26,10 @@ int ce_ep_instances_config_patch(ce_request_t *req);
 int ce_ep_instances_enable(ce_request_t *req);  /* PUT .../enabled */
 int ce_ep_instances_disable(ce_request_t *req); /* DELETE .../enabled */
 
+int ce_ep_events_list(ce_request_t *req);      /* GET instances[/{id}]/events */
+int ce_ep_events_get(ce_request_t *req);       /* GET instances[/{id}]/events/{eventId} */
+int ce_ep_events_redeliver(ce_request_t *req); /* PUT instances/events/{eventId}/redeliver */
+
 int ce_ep_elements_list(ce_request_t *req);
 int ce_ep_elements_get(ce_request_t *req);
 int ce_ep_elements_oauth_url(ce_request_t *req); /* GET and POST .../oauth/url */

@@ -37,6 +37,7 @@ typedef struct {
     const char *element_ref;       /* {key or id} as given in the path */
     apr_int64_t instance_id;       /* {id} in the path, 0 if none */
     long config_id;                /* {configId} in the path, 0 if none */
+    const char *event_id;          /* {eventId} in the path, NULL if none */
     const char *err;               /* message for the failure being returned */
     const char *provider_message;  /* an OAuth provider's words on the failure, or NULL */
     int body_consumed;             /* request body read (or rejected) by us */

@@ -42,6 +42,9 @@ static const ce_endpoint_fn endpoints[CE_ROUTE_ENDPOINTS] = {
     [CE_ROUTE_CONFIG_PATCH] = ce_ep_instances_config_patch,
     [CE_ROUTE_ENABLE] = ce_ep_instances_enable,
     [CE_ROUTE_DISABLE] = ce_ep_instances_disable,
+    [CE_ROUTE_EVENTS_LIST] = ce_ep_events_list,
+    [CE_ROUTE_EVENTS_GET] = ce_ep_events_get,
+    [CE_ROUTE_EVENTS_REDELIVER] = ce_ep_events_redeliver,
 };
 
 /* The path below the <Location> the handler is mounted at, or NULL when
@@ -87,6 +90,7 @@ static int dispatch(ce_request_t *req)
     req->instance_id = rt.instance_id;
     req->config_id = (long)rt.config_id;
     req->element_ref = rt.element_ref;
+    req->event_id = rt.event_id;
     if ((rv = ce_authn_request(req)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }

@@ -43,6 +43,11 @@ static const struct {
      {CE_ROUTE_CONFIG_GET, CE_ROUTE_CONFIG_GET, 0, 0, CE_ROUTE_CONFIG_PATCH},
      0},
     {"instances/7/enabled", "PUT, DELETE", {0, 0, 0, CE_ROUTE_ENABLE, 0, CE_ROUTE_DISABLE}, 0},
+    {"instances/events", "GET", {CE_ROUTE_EVENTS_LIST, CE_ROUTE_EVENTS_LIST}, 0},
+    {"instances/events/ev-9", "GET", {CE_ROUTE_EVENTS_GET, CE_ROUTE_EVENTS_GET}, 0},
+    {"instances/events/ev-9/redeliver", "PUT", {0, 0, 0, CE_ROUTE_EVENTS_REDELIVER}, 0},
+    {"instances/7/events", "GET", {CE_ROUTE_EVENTS_LIST, CE_ROUTE_EVENTS_LIST}, 0},
+    {"instances/7/events/ev-9", "GET", {CE_ROUTE_EVENTS_GET, CE_ROUTE_EVENTS_GET}, 0},
 };
 #define N_TABLE (sizeof(table) / sizeof(table[0]))
 
@@ -75,6 +80,11 @@ START_TEST(every_route_and_method)
                                           table[r].ep[m] != CE_ROUTE_INSTANCES_CREATE);
         ck_assert(rt.instance_id == (strstr(path, "/7") ? 7 : 0));
         ck_assert(rt.config_id == (strstr(path, "/3") ? 3 : 0));
+        if (strstr(path, "ev-9")) {
+            ck_assert_str_eq(rt.event_id, "ev-9");
+        } else {
+            ck_assert_ptr_null(rt.event_id);
+        }
         if (scoped) {
             ck_assert_str_eq(rt.element_ref, "sfdc");
         } else if (r == 1 || r == 2) {
