@@ -505,6 +505,34 @@ for my $k (0 .. $TENANTS - 1) {
         "tenant $k: the database holds exactly those instances and tag rows";
 }
 
+# Every acknowledged change has exactly one event, no more (issue 14: it
+# is recorded in the change's own transaction, group-committed creates
+# included), and the event log pages through them all.
+my %want_events; # tenant => { "TYPE id" => count }
+for my $recs (@$mixed, @$burst) {
+    for my $r (@$recs) {
+        my $w = $want_events{ $r->{client} % $TENANTS } ||= {};
+        $w->{"CREATED $r->{created}"}++ if defined $r->{created};
+        $w->{"UPDATED $r->{updated}"}++ if defined $r->{updated};
+        $w->{"DELETED $r->{deleted}"}++ if defined $r->{deleted};
+    }
+}
+$want_events{ $_->[1] }{"CREATED $_->[0]"}++ for @held_created;
+for my $k (0 .. $TENANTS - 1) {
+    my(%got, $next, $pages);
+    while ($answers) {
+        my $res = api(GET => 'instances/events?pageSize=97' . (defined $next ? "&nextPage=$next" : ''),
+                      auth => $tenants[$k]);
+        last unless $res->code == 200;
+        $got{"$_->{eventType} $_->{instanceId}"}++ for @{ $res->list };
+        $next = $res->header($TOKEN);
+        last unless defined $next and ++$pages < 1000;
+    }
+    is_deeply \%got, $want_events{$k} || {},
+        "tenant $k: one event per acknowledged change (" . scalar(keys %{ $want_events{$k} || {} })
+        . ' changes), read back a page at a time';
+}
+
 my $after = snapshot();
 my($rows_before) = $before->{ce_instance} =~ /rows:(\d+)/;
 my($rows_after)  = ($after->{ce_instance} // '') =~ /rows:(\d+)/;
