@@ -1,6 +1,8 @@
 /* ce_event: which event a change is, and an event's JSON (see ce_event.h). */
 #include <string.h>
 #include <apr_strings.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "ce_event.h"
 #include "ce_instance.h"
@@ -143,4 +145,33 @@ json_t *ce_event_view(apr_pool_t *p, const ce_event_row_t *ev)
     json_object_set_new(j, "attempts", json_integer(ev->attempts));
     json_object_set_new(j, "lastError", json_string(ev->last_error ? ev->last_error : ""));
     return j;
+}
+
+const char *ce_event_signature(apr_pool_t *p, const char *key, const char *body, apr_size_t len)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char *out;
+
+    if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body, len, mac, &n)) {
+        return NULL;
+    }
+    out = apr_palloc(p, 7 + 4 * ((n + 2) / 3) + 1);
+    memcpy(out, "sha256=", 7);
+    EVP_EncodeBlock((unsigned char *)out + 7, mac, (int)n);
+    return out;
+}
+
+apr_interval_time_t ce_event_backoff(int attempts, apr_interval_time_t base, double jitter)
+{
+    const apr_interval_time_t day = apr_time_from_sec(24 * 3600);
+    apr_interval_time_t wait = base > 0 ? base : apr_time_from_sec(1);
+    int i;
+
+    for (i = 1; i < attempts && wait < day; i++) {
+        wait *= 3;
+    }
+    wait = wait < day ? wait : day;
+    jitter = jitter < 0 ? 0 : jitter >= 1 ? 0.999 : jitter;
+    return wait + (apr_interval_time_t)((double)wait * 0.4 * (jitter - 0.5));
 }

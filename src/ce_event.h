@@ -13,6 +13,7 @@
 #define CE_EVENT_H
 
 #include <apr_pools.h>
+#include <apr_time.h>
 #include <jansson.h>
 
 #include "ce_instance.h"
@@ -68,6 +69,17 @@ typedef struct {
 /* An event as the API shows it (bound to p): its body plus status,
  * attempts and lastError. */
 json_t *ce_event_view(apr_pool_t *p, const ce_event_row_t *ev);
+
+/* Elements-Webhook-Signature's value for body signed with key:
+ * "sha256=" + base64 of HMAC-SHA256(key, body) (Cloud Elements' scheme),
+ * in p; NULL if OpenSSL fails. */
+const char *ce_event_signature(apr_pool_t *p, const char *key, const char *body, apr_size_t len);
+
+/* When to try again after the attempts-th failed delivery (1, 2, ...):
+ * first after base, each wait three times the one before, at most a day,
+ * each moved by up to a fifth either way by jitter (a number in [0, 1)).
+ * With base 60 s, nine retries take about three days. */
+apr_interval_time_t ce_event_backoff(int attempts, apr_interval_time_t base, double jitter);
 
 /* The configuration entry of the signature key (a secret entry for every
  * element: see ce_instance_config). */

@@ -35,6 +35,9 @@ typedef struct {
     const char *body;         /* or NULL */
     apr_size_t body_len;
     const char *accept; /* Accept header, or NULL */
+    /* More header lines ("Name: value"), NULL-terminated, or NULL. No
+     * CR or LF in them (the caller's to ensure). */
+    const char *const *headers;
 } ce_http_request_t;
 
 typedef struct {

@@ -79,10 +79,15 @@ static struct curl_slist *headers_of(const ce_http_request_t *rq, apr_pool_t *p)
 {
     struct curl_slist *l = curl_slist_append(NULL, "Expect:");
 
+    const char *const *h;
+
     if (l && rq->content_type)
         l = curl_slist_append(l, apr_pstrcat(p, "Content-Type: ", rq->content_type, NULL));
     if (l && rq->accept)
         l = curl_slist_append(l, apr_pstrcat(p, "Accept: ", rq->accept, NULL));
+    for (h = rq->headers; l && h && *h; h++) {
+        l = curl_slist_append(l, *h);
+    }
     return l;
 }
 

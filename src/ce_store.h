@@ -364,4 +364,44 @@ apr_status_t ce_store_event_redeliver(ce_event_row_t **pev, ce_db_t *db, apr_poo
                                       const ce_user_t *owner, const char *event_id,
                                       const char **perr);
 
+/* ---- event delivery (ce_store_event_send.c) ---------------------------- */
+
+/* A stored value that does not open (another key, tampering). */
+#define CE_STORE_EUNREADABLE (APR_OS_START_USERERR + 1422)
+
+/* How events are sent: the first wait after a failure (ce_event_backoff),
+ * the attempts before an event is given up (FAILED), how long a claim
+ * holds (longer than a request to the receiver may take). */
+typedef struct {
+    apr_interval_time_t retry_base;
+    int max_attempts;
+    apr_interval_time_t lease;
+} ce_event_policy_t;
+
+/* What one ce_store_event_send did. */
+typedef struct {
+    const char *event_id; /* NULL when not sent */
+    const char *status;   /* DELIVERED, RETRYING, FAILED; NULL: nothing kept (not
+                             claimed, or the lease was lost meanwhile) */
+    const char *why;      /* why the attempt failed, NULL when delivered */
+    int attempts;         /* attempts made so far */
+} ce_event_sent_t;
+
+/* The row ids of events due now (at most limit), soonest first. */
+apr_status_t ce_store_event_due(apr_array_header_t **pids, ce_db_t *db, apr_pool_t *p, int limit,
+                                const char **perr);
+
+/* Claims event id (a lease of pol->lease) and, if that succeeds, POSTs it
+ * through h to its callback URL (Elements-Webhook-Id, and
+ * Elements-Webhook-Signature when it has a key), with no transaction open,
+ * and keeps the outcome: DELIVERED on any 2xx, else RETRYING (due after
+ * ce_event_backoff) or FAILED after pol->max_attempts. *out says what
+ * happened; APR_SUCCESS unless the database failed. */
+apr_status_t ce_store_event_send(ce_event_sent_t *out, ce_db_t *db, ce_http_t *h, apr_pool_t *p,
+                                 apr_int64_t id, const ce_event_policy_t *pol, const char **perr);
+
+/* Removes the events recorded before before_ms (epoch ms); *pn how many. */
+apr_status_t ce_store_event_prune(int *pn, ce_db_t *db, apr_pool_t *p, apr_int64_t before_ms,
+                                  const char **perr);
+
 #endif

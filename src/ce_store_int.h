@@ -72,6 +72,7 @@ extern const ce_store_statement_t ce_store_list_statements[];
 extern const ce_store_statement_t ce_store_oauth_statements[];
 extern const ce_store_statement_t ce_store_count_statements[];
 extern const ce_store_statement_t ce_store_event_statements[];
+extern const ce_store_statement_t ce_store_event_send_statements[];
 /* Selects whose rows stay locked to the end of the transaction: prepared
  * with the dialect's row_lock appended. */
 extern const ce_store_statement_t ce_store_instance_locking_statements[];

@@ -301,7 +301,7 @@ static const struct {
     {ce_store_tenant_statements, 0}, {ce_store_instance_statements, 0},
     {ce_store_list_statements, 0},   {ce_store_oauth_statements, 0},
     {ce_store_count_statements, 0},  {ce_store_instance_locking_statements, 1},
-    {ce_store_event_statements, 0},
+    {ce_store_event_statements, 0},  {ce_store_event_send_statements, 0},
 };
 
 /* Prepares one statement into db->prepared (unless an earlier, interrupted

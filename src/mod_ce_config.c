@@ -15,6 +15,8 @@ void *ce_config_server_create(apr_pool_t *p, server_rec *s)
 
     cfg->max_body = -1;
     cfg->outbound_timeout = -1;
+    cfg->event_retry = -1;
+    cfg->event_retention = -1;
     return cfg;
 }
 
@@ -32,6 +34,9 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     cfg->outbound_timeout =
         add->outbound_timeout >= 0 ? add->outbound_timeout : base->outbound_timeout;
     cfg->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
+    cfg->event_retry = add->event_retry >= 0 ? add->event_retry : base->event_retry;
+    cfg->event_attempts = add->event_attempts ? add->event_attempts : base->event_attempts;
+    cfg->event_retention = add->event_retention >= 0 ? add->event_retention : base->event_retention;
     return cfg;
 }
 
@@ -191,6 +196,55 @@ static const char *set_outbound_timeout(cmd_parms *cmd, void *dcfg, const char *
     return NULL;
 }
 
+/* CEInstancesEventRetry SECONDS ATTEMPTS: the first wait after a failed
+ * delivery (each next one three times longer, at most a day), and the
+ * attempts before an event is given up. */
+static const char *set_event_retry(cmd_parms *cmd, void *dcfg, const char *wait,
+                                   const char *attempts)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    apr_int64_t w, n;
+
+    if (ce_num_parse(&w, wait, 1, 24 * 3600) != APR_SUCCESS ||
+        ce_num_parse(&n, attempts, 1, CE_EVENT_ATTEMPTS_MAX) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s %s' is not a wait of 1 to 86400 seconds and 1 to %d attempts",
+                            cmd->cmd->name, wait, attempts, CE_EVENT_ATTEMPTS_MAX);
+    }
+    cfg->event_retry = apr_time_from_sec(w);
+    cfg->event_attempts = (int)n;
+    return NULL;
+}
+
+/* CEInstancesEventRetention DAYS: how long the event log keeps an event. */
+static const char *set_event_retention(cmd_parms *cmd, void *dcfg, const char *arg)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+    apr_int64_t n;
+
+    if (ce_num_parse(&n, arg, 1, 3650) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of days between 1 and 3650",
+                            cmd->cmd->name, arg);
+    }
+    cfg->event_retention = apr_time_from_sec(n * 24 * 3600);
+    return NULL;
+}
+
+apr_interval_time_t ce_config_event_retry(const ce_server_config_t *cfg)
+{
+    return cfg->event_retry >= 0 ? cfg->event_retry : CE_EVENT_RETRY_DEFAULT;
+}
+
+int ce_config_event_attempts(const ce_server_config_t *cfg)
+{
+    return cfg->event_attempts ? cfg->event_attempts : CE_EVENT_ATTEMPTS_DEFAULT;
+}
+
+apr_interval_time_t ce_config_event_retention(const ce_server_config_t *cfg)
+{
+    return cfg->event_retention >= 0 ? cfg->event_retention : CE_EVENT_RETENTION_DEFAULT;
+}
+
 /* CEInstancesCORSOrigins ORIGIN...: browser origins (scheme://host[:port],
  * as browsers send them) allowed to call the API. */
 static const char *add_cors_origin(cmd_parms *cmd, void *dcfg, const char *arg)
@@ -288,11 +342,18 @@ const command_rec ce_config_directives[] = {
                     "Networks (CIDR or address) token and webhook requests may reach, plain http "
                     "included; without it only https to public addresses"),
     AP_INIT_TAKE1("CEInstancesOutboundTimeout", set_outbound_timeout, NULL, RSRC_CONF,
-                  "Longest an outbound request (token exchange, refresh, revocation) may take, "
+                  "Longest an outbound request (token exchange, refresh, revocation, event) may "
+                  "take, "
                   "in seconds (default 10)"),
     AP_INIT_ITERATE("CEInstancesCORSOrigins", add_cors_origin, NULL, RSRC_CONF,
                     "Browser origins (scheme://host[:port]) allowed to call the API (CORS); "
                     "none by default"),
+    AP_INIT_TAKE2("CEInstancesEventRetry", set_event_retry, NULL, RSRC_CONF,
+                  "Event delivery: the first wait after a failure, in seconds (each next one "
+                  "three times longer, at most a day), and the attempts before giving up "
+                  "(default 60 10)"),
+    AP_INIT_TAKE1("CEInstancesEventRetention", set_event_retention, NULL, RSRC_CONF,
+                  "Days the event log keeps an event (default 30)"),
     AP_INIT_FLAG("CEInstancesProxy", set_proxy, NULL, ACCESS_CONF,
                  "On: calls below this <Location> (AuthType CEInstances) go on to the instance's "
                  "provider API with its credentials"),

@@ -2,7 +2,8 @@
  *
  * Server scope: CEInstancesCatalog, CEInstancesKeyFile, CEInstancesMaxBodySize,
  * CEInstancesConfigLimits, CEInstancesOutboundAllow, CEInstancesOutboundTimeout,
- * CEInstancesCORSOrigins. Directory scope (<Location>): CEInstancesProxy,
+ * CEInstancesCORSOrigins, CEInstancesEventRetry, CEInstancesEventRetention.
+ * Directory scope (<Location>): CEInstancesProxy,
  * CEInstancesProxyRateLimit. (The
  * <Location> the handler is mounted at is core's business: see the router.)
  */
@@ -28,8 +29,21 @@ typedef struct {
     apr_array_header_t *outbound_allow;   /* CIDRs (const char *), NULL: none given */
     apr_interval_time_t outbound_timeout; /* -1: unset (CE_OUTBOUND_TIMEOUT_DEFAULT) */
     ce_http_t *http; /* outbound requests: made after configuration (ce_config_outbound) */
-    apr_array_header_t *cors_origins; /* CEInstancesCORSOrigins (const char *), NULL: none */
+    apr_array_header_t *cors_origins;    /* CEInstancesCORSOrigins (const char *), NULL: none */
+    apr_interval_time_t event_retry;     /* CEInstancesEventRetry: first wait; -1: unset */
+    int event_attempts;                  /* ... attempts before FAILED; 0: unset */
+    apr_interval_time_t event_retention; /* CEInstancesEventRetention; -1: unset */
 } ce_server_config_t;
+
+#define CE_EVENT_RETRY_DEFAULT apr_time_from_sec(60)
+#define CE_EVENT_ATTEMPTS_DEFAULT 10
+#define CE_EVENT_ATTEMPTS_MAX 100
+#define CE_EVENT_RETENTION_DEFAULT apr_time_from_sec(30 * 24 * 3600)
+
+/* The event delivery settings of cfg, defaults filled in. */
+apr_interval_time_t ce_config_event_retry(const ce_server_config_t *cfg);
+int ce_config_event_attempts(const ce_server_config_t *cfg);
+apr_interval_time_t ce_config_event_retention(const ce_server_config_t *cfg);
 
 /* Per directory (<Location>): the gateway (mod_ce_gateway). */
 typedef struct {

@@ -1,7 +1,9 @@
-/* mod_ce_watchdog: the token refresh job (see mod_ce_watchdog.h), read in
+/* mod_ce_watchdog: the background job — token refresh and event delivery
+ * (see mod_ce_watchdog.h), read in
  * the light of mod_md's mod_md_drive.c: a mod_watchdog callback, its
  * database connection from mod_ce_dbd as a request's, the work in the
  * store (ce_store_oauth_refresh). */
+#include <string.h>
 #include <httpd.h>
 #include <apr_optional.h>
 #include <http_log.h>
@@ -90,12 +92,81 @@ static void refresh_due(server_rec *s, apr_pool_t *p)
     ce_dbd_release(conn);
 }
 
+/* ---- events: the outbox sent (ce_store_event_send) ---- */
+
+/* Events sent per server in one pass at most: the rest wait a pass. */
+#define EVENT_BATCH 20
+/* How often the log is pruned of events past their retention. */
+#define PRUNE_EVERY apr_time_from_sec(60)
+
+static void log_sent(server_rec *s, apr_int64_t id, const ce_event_sent_t *out)
+{
+    if (!out->status) {
+        return; /* not claimed (another node has it), or the lease was lost */
+    }
+    if (!out->why) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "CE00055: event %s delivered (attempt %d)",
+                     out->event_id, out->attempts);
+    } else if (strcmp(out->status, "FAILED") != 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "CE00056: event %s not delivered (attempt %d), tried again later: %s",
+                     out->event_id ? out->event_id : "?", out->attempts, out->why);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "CE00057: event %" APR_INT64_T_FMT " (%s) given up after %d attempts: %s", id,
+                     out->event_id ? out->event_id : "?", out->attempts, out->why);
+    }
+}
+
+/* One look at server s's outbox: every event due, sent; now and then the
+ * events past their retention removed. */
+static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
+{
+    const ce_server_config_t *cfg = ce_config_server_of(s);
+    ce_event_policy_t pol = {ce_config_event_retry(cfg), ce_config_event_attempts(cfg),
+                             lease_of(cfg)};
+    ce_dbd_conn_t *conn = ce_dbd_conn(s, p, NULL);
+    apr_array_header_t *due = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+    int i, n = 0;
+
+    if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
+        return;
+    }
+    rv = ce_store_event_due(&due, &conn->db, p, EVENT_BATCH, &err);
+    for (i = 0; rv == APR_SUCCESS && i < due->nelts; i++) {
+        apr_int64_t id = APR_ARRAY_IDX(due, i, apr_int64_t);
+        ce_event_sent_t out;
+
+        if ((rv = ce_store_event_send(&out, &conn->db, cfg->http, p, id, &pol, &err)) ==
+            APR_SUCCESS) {
+            log_sent(s, id, &out);
+        }
+    }
+    if (rv == APR_SUCCESS && prune) {
+        rv = ce_store_event_prune(&n, &conn->db, p,
+                                  apr_time_as_msec(apr_time_now() - ce_config_event_retention(cfg)),
+                                  &err);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "CE00058: event delivery: %s",
+                     err ? err : "database failure");
+    }
+    ce_dbd_release(conn);
+}
+
 static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
 {
+    static apr_time_t pruned;
     server_rec *s;
+    int prune;
 
     if (state != AP_WATCHDOG_STATE_RUNNING) {
         return APR_SUCCESS;
+    }
+    if ((prune = apr_time_now() - pruned > PRUNE_EVERY)) {
+        pruned = apr_time_now();
     }
     for (s = data; s; s = s->next) {
         const ce_server_config_t *cfg = ce_config_server_of(s);
@@ -108,6 +179,8 @@ static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
          * it one refresh per expiry. */
         apr_pool_create(&p, pool);
         refresh_due(s, p);
+        apr_pool_clear(p);
+        deliver_due(s, p, prune);
         apr_pool_destroy(p);
     }
     /* The watchdog's thread keeps no OpenSSL state (the random generators

@@ -12,6 +12,9 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include "unit.h"
+#include "unit_http.h"
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include "ce_store.h"
 #include "ce_store_int.h"
 #include "ce_json.h"
@@ -1742,6 +1745,119 @@ START_TEST(event_of_change)
 }
 END_TEST
 
+/* Sending the outbox: claimed, POSTed signed, retried, given up. */
+START_TEST(events_sent_signed_retried_given_up)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *inst = make_instance(a.user, 16, "Notified", NULL);
+    canned_t c = {500, "{}", 0, NULL, NULL, NULL, 0};
+    ce_http_t *h = transport(&c);
+    ce_event_policy_t pol = {apr_time_from_sec(1), 3, apr_time_from_sec(30)};
+    apr_array_header_t *due;
+    ce_event_sent_t out;
+    ce_event_row_t *ev;
+    apr_int64_t id;
+    unsigned char mac[32];
+    unsigned int n = 0;
+    char sig[64];
+    int i, pruned = -1;
+
+    json_object_set_new(inst->configuration, CE_EVENT_ENABLED_KEY, json_true());
+    json_object_set_new(inst->configuration, CE_EVENT_CALLBACK_KEY,
+                        json_string("https://hooks.example.com/in"));
+    json_object_set_new(inst->configuration, CE_EVENT_SIGNATURE_KEY, json_string("sign-me"));
+    ck_assert_int_eq(ce_store_instance_create(&db, pool, inst, &err), APR_SUCCESS);
+    ck_assert_int_eq(ce_store_event_due(&due, &db, pool, 10, &err), APR_SUCCESS);
+    ck_assert_int_eq(due->nelts, 1);
+    id = APR_ARRAY_IDX(due, 0, apr_int64_t);
+
+    /* the receiver fails: RETRYING, due later, the reason kept */
+    ck_assert_int_eq(ce_store_event_send(&out, &db, h, pool, id, &pol, &err), APR_SUCCESS);
+    ck_assert_str_eq(out.status, "RETRYING");
+    ck_assert_str_eq(out.why, "the receiver answered 500");
+    ck_assert_int_eq(out.attempts, 1);
+    ck_assert_int_eq(c.asked, 1);
+    ck_assert_int_eq(ce_store_event_due(&due, &db, pool, 10, &err), APR_SUCCESS);
+    ck_assert_int_eq(due->nelts, 0);
+    ck_assert_int_eq(ce_store_event_get(&ev, &db, pool, a.user, out.event_id, &err), APR_SUCCESS);
+    ck_assert_str_eq(ev->status, "RETRYING");
+    ck_assert_str_eq(ev->last_error, "the receiver answered 500");
+
+    /* claimed by another sender (a lease in the future): not sent */
+    ck_assert_int_eq(ce_store_exec_update(
+                         &db, pool, "UPDATE ce_event SET due = 1, lease = 99999999999999", &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ce_store_event_send(&out, &db, h, pool, id, &pol, &err), APR_SUCCESS);
+    ck_assert_ptr_null(out.status);
+    ck_assert_int_eq(c.asked, 1);
+
+    /* delivered: the body as logged, its id and signature in headers */
+    ck_assert_int_eq(ce_store_exec_update(&db, pool, "UPDATE ce_event SET lease = 0", &err),
+                     APR_SUCCESS);
+    c.status = 204;
+    ck_assert_int_eq(ce_store_event_send(&out, &db, h, pool, id, &pol, &err), APR_SUCCESS);
+    ck_assert_str_eq(out.status, "DELIVERED");
+    ck_assert_ptr_null(out.why);
+    ck_assert_str_eq(c.url, "https://hooks.example.com/in");
+    ck_assert_int_eq(ce_store_event_get(&ev, &db, pool, a.user, out.event_id, &err), APR_SUCCESS);
+    ck_assert_str_eq(ev->status, "DELIVERED");
+    ck_assert_int_eq(ev->attempts, 2);
+    ck_assert(json_equal(ev->body, ce_json_bind(pool, json_loads(c.body, 0, NULL))));
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), "sign-me", 7, (const unsigned char *)c.body, strlen(c.body), mac, &n));
+    EVP_EncodeBlock((unsigned char *)sig, mac, (int)n);
+    ck_assert_str_eq(c.headers,
+                     apr_pstrcat(pool, "Elements-Webhook-Id: ", ev->event_id,
+                                 "\nElements-Webhook-Signature: sha256=", sig, "\n", NULL));
+    ck_assert_int_eq(ce_store_event_due(&due, &db, pool, 10, &err), APR_SUCCESS);
+    ck_assert_int_eq(due->nelts, 0);
+
+    /* a receiver that never answers 2xx: FAILED after 3 attempts */
+    ck_assert_int_eq(ce_store_exec_update(&db, pool,
+                                          "UPDATE ce_event SET status = 'PENDING', attempts = 0, "
+                                          "due = 1",
+                                          &err),
+                     APR_SUCCESS);
+    c.fail = CE_HTTP_UNREACHABLE;
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(
+            ce_store_exec_update(&db, pool, "UPDATE ce_event SET due = 1 WHERE due > 0", &err),
+            APR_SUCCESS);
+        ck_assert_int_eq(ce_store_event_send(&out, &db, h, pool, id, &pol, &err), APR_SUCCESS);
+        ck_assert_str_eq(out.status, i < 2 ? "RETRYING" : "FAILED");
+    }
+    ck_assert_str_eq(out.why, "canned failure");
+    ck_assert_int_eq(scalar(&db, "SELECT due FROM ce_event"), 0);
+    ck_assert_int_eq(ce_store_event_redeliver(&ev, &db, pool, a.user, out.event_id, &err),
+                     APR_SUCCESS);
+    ck_assert_str_eq(ev->status, "PENDING");
+
+    /* retention */
+    ck_assert_int_eq(ce_store_event_prune(&pruned, &db, pool, 1, &err), APR_SUCCESS);
+    ck_assert_int_eq(pruned, 0);
+    ck_assert_int_eq(ce_store_event_prune(&pruned, &db, pool, APR_INT64_MAX, &err), APR_SUCCESS);
+    ck_assert_int_eq(pruned, 1);
+}
+END_TEST
+
+START_TEST(event_backoff)
+{
+    apr_interval_time_t base = apr_time_from_sec(60), total = 0;
+    int i;
+
+    ck_assert_int_eq(ce_event_backoff(1, base, 0.5), base);
+    ck_assert_int_eq(ce_event_backoff(2, base, 0.5), 3 * base);
+    ck_assert_int_eq(ce_event_backoff(30, base, 0.5), apr_time_from_sec(24 * 3600));
+    ck_assert_int_eq(ce_event_backoff(1, base, 0.0), base - base / 5);
+    ck_assert(ce_event_backoff(1, base, 0.99) > base + base / 6);
+    for (i = 1; i <= 9; i++) {
+        total += ce_event_backoff(i, base, 0.5);
+    }
+    /* nine retries take about three days (Cloud Elements: ~73 h) */
+    ck_assert(total > apr_time_from_sec(60 * 3600) && total < apr_time_from_sec(80 * 3600));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1766,6 +1882,8 @@ int main(void)
     tcase_add_test(tc, events_paged_and_owned);
     tcase_add_test(tc, events_pending_and_redelivered);
     tcase_add_test(tc, event_of_change);
+    tcase_add_test(tc, events_sent_signed_retried_given_up);
+    tcase_add_test(tc, event_backoff);
     tcase_add_test(tc, instance_delete);
     tcase_add_test(tc, instance_by_token);
     tcase_add_test(tc, instance_revision_check);

@@ -12,6 +12,7 @@ typedef struct {
     const char *answer;
     apr_status_t fail;      /* returned instead of an answer, when set */
     const char *url, *body; /* the last request's */
+    const char *headers;    /* its extra header lines, each ending in "\n" */
     int asked;              /* requests so far */
 } canned_t;
 
@@ -23,6 +24,10 @@ static apr_status_t canned_perform(ce_http_t *h, apr_pool_t *p, const ce_http_re
     c->asked++;
     c->url = apr_pstrdup(p, rq->url);
     c->body = apr_pstrmemdup(p, rq->body, rq->body_len);
+    c->headers = "";
+    for (const char *const *l = rq->headers; l && *l; l++) {
+        c->headers = apr_pstrcat(p, c->headers, *l, "\n", NULL);
+    }
     if (c->fail) {
         *perr = "canned failure";
         return c->fail;
