@@ -1,0 +1,169 @@
+# 43-event-delivery: events sent to the instance's callback URL (issue 14).
+# Two nodes share a database of this test's own, each running the
+# background job (CEInstancesEventRetry 1 3: waits of about 1 and 3 s, given
+# up after 3 attempts); a receiver (another real httpd, a CGI) checks every
+# signature with Perl's Digest::SHA and records what arrived, holding each
+# delivery 0.2 s so that two senders of one event would overlap.
+#
+#   - with the receiver up, every change's event arrives once, signed, with
+#     Elements-Webhook-Id = eventId, and the log says DELIVERED;
+#   - with the receiver down for a while, the log says RETRYING with the
+#     reason, and every event arrives once it is back;
+#   - a destination the outbound guard refuses, or nothing listening: the
+#     reason in lastError; FAILED after 3 attempts; sent again on request;
+#   - a wrong key shows (the receiver's check can fail), no key: unsigned;
+#   - no event is ever being sent by two nodes at once.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use File::Path ();
+use File::Temp ();
+use Time::HiRes ();
+use Apache::Test qw(-withtestmore);
+use CETest;
+
+my $MODS = '/usr/lib/apache2/modules';
+my $KEY = 'hook-signing-key-5d0e9a';
+remember_secrets($KEY, 'other-key-77b1');
+my $driver = Apache::Test::vars('ce_dbd_driver');
+my $tdir = Apache::Test::vars('t_dir');
+my $dir = File::Temp::tempdir('43-events-XXXXXX', DIR => "$tdir/var",
+                              CLEANUP => !$ENV{CE_TEST_KEEP});
+my $hooks = "$dir/hooks";
+mkdir $hooks or die $!;
+chmod 0777, $hooks; # the receiver's CGI runs as the node's user
+my $params = $driver eq 'sqlite3' ? "$dir/events.db" : pg_createdb("ce_events_$$");
+
+my $rport = free_port();
+my $receiver = start_node(name => 'receiver', port => $rport,
+    dir => "$tdir/receiver-$$", extra => [
+    map({ "LoadModule ${_}_module $MODS/mod_$_.so" } qw(cgi alias env)),
+    'ScriptAlias /hook ' . Apache::Test::vars('top_dir') . '/t/tools/event-receiver.cgi',
+    "SetEnv HOOK_DIR $hooks",
+    "SetEnv HOOK_KEY $KEY",
+    'SetEnv HOOK_HOLD 0.2',
+]);
+my @nodes = map { start_node(name => "events$_", params => $params, procs => 2, threads => 8,
+                             extra => ['CEInstancesEventRetry 1 3']) } 1 .. 2;
+END {
+    stop_node($_) for grep { $_ } @nodes, $receiver;
+    File::Path::remove_tree($receiver->{dir}) if $receiver;
+}
+my $t = signup(node => { driver => $driver, params => $params, key => Apache::Test::vars('ce_key_file') });
+my $hook = "http://127.0.0.1:$rport/hook";
+
+sub received {
+    open my $fh, '<', "$hooks/received" or return [];
+    return [map { decode_json($_) } grep { /\S/ } <$fh>];
+}
+sub wait_received {
+    my($n, $secs) = @_;
+    wait_until($secs, sub { @{ received() } >= $n });
+    return received();
+}
+sub on { my $n = shift; api(@_, node => $nodes[$n]) }
+sub events_of { [reverse @{ on(0, GET => "instances/$_[0]/events", auth => $t)->list }] }
+sub notified {
+    my(%o) = @_;
+    my $res = on(0, POST => 'instances', auth => $t, json => {
+        element => { key => 'jira' }, name => uniq_name('hooked'),
+        configuration => { %{ valid_config('jira') }, 'event.notification.enabled' => 'true',
+                           'event.notification.callback.url' => $o{url} // $hook,
+                           (exists $o{key} ? (defined $o{key} ? ('event.notification.signature.key' => $o{key}) : ())
+                                           : ('event.notification.signature.key' => $KEY)) } });
+    is $res->code, 200, 'create an instance asking for its events' or diag $res->describe;
+    return ($res->json, Time::HiRes::time());
+}
+
+# ---------------------------------------------------------------- receiver up
+my(%answered, @lat);
+my($x, $at) = notified();
+$answered{CREATED} = $at;
+for my $change (['UPDATED', PATCH => "instances/$x->{id}", json => { name => 'renamed' }],
+                ['DISABLED', DELETE => "instances/$x->{id}/enabled"],
+                ['ENABLED', PUT => "instances/$x->{id}/enabled"],
+                ['DELETED', DELETE => "instances/$x->{id}"]) {
+    my($type, @req) = @$change;
+    my $res = on(1, @req, auth => $t); # the other node: one database
+    ok $res->code == 200, "$type: answered" or diag $res->describe;
+    $answered{$type} = Time::HiRes::time();
+    Time::HiRes::sleep(0.05);
+}
+my $got = wait_received(5, 20);
+my @mine = grep { $_->{instance} == $x->{id} } @$got;
+is_deeply [map { $_->{type} } @mine], [qw(CREATED UPDATED DISABLED ENABLED DELETED)],
+    'receiver up: every change\'s event arrived, once, in order';
+is scalar(grep { $_->{sig_ok} } @mine), 5, 'every signature checks (Digest::SHA)';
+is scalar(grep { $_->{id} eq $_->{event_id} && $_->{id} ne '' } @mine), 5,
+    'Elements-Webhook-Id is the eventId';
+is scalar(grep { $_->{content_type} =~ m{^application/json} } @mine), 5, 'sent as JSON';
+push @lat, map { $_->{began} - ($answered{ $_->{type} } // $_->{began}) } @mine;
+my $log = events_of($x->{id});
+is_deeply [map { "$_->{eventType} $_->{status} $_->{attempts}" } @$log],
+    [map { "$_ DELIVERED 1" } qw(CREATED UPDATED DISABLED ENABLED DELETED)],
+    'the log says DELIVERED, at the first attempt';
+is_deeply [sort map { $_->{eventId} } @$log], [sort map { $_->{id} } @mine], 'the same events';
+
+# ---------------------------------------------------------------- receiver down a while
+open my $down, '>', "$hooks/down" or die $!;
+close $down;
+my($y) = notified();
+on(0, PATCH => "instances/$y->{id}", auth => $t, json => { name => "y$_" }) for 1 .. 3;
+ok wait_until(5, sub { grep { $_->{status} eq 'RETRYING' } @{ events_of($y->{id}) } }),
+    'receiver down: events RETRYING';
+my($retrying) = grep { $_->{status} eq 'RETRYING' } @{ events_of($y->{id}) };
+is $retrying->{lastError}, 'the receiver answered 503', 'with the reason' if $retrying;
+unlink "$hooks/down";
+ok wait_until(20, sub { !grep { $_->{status} ne 'DELIVERED' } @{ events_of($y->{id}) } }),
+    'receiver back: every event DELIVERED';
+my @ys = grep { $_->{instance} == $y->{id} } @{ received() };
+is_deeply [sort map { $_->{id} } @ys], [sort map { $_->{eventId} } @{ events_of($y->{id}) }],
+    'each arrived once';
+ok scalar(grep { $_->{attempts} >= 2 } @{ events_of($y->{id}) }), 'delivered at a later attempt';
+
+# ---------------------------------------------------------------- failures
+my($refused) = notified(url => 'http://10.255.255.1/hook');
+my($nobody) = notified(url => 'http://127.0.0.1:' . free_port() . '/hook');
+ok wait_until(25, sub { !grep { $_->{status} ne 'FAILED' }
+                            map { @{ events_of($_->{id}) } } $refused, $nobody }),
+    'nowhere to deliver: FAILED after the attempts';
+my $ev = events_of($refused->{id})->[0];
+is $ev->{attempts}, 3, '3 attempts';
+like $ev->{lastError}, qr/not allowed|refused|outbound/i, 'a refused destination: the guard\'s reason';
+$ev = events_of($nobody->{id})->[0];
+like $ev->{lastError}, qr/\S/, 'nothing listening: a reason (' . $ev->{lastError} . ')';
+# Sent again on request, once there is someone to receive it: the refused
+# one fails again, the other is still nowhere; a FAILED event redelivered
+# goes back to PENDING.
+my $res = on(0, PUT => "instances/events/$ev->{eventId}/redeliver", auth => $t);
+is $res->code, 200, 'redeliver a FAILED event' or diag $res->describe;
+is $res->json->{status}, 'PENDING', 'PENDING again';
+
+# ---------------------------------------------------------------- keys
+my($wrong) = notified(key => 'other-key-77b1');
+my($plain) = notified(key => undef);
+wait_until(10, sub { my %i = map { $_->{instance} => 1 } @{ received() };
+                     $i{ $wrong->{id} } && $i{ $plain->{id} } });
+my %by = map { $_->{instance} => $_ } @{ received() };
+is $by{ $wrong->{id} }{sig_ok}, 0, 'another key: the receiver\'s check fails';
+is $by{ $plain->{id} }{signed}, 0, 'no key: no signature header';
+
+# ---------------------------------------------------------------- never twice at once
+my @all = @{ received() };
+my(%seen, $dups, $overlaps);
+for my $r (sort { $a->{began} <=> $b->{began} } @all) {
+    if (my $prev = $seen{ $r->{id} }) {
+        $dups++;
+        $overlaps++ if $r->{began} < $prev->{ended};
+    }
+    $seen{ $r->{id} } = $r;
+}
+is $overlaps // 0, 0, 'no event was being sent by two nodes at once (' . scalar(@all)
+    . ' deliveries, ' . ($dups // 0) . ' duplicates)';
+@lat = sort { $a <=> $b } @lat;
+diag sprintf '%s: change to delivery, receiver up: median %.0f ms, max %.0f ms (%d events)',
+    $driver, 1000 * $lat[@lat / 2], 1000 * $lat[-1], scalar @lat if @lat;
+
+done_testing;
