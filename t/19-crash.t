@@ -67,14 +67,18 @@ ok $acked > 0, "$acked creates were answered 200 before the crash";
 $node = start_node(%$node, tries => 40);
 pass 'the server starts again after SIGKILL';
 
-my($rows, $check) = with_db(sub {
+my($rows, $check, $events) = with_db(sub {
     my $dbh = shift;
     my $rows = $dbh->selectall_hashref(
         'SELECT id, token_digest, name FROM ce_instance WHERE user_id = ?', 'id', undef,
         $t->{user_id});
     my $check = $driver eq 'sqlite3'
         ? join(',', @{ $dbh->selectcol_arrayref('PRAGMA integrity_check') }) : 'ok';
-    ($rows, $check);
+    # issue 14: each create's CREATED event, recorded in its transaction
+    my $events = $dbh->selectall_hashref(
+        q{SELECT instance_id, COUNT(*) AS n FROM ce_event WHERE user_id = ? }
+        . q{AND event_type = 'CREATED' GROUP BY instance_id}, 'instance_id', undef, $t->{user_id});
+    ($rows, $check, $events);
 });
 my @missing = grep { !$rows->{$_} } keys %token;
 my @changed = grep { $rows->{$_} && ($rows->{$_}{token_digest} ne token_digest($token{$_})
@@ -86,6 +90,10 @@ diag sprintf '%s: %d creates answered 200 before the kill, %d rows after the res
 is scalar @missing, 0, 'every create answered 200 is stored';
 is scalar @changed, 0, 'each intact (token and name as answered)';
 is $check, 'ok', 'integrity_check';
+my @no_event = grep { ($events->{$_}{n} // 0) != 1 } keys %token;
+is scalar @no_event, 0, 'every create answered 200 has its one CREATED event';
+is_deeply [sort { $a <=> $b } keys %$events], [sort { $a <=> $b } keys %$rows],
+    'and every stored instance, no event without its instance';
 
 my($last) = sort { $b <=> $a } keys %token;
 my $res = api(GET => "instances/$last", auth => $t, node => $node);
