@@ -112,6 +112,13 @@ $res = api(PATCH => "instances/$id", auth => $t, node => $node,
 expect_ok($res, 're-authenticated with a new code');
 ok is_json_true($res->json->{valid}), 'valid again';
 ok !exists $res->json->{invalidReason}, 'no invalidReason';
+# Its events (issue 14): each failed refresh, the recovery, the refusal and
+# the re-authentication; the routine refreshes in between (every ~1.5 s)
+# none.
+my $types = join ',', reverse map { $_->{eventType} }
+    @{ api(GET => "instances/$id/events?pageSize=500", auth => $t, node => $node)->list };
+like $types, qr/^CREATED,(REFRESH_FAILED,){2,}REFRESH_RECOVERED,REFRESH_FAILED,REAUTHENTICATED$/,
+    "its events tell the failures, the recovery, the refusal, the re-authentication ($types)";
 
 # --- the answer lost after the provider rotated -------------------------------
 $r1 = stored($id)->{'oauth.user.refresh_token'};
