@@ -162,6 +162,18 @@ for my $r (sort { $a->{began} <=> $b->{began} } @all) {
 }
 is $overlaps // 0, 0, 'no event was being sent by two nodes at once (' . scalar(@all)
     . ' deliveries, ' . ($dups // 0) . ' duplicates)';
+# ---------------------------------------------------------------- directives
+for my $bad (['CEInstancesEventRetry 0 3', qr/not a wait of 1 to 86400 seconds/],
+             ['CEInstancesEventRetry 5 0', qr/and 1 to 100 attempts/],
+             ['CEInstancesEventRetry 5', qr/takes two arguments/],
+             ['CEInstancesEventRetention 0', qr/not a number of days/],
+             ['CEInstancesEventRetention 30d', qr/not a number of days/]) {
+    my $n = start_node(name => 'evbad', fails => 1, extra => [$bad->[0]]);
+    isnt $n->{start_exit}, 0, "refused at start: $bad->[0]";
+    like $n->{start_output} // '', $bad->[1], "... saying why";
+    stop_node($n);
+}
+
 @lat = sort { $a <=> $b } @lat;
 diag sprintf '%s: change to delivery, receiver up: median %.0f ms, max %.0f ms (%d events)',
     $driver, 1000 * $lat[@lat / 2], 1000 * $lat[-1], scalar @lat if @lat;
