@@ -110,6 +110,9 @@ json_t *ce_event_json(apr_pool_t *p, const char *event_id, ce_event_type_t type,
         return NULL;
     }
     json_object_del(shown, "token");
+    /* the element as hydrate=false shows it (id, key, name): its whole
+     * definition would be most of every event's bytes */
+    ce_instance_json_dehydrate(shown, inst);
     json_object_set_new(j, "eventId", json_string(event_id));
     json_object_set_new(j, "instanceId", json_integer(inst->id));
     json_object_set_new(j, "elementKey", json_string(inst->element ? inst->element->key : ""));

@@ -7,7 +7,8 @@
  *
  * An event is {"eventId", "instanceId", "elementKey", "eventType",
  * "eventDate", "instance"}: the instance as the API shows it (secrets
- * masked), without its token (a credential; receivers need none).
+ * masked), without its token (a credential; receivers need none), its
+ * element as hydrate=false shows it (id, key, name).
  */
 #ifndef CE_EVENT_H
 #define CE_EVENT_H

@@ -68,8 +68,7 @@
 #define EVENT_INDEXES                                                                              \
     "CREATE INDEX IF NOT EXISTS ce_event_user ON ce_event (user_id, id)",                          \
         "CREATE INDEX IF NOT EXISTS ce_event_instance ON ce_event (user_id, instance_id, id)",     \
-        "CREATE INDEX IF NOT EXISTS ce_event_due ON ce_event (due) WHERE due > 0",                 \
-        "CREATE INDEX IF NOT EXISTS ce_event_created ON ce_event (created)"
+        "CREATE INDEX IF NOT EXISTS ce_event_due ON ce_event (due) WHERE due > 0"
 
 /* The current schema, given the dialect's auto-increment primary key and
  * the suffix of a table that needs no row id. Ids are never reused after a
