@@ -1712,39 +1712,6 @@ START_TEST(events_pending_and_redelivered)
 }
 END_TEST
 
-/* Which event a change is: the instance before and after a write. */
-START_TEST(event_of_change)
-{
-    account_t a = signup("Acme", "a@acme.test");
-    ce_instance_t *was = make_instance(a.user, 16, "x", NULL), *now;
-
-    ck_assert_int_eq(ce_event_of_change(NULL, was), CE_EVENT_CREATED);
-    ck_assert_int_eq(ce_event_of_change(was, NULL), CE_EVENT_DELETED);
-    now = apr_pmemdup(pool, was, sizeof(*was));
-    now->configuration = ce_json_bind(pool, json_deep_copy(was->configuration));
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_UPDATED); /* written unchanged */
-    json_object_set_new(now->configuration, "oauth.user.token", json_string("fresh"));
-    now->oauth_due = 123;
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_NONE); /* a routine refresh */
-    json_object_set_new(now->configuration, "bucket.name", json_string("other"));
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_UPDATED);
-    now->oauth_failures = 1;
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_REFRESH_FAILED);
-    ck_assert_int_eq(ce_event_of_change(now, was), CE_EVENT_REFRESH_RECOVERED);
-    now->oauth_failures = 0;
-    now->oauth_status = "The provider refused the refresh token: invalid_grant";
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_REFRESH_FAILED);
-    ck_assert_int_eq(ce_event_of_change(now, was), CE_EVENT_REFRESH_RECOVERED);
-    now->reauthenticated = 1;
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_REAUTHENTICATED);
-    now->disabled = 1;
-    ck_assert_int_eq(ce_event_of_change(was, now), CE_EVENT_DISABLED);
-    ck_assert_int_eq(ce_event_of_change(now, was), CE_EVENT_ENABLED);
-    ck_assert_ptr_null(ce_event_type_name(CE_EVENT_NONE));
-    ck_assert_str_eq(ce_event_type_name(CE_EVENT_REFRESH_RECOVERED), "REFRESH_RECOVERED");
-}
-END_TEST
-
 /* Sending the outbox: claimed, POSTed signed, retried, given up. */
 START_TEST(events_sent_signed_retried_given_up)
 {
@@ -1840,24 +1807,6 @@ START_TEST(events_sent_signed_retried_given_up)
 }
 END_TEST
 
-START_TEST(event_backoff)
-{
-    apr_interval_time_t base = apr_time_from_sec(60), total = 0;
-    int i;
-
-    ck_assert_int_eq(ce_event_backoff(1, base, 0.5), base);
-    ck_assert_int_eq(ce_event_backoff(2, base, 0.5), 3 * base);
-    ck_assert_int_eq(ce_event_backoff(30, base, 0.5), apr_time_from_sec(24 * 3600));
-    ck_assert_int_eq(ce_event_backoff(1, base, 0.0), base - base / 5);
-    ck_assert(ce_event_backoff(1, base, 0.99) > base + base / 6);
-    for (i = 1; i <= 9; i++) {
-        total += ce_event_backoff(i, base, 0.5);
-    }
-    /* nine retries take about three days (Cloud Elements: ~73 h) */
-    ck_assert(total > apr_time_from_sec(60 * 3600) && total < apr_time_from_sec(80 * 3600));
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1881,9 +1830,7 @@ int main(void)
     tcase_add_test(tc, events_recorded_with_writes);
     tcase_add_test(tc, events_paged_and_owned);
     tcase_add_test(tc, events_pending_and_redelivered);
-    tcase_add_test(tc, event_of_change);
     tcase_add_test(tc, events_sent_signed_retried_given_up);
-    tcase_add_test(tc, event_backoff);
     tcase_add_test(tc, instance_delete);
     tcase_add_test(tc, instance_by_token);
     tcase_add_test(tc, instance_revision_check);
