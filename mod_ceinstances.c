@@ -85,7 +85,8 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
      * singleton's mutex for the watchdogs registered by then. */
     if ((rv = ce_watchdog_register(pconf, s)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "CE00040: cannot register the token refresh job with mod_watchdog");
+                     "CE00040: cannot register the background jobs (token refresh, events) with "
+                     "mod_watchdog");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ce_dbd_mutex_create(pconf, s) != APR_SUCCESS) {

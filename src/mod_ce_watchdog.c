@@ -17,6 +17,7 @@
 APLOG_USE_MODULE(ceinstances);
 
 #define WATCHDOG_NAME "ceinstances-refresh"
+#define EVENTS_WATCHDOG_NAME "ceinstances-events"
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
@@ -156,31 +157,23 @@ static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
     ce_dbd_release(conn);
 }
 
-static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
+/* One pass of a job over every server that serves the API. */
+static void each_server(server_rec *first, apr_pool_t *pool, int prune,
+                        void (*work)(server_rec *s, apr_pool_t *p, int prune))
 {
-    static apr_time_t pruned;
     server_rec *s;
-    int prune;
 
-    if (state != AP_WATCHDOG_STATE_RUNNING) {
-        return APR_SUCCESS;
-    }
-    if ((prune = apr_time_now() - pruned > PRUNE_EVERY)) {
-        pruned = apr_time_now();
-    }
-    for (s = data; s; s = s->next) {
+    for (s = first; s; s = s->next) {
         const ce_server_config_t *cfg = ce_config_server_of(s);
         apr_pool_t *p;
 
         if (!cfg->catalog || !cfg->http || !cfg->keys) {
             continue;
         }
-        /* Servers sharing one database (vhosts) each look: the lease keeps
-         * it one refresh per expiry. */
+        /* Servers sharing one database (vhosts) each look: the leases keep
+         * it one refresh per expiry, one sender per event. */
         apr_pool_create(&p, pool);
-        refresh_due(s, p);
-        apr_pool_clear(p);
-        deliver_due(s, p, prune);
+        work(s, p, prune);
         apr_pool_destroy(p);
     }
     /* The watchdog's thread keeps no OpenSSL state (the random generators
@@ -189,9 +182,37 @@ static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
      * own thread-exit hook can be outrun by the child's exit, which leaves
      * them to LeakSanitizer. */
     ce_crypto_thread_done();
+}
+
+static void refresh_server(server_rec *s, apr_pool_t *p, int prune)
+{
+    refresh_due(s, p);
+}
+
+static apr_status_t refresh_job(int state, void *data, apr_pool_t *pool)
+{
+    if (state == AP_WATCHDOG_STATE_RUNNING) {
+        each_server(data, pool, 0, refresh_server);
+    }
     return APR_SUCCESS;
 }
 
+/* Events have a thread of their own: a receiver that takes its time
+ * delays events, never a token refresh. */
+static apr_status_t events_job(int state, void *data, apr_pool_t *pool)
+{
+    static apr_time_t pruned;
+    int prune;
+
+    if (state != AP_WATCHDOG_STATE_RUNNING) {
+        return APR_SUCCESS;
+    }
+    if ((prune = apr_time_now() - pruned > PRUNE_EVERY)) {
+        pruned = apr_time_now();
+    }
+    each_server(data, pool, prune, deliver_due);
+    return APR_SUCCESS;
+}
 apr_status_t ce_watchdog_register(apr_pool_t *pconf, server_rec *s)
 {
     ap_watchdog_t *w = NULL;
@@ -202,10 +223,18 @@ apr_status_t ce_watchdog_register(apr_pool_t *pconf, server_rec *s)
     if (!wd_get_instance || !wd_register_callback) {
         return APR_ENOTIMPL;
     }
-    /* A child watchdog (parent = 0), singleton: one child at a time runs it. */
+    /* Child watchdogs (parent = 0), singletons: one child at a time runs
+     * each, in a thread of its own. */
     if ((rv = wd_get_instance(&w, WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS) {
         return rv;
     }
     rv = wd_register_callback(w, CE_REFRESH_POLL, s, refresh_job);
+    if (rv != APR_SUCCESS && rv != APR_EEXIST) {
+        return rv;
+    }
+    if ((rv = wd_get_instance(&w, EVENTS_WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS) {
+        return rv;
+    }
+    rv = wd_register_callback(w, CE_EVENTS_POLL, s, events_job);
     return rv == APR_EEXIST ? APR_SUCCESS : rv;
 }

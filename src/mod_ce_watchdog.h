@@ -1,7 +1,8 @@
 /* mod_ce_watchdog: work without a request — OAuth access tokens refreshed
- * before they expire — driven by mod_watchdog (compiled into httpd): one
- * singleton watchdog per child generation, so one child of each node polls;
- * the store's lease makes one refresher of all nodes do each refresh. */
+ * before they expire, events sent — driven by mod_watchdog (compiled into
+ * httpd): two singleton watchdogs per child generation (a thread each), so
+ * one child of each node polls for each; the store's leases make one
+ * refresher of all nodes do each refresh, one sender send each event. */
 #ifndef MOD_CE_WATCHDOG_H
 #define MOD_CE_WATCHDOG_H
 
@@ -9,6 +10,8 @@
 
 /* How often the job looks for tokens due. */
 #define CE_REFRESH_POLL apr_time_from_msec(250)
+/* How often the event job looks for events due. */
+#define CE_EVENTS_POLL apr_time_from_msec(250)
 /* At most this many refreshes per look (the rest wait for the next). */
 #define CE_REFRESH_BATCH 50
 
