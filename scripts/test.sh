@@ -161,9 +161,11 @@ keep_node_logs() {
         mkdir -p "$dest"
         node=$(basename "$(dirname "$f")")
         cp "$f" "$dest/$node.error_log"
-        if grep -Eq '(:error|:crit|:alert|:emerg)\]' "$f"; then
+        # (mpm_event's advice about MaxRequestWorkers is logged as an error)
+        if grep -E '(:error|:crit|:alert|:emerg)\]' "$f" | grep -vq 'AH00484\|AH10159'; then
             echo "---- error lines of node $node ----" >&2
-            grep -E '(:error|:crit|:alert|:emerg)\]' "$f" | tail -n 20 >&2
+            grep -E '(:error|:crit|:alert|:emerg)\]' "$f" | grep -v 'AH00484\|AH10159' |
+                tail -n 20 >&2
         fi
     done
     [ -d "$dest" ] && echo "test.sh: node logs kept in $dest" >&2

@@ -63,9 +63,32 @@ apr_status_t ce_dbd_mutex_register(apr_pool_t *pconf)
     return ap_mutex_register(pconf, CE_MUTEX_NAME, NULL, APR_LOCK_DEFAULT, 0);
 }
 
+/* The write mutex lives as long as the httpd parent, not one generation
+ * of the configuration. Made in pconf, it was destroyed at every graceful
+ * restart when the parent cleared pconf, and a child forked just before
+ * the restart, which had not attached to it yet, then found it gone:
+ * EINVAL on every write (503s) and its key check skipped (seen once in
+ * t/29's rotation under load). Made once in the process pool, it is the
+ * same lock for every generation, so old and new children still queue on
+ * one lock. (A changed Mutex directive takes a full restart.) */
+#define MUTEX_KEY "ceinstances-db-write-mutex"
+
 apr_status_t ce_dbd_mutex_create(apr_pool_t *pconf, server_rec *s)
 {
-    return ap_global_mutex_create(&write_mutex, NULL, CE_MUTEX_NAME, NULL, s, pconf, 0);
+    apr_pool_t *pproc = s->process->pool;
+    void *kept = NULL;
+    apr_status_t rv;
+
+    apr_pool_userdata_get(&kept, MUTEX_KEY, pproc);
+    if (kept) {
+        write_mutex = kept;
+        return APR_SUCCESS;
+    }
+    rv = ap_global_mutex_create(&write_mutex, NULL, CE_MUTEX_NAME, NULL, s, pproc, 0);
+    if (rv == APR_SUCCESS) {
+        apr_pool_userdata_set(write_mutex, MUTEX_KEY, apr_pool_cleanup_null, pproc);
+    }
+    return rv;
 }
 
 static apr_status_t serialize_writes(void *baton, int acquire)
