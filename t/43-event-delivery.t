@@ -46,7 +46,8 @@ my $receiver = start_node(name => 'receiver', port => $rport,
     'SetEnv HOOK_HOLD 0.2',
 ]);
 my @nodes = map { start_node(name => "events$_", params => $params, procs => 2, threads => 8,
-                             extra => ['CEInstancesEventRetry 1 3']) } 1 .. 2;
+                             # the most verbose level, for t/99-logs.t's scan
+                             extra => ['CEInstancesEventRetry 1 3', 'LogLevel trace8']) } 1 .. 2;
 END {
     stop_node($_) for grep { $_ } @nodes, $receiver;
     File::Path::remove_tree($receiver->{dir}) if $receiver;
