@@ -2,6 +2,7 @@
  * opened (see ce_authcache.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
@@ -12,8 +13,11 @@
 #include "ce_json.h"
 
 /* One remembered instance: every string and JSON value its own (malloc,
- * jansson), freed with it. */
+ * jansson), freed with it, when the last of its references goes: its
+ * slot's, and one per view a request holds (refs, atomic). Nothing in it
+ * changes after entry_new. */
 typedef struct {
+    volatile apr_uint32_t refs;
     unsigned char key[CE_AUTHCACHE_KEY_LEN];
     ce_instance_t inst;
     ce_user_t user;
@@ -82,6 +86,7 @@ static entry_t *entry_new(const unsigned char *key, const ce_instance_t *inst,
     if (!e) {
         return NULL;
     }
+    e->refs = 1; /* its slot's */
     memcpy(e->key, key, CE_AUTHCACHE_KEY_LEN);
     e->inst = *inst;
     e->user = *inst->user;
@@ -108,28 +113,28 @@ static entry_t *entry_new(const unsigned char *key, const ce_instance_t *inst,
     return e;
 }
 
-/* A copy of e's instance in p; NULL when jansson runs out of memory. */
-static ce_instance_t *entry_copy(apr_pool_t *p, const entry_t *e)
+/* Drops one reference to e (a slot's or a view's); the last frees it. */
+static void entry_release(entry_t *e)
+{
+    if (e && apr_atomic_dec32(&e->refs) == 0) {
+        entry_free(e);
+    }
+}
+
+static apr_status_t view_cleanup(void *data)
+{
+    entry_release(data);
+    return APR_SUCCESS;
+}
+
+/* A view of e for p's life (e referenced until p goes): its own instance
+ * struct (the caller may set its scalars), all else e's, shared. */
+static ce_instance_t *entry_view(apr_pool_t *p, entry_t *e)
 {
     ce_instance_t *inst = apr_pmemdup(p, &e->inst, sizeof(*inst));
-    ce_user_t *user = apr_pmemdup(p, &e->user, sizeof(*user));
 
-    inst->user = user;
-    inst->name = apr_pstrdup(p, e->inst.name);
-    inst->token = apr_pstrdup(p, e->inst.token);
-    inst->created_date = apr_pstrdup(p, e->inst.created_date);
-    inst->updated_date = apr_pstrdup(p, e->inst.updated_date);
-    inst->external_authentication = apr_pstrdup(p, e->inst.external_authentication);
-    inst->oauth_status = apr_pstrdup(p, e->inst.oauth_status);
-    user->email_address = apr_pstrdup(p, e->user.email_address);
-    user->first_name = apr_pstrdup(p, e->user.first_name);
-    user->last_name = apr_pstrdup(p, e->user.last_name);
-    inst->tags = e->inst.tags ? ce_json_bind(p, json_deep_copy(e->inst.tags)) : NULL;
-    inst->configuration =
-        e->inst.configuration ? ce_json_bind(p, json_deep_copy(e->inst.configuration)) : NULL;
-    if ((e->inst.tags && !inst->tags) || (e->inst.configuration && !inst->configuration)) {
-        return NULL;
-    }
+    apr_atomic_inc32(&e->refs);
+    apr_pool_cleanup_register(p, e, view_cleanup, apr_pool_cleanup_null);
     return inst;
 }
 
@@ -141,7 +146,7 @@ static apr_status_t cache_cleanup(void *data)
     EVP_MD_CTX_free(c->salted);
     c->salted = NULL;
     for (i = 0; i < c->nslots; i++) {
-        entry_free(c->slots[i]);
+        entry_release(c->slots[i]); /* a view still held keeps its entry */
         c->slots[i] = NULL;
     }
     return APR_SUCCESS;
@@ -213,9 +218,9 @@ int ce_authcache_get(ce_authcache_t *c, const unsigned char key[CE_AUTHCACHE_KEY
     apr_thread_mutex_lock(c->lock);
     e = c->slots[slot_of(c, key)];
     if (e && memcmp(e->key, key, CE_AUTHCACHE_KEY_LEN) == 0) {
-        *pinst = entry_copy(p, e);
+        *pinst = entry_view(p, e);
         for (i = 0; i < CE_AUTHCACHE_DIGESTS; i++) {
-            digests[i] = apr_pstrdup(p, e->digests[i]);
+            digests[i] = e->digests[i];
         }
     }
     apr_thread_mutex_unlock(c->lock);
@@ -236,7 +241,7 @@ void ce_authcache_put(ce_authcache_t *c, const unsigned char key[CE_AUTHCACHE_KE
     old = c->slots[slot];
     c->slots[slot] = e;
     apr_thread_mutex_unlock(c->lock);
-    entry_free(old);
+    entry_release(old);
 }
 
 void ce_authcache_forget(ce_authcache_t *c, const unsigned char key[CE_AUTHCACHE_KEY_LEN])
@@ -250,5 +255,5 @@ void ce_authcache_forget(ce_authcache_t *c, const unsigned char key[CE_AUTHCACHE
         c->slots[slot] = NULL;
     }
     apr_thread_mutex_unlock(c->lock);
-    entry_free(old);
+    entry_release(old);
 }

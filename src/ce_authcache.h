@@ -13,9 +13,11 @@
  * forgets the entry when it does not.
  *
  * Direct-mapped: a key has one slot, and a newer entry replaces the one
- * there. Entries are copied in and out under one mutex: nothing a request
- * holds is shared with another. Secrets it holds live in this process's
- * memory only, as they do while a request uses them. */
+ * there. An entry is copied in once and never changes after; a hit is a
+ * view of it, shared by every request that holds one (counted: a replaced
+ * or forgotten entry lives on until its last view goes). Secrets it holds
+ * live in this process's memory only, as they do while a request uses
+ * them. */
 #ifndef CE_AUTHCACHE_H
 #define CE_AUTHCACHE_H
 
@@ -42,9 +44,11 @@ apr_status_t ce_authcache_key(unsigned char key[CE_AUTHCACHE_KEY_LEN], const ce_
                               const void *scope, const char *user_secret,
                               const char *organization_secret, const char *token);
 
-/* 1 when key is held: *pinst is a copy in p (its user, configuration and
- * tags too: the caller may change them) and digests[] the lookup's keyed
- * digests, in p. 0 otherwise. */
+/* 1 when key is held: *pinst is a view of the remembered instance for p's
+ * life: the struct is the caller's, but its strings, user, configuration
+ * and tags are shared with other threads and must not be changed (read
+ * them, or copy them to change them); digests[] the lookup's keyed
+ * digests, as long. 0 otherwise. */
 int ce_authcache_get(ce_authcache_t *c, const unsigned char key[CE_AUTHCACHE_KEY_LEN],
                      apr_pool_t *p, ce_instance_t **pinst,
                      const char *digests[CE_AUTHCACHE_DIGESTS]);

@@ -98,12 +98,43 @@ START_TEST(remembers_a_copy)
     ck_assert_str_eq(d[0], "d-token");
     ck_assert_str_eq(d[1], "d-user");
     ck_assert_str_eq(d[2], "d-org");
-    /* what one caller does to its copy, the next does not see */
-    json_object_set_new(got->configuration, "jira.password", json_string("mine"));
+    /* each caller's struct is its own; what it points to is shared */
+    got->disabled = 1;
     ck_assert_int_eq(ce_authcache_get(c, k, pool, &again, d), 1);
-    ck_assert_ptr_ne(again->configuration, got->configuration);
-    ck_assert_str_eq(json_string_value(json_object_get(again->configuration, "jira.password")),
+    ck_assert_ptr_ne(again, got);
+    ck_assert_int_eq(again->disabled, 0);
+    ck_assert_ptr_eq(again->configuration, got->configuration);
+}
+END_TEST
+
+/* A view outlives its entry's replacement, its forgetting and the cache:
+ * the entry goes with its last view (ASan and valgrind see a use after
+ * free or a leak here). */
+START_TEST(views_outlive_their_entry)
+{
+    apr_pool_t *cp, *vp;
+    ce_authcache_t *c = NULL;
+    unsigned char k[CE_AUTHCACHE_KEY_LEN];
+    ce_instance_t *got = NULL, *other = NULL;
+    const char *d[CE_AUTHCACHE_DIGESTS] = {NULL, NULL, NULL};
+
+    apr_pool_create(&cp, pool);
+    apr_pool_create(&vp, pool);
+    ck_assert_int_eq(ce_authcache_create(&c, cp, 4), APR_SUCCESS);
+    key_of(k, c, c, "us", "os", "tok");
+    ce_authcache_put(c, k, instance(42, "My Jira"), DIGESTS);
+    ck_assert_int_eq(ce_authcache_get(c, k, vp, &got, d), 1);
+    ce_authcache_put(c, k, instance(42, "Replaced"), DIGESTS);
+    ck_assert_int_eq(ce_authcache_get(c, k, vp, &other, d), 1);
+    ck_assert_str_eq(other->name, "Replaced");
+    ce_authcache_forget(c, k);
+    apr_pool_destroy(cp); /* the cache goes; the views stay whole */
+    ck_assert_str_eq(got->name, "My Jira");
+    ck_assert_str_eq(got->user->email_address, "a@acme.test");
+    ck_assert_str_eq(json_string_value(json_object_get(got->configuration, "jira.password")),
                      "s3cr3t");
+    ck_assert_str_eq(d[0], "d-token");
+    apr_pool_destroy(vp);
 }
 END_TEST
 
@@ -223,6 +254,7 @@ int main(void)
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, keys_tell_credentials_scopes_and_caches_apart);
     tcase_add_test(tc, remembers_a_copy);
+    tcase_add_test(tc, views_outlive_their_entry);
     tcase_add_test(tc, forgets_and_replaces);
     tcase_add_test(tc, threads_see_whole_entries);
     suite_add_tcase(s, tc);
