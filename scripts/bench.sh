@@ -193,8 +193,15 @@ while [ $round -lt "$rounds" ]; do
     pair post "$big_auth" "$api/instances" "$work/post.lua"
     pair list_small "$small_auth" "$api/instances?pageSize=$page"
     pair list_big "$big_auth" "$api/instances?pageSize=$page"
-    pair proxy "$big_auth" "$base/plain/instance.json"
-    pair gateway "$gw_auth" "$base/gateway/instance.json"
+    # (in turn first and second: a machine getting busier or quieter
+    # during a round favours neither)
+    if [ $((round % 2)) = 0 ]; then
+        pair proxy "$big_auth" "$base/plain/instance.json"
+        pair gateway "$gw_auth" "$base/gateway/instance.json"
+    else
+        pair gateway "$gw_auth" "$base/gateway/instance.json"
+        pair proxy "$big_auth" "$base/plain/instance.json"
+    fi
     round=$((round + 1))
 done
 big=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM ce_instance WHERE user_id = (SELECT min(id) FROM ce_user)")
