@@ -5,7 +5,9 @@
  * store (ce_store_oauth_refresh). */
 #include <string.h>
 #include <httpd.h>
+#include <apr_atomic.h>
 #include <apr_optional.h>
+#include <apr_thread_proc.h>
 #include <http_log.h>
 #include <mod_watchdog.h>
 
@@ -97,6 +99,9 @@ static void refresh_due(server_rec *s, apr_pool_t *p)
 
 /* Events sent per server in one pass at most: the rest wait a pass. */
 #define EVENT_BATCH 20
+/* Events one node sends at once: a slow receiver holds up one sender, not
+ * the others' events. */
+#define EVENT_SENDERS 4
 /* How often the log is pruned of events past their retention. */
 #define PRUNE_EVERY apr_time_from_sec(60)
 
@@ -119,6 +124,83 @@ static void log_sent(server_rec *s, apr_int64_t id, const ce_event_sent_t *out)
     }
 }
 
+/* One pass's events, shared by its senders: each takes the next one not
+ * taken (next, atomic); each event's claim in the database keeps it one
+ * sender's, here and on every other node. */
+typedef struct {
+    server_rec *s;
+    ce_event_policy_t pol;
+    const apr_array_header_t *due;
+    volatile apr_uint32_t next;
+} pass_t;
+
+/* Sends the pass's events until none is left, on a database connection of
+ * its own (p: the sender's). */
+static void send_events(pass_t *pass, apr_pool_t *p)
+{
+    const ce_server_config_t *cfg = ce_config_server_of(pass->s);
+    ce_dbd_conn_t *conn = ce_dbd_conn(pass->s, p, NULL);
+    const char *err = NULL;
+    apr_status_t rv = ce_dbd_acquire(conn, &err);
+    apr_uint32_t i;
+    apr_pool_t *each;
+
+    if (rv != APR_SUCCESS) {
+        return; /* the database is away: the next pass tries again */
+    }
+    apr_pool_create(&each, p);
+    while (rv == APR_SUCCESS && (int)(i = apr_atomic_inc32(&pass->next)) < pass->due->nelts) {
+        apr_int64_t id = APR_ARRAY_IDX(pass->due, i, apr_int64_t);
+        ce_event_sent_t out;
+
+        apr_pool_clear(each);
+        if ((rv = ce_store_event_send(&out, &conn->db, cfg->http, each, id, &pass->pol, &err)) ==
+            APR_SUCCESS) {
+            log_sent(pass->s, id, &out);
+        } else {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, pass->s, "CE00058: event delivery: %s",
+                         err ? err : "database failure");
+        }
+    }
+    ce_dbd_release(conn);
+}
+
+/* A sender thread. It touches no pool of the thread that started it: its
+ * own has an allocator of its own, and it returns rather than calling
+ * apr_thread_exit (which would destroy, from this thread, the pool
+ * apr_thread_create made in the starter's). */
+static void *APR_THREAD_FUNC sender(apr_thread_t *t, void *data)
+{
+    apr_pool_t *p = NULL;
+
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+        send_events(data, p);
+        apr_pool_destroy(p);
+    }
+    ce_crypto_thread_done(); /* as the watchdog's own thread, below */
+    return NULL;
+}
+
+/* The events due of server s, sent by up to EVENT_SENDERS senders: this
+ * thread and others started for the pass, all done when it returns. */
+static void send_due(server_rec *s, apr_pool_t *p, const ce_event_policy_t *pol,
+                     const apr_array_header_t *due)
+{
+    pass_t pass = {s, *pol, due, 0};
+    apr_thread_t *threads[EVENT_SENDERS];
+    apr_status_t trv;
+    int n = 0, i;
+
+    while (n < EVENT_SENDERS - 1 && n < due->nelts - 1 &&
+           apr_thread_create(&threads[n], NULL, sender, &pass, p) == APR_SUCCESS) {
+        n++; /* (none started: this thread sends them all) */
+    }
+    send_events(&pass, p);
+    for (i = 0; i < n; i++) {
+        apr_thread_join(&trv, threads[i]);
+    }
+}
+
 /* One look at server s's outbox: every event due, sent; now and then the
  * events past their retention removed. */
 static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
@@ -130,31 +212,25 @@ static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
     apr_array_header_t *due = NULL;
     const char *err = NULL;
     apr_status_t rv;
-    int i, n = 0;
+    int n = 0;
 
     if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
         return;
     }
     rv = ce_store_event_due(&due, &conn->db, p, EVENT_BATCH, &err);
-    for (i = 0; rv == APR_SUCCESS && i < due->nelts; i++) {
-        apr_int64_t id = APR_ARRAY_IDX(due, i, apr_int64_t);
-        ce_event_sent_t out;
-
-        if ((rv = ce_store_event_send(&out, &conn->db, cfg->http, p, id, &pol, &err)) ==
-            APR_SUCCESS) {
-            log_sent(s, id, &out);
-        }
-    }
     if (rv == APR_SUCCESS && prune) {
         rv = ce_store_event_prune(&n, &conn->db, p,
                                   apr_time_as_msec(apr_time_now() - ce_config_event_retention(cfg)),
                                   &err);
     }
+    ce_dbd_release(conn); /* each sender takes its own */
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "CE00058: event delivery: %s",
                      err ? err : "database failure");
     }
-    ce_dbd_release(conn);
+    if (due && due->nelts > 0) {
+        send_due(s, p, &pol, due);
+    }
 }
 
 /* One pass of a job over every server that serves the API. */

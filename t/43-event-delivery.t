@@ -12,6 +12,8 @@
 #   - a destination the outbound guard refuses, or nothing listening: the
 #     reason in lastError; FAILED after 3 attempts; sent again on request;
 #   - a wrong key shows (the receiver's check can fail), no key: unsigned;
+#   - a burst of changes: each one's event arrives once, several at a time
+#     (each node sends several events at once);
 #   - no event is ever being sent by two nodes at once.
 use strict;
 use warnings;
@@ -151,6 +153,43 @@ wait_until(10, sub { my %i = map { $_->{instance} => 1 } @{ received() };
 my %by = map { $_->{instance} => $_ } @{ received() };
 is $by{ $wrong->{id} }{sig_ok}, 0, 'another key: the receiver\'s check fails';
 is $by{ $plain->{id} }{signed}, 0, 'no key: no signature header';
+
+# ---------------------------------------------------------------- a burst
+# Changes as fast as one client makes them, on both nodes: each one's event
+# arrives once; a node sends several at once (more deliveries overlap than
+# two nodes sending one at a time could make).
+my($z) = notified();
+my %burst;
+for my $i (1 .. 60) {
+    my $name = "burst-$i";
+    my $res = on($i % 2, PATCH => "instances/$z->{id}", auth => $t, json => { name => $name });
+    $burst{$name} = Time::HiRes::time() if $res->code == 200;
+}
+is scalar(keys %burst), 60, 'burst: 60 changes acknowledged';
+ok wait_until(60, sub { scalar(grep { $_->{instance} == $z->{id} && $burst{ $_->{name} } }
+                                    @{ received() }) >= 60 }),
+    'burst: every change\'s event arrived';
+my @zs = grep { $_->{instance} == $z->{id} && $burst{ $_->{name} } } @{ received() };
+my @zlog = grep { $_->{eventType} eq 'UPDATED' } @{ events_of($z->{id}) };
+is scalar(@zlog), 60, 'burst: 60 events recorded';
+is_deeply [sort map { $_->{id} } @zs], [sort map { $_->{eventId} } @zlog],
+    'burst: the recorded events arrived, each once';
+my($most, @open) = (0);
+for my $r (sort { $a->{began} <=> $b->{began} } @zs) {
+    @open = grep { $_ > $r->{began} } @open;
+    push @open, $r->{ended};
+    $most = @open if @open > $most;
+}
+cmp_ok $most, '>', 2, "burst: $most deliveries at once (two nodes, each sending several)";
+my @zlat = sort { $a <=> $b } map { $_->{began} - $burst{ $_->{name} } } @zs;
+my @zend = sort { $a <=> $b } map { $_->{ended} } @zs;
+my @zstart = sort { $a <=> $b } values %burst;
+diag sprintf '%s: burst of %d changes: %d recorded, %d delivered, %d duplicates; change to '
+    . 'delivery median %.0f ms, p99 %.0f ms; %.1f events/s delivered (receiver holds each 0.2 s)',
+    $driver, scalar(keys %burst), scalar(@zlog), scalar(@zs),
+    scalar(@zs) - scalar(keys %{ { map { $_->{id} => 1 } @zs } }),
+    1000 * $zlat[@zlat / 2], 1000 * $zlat[int(@zlat * 0.99)], @zs / ($zend[-1] - $zstart[0])
+    if @zlat;
 
 # ---------------------------------------------------------------- never twice at once
 my @all = @{ received() };

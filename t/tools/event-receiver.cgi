@@ -4,7 +4,8 @@
 # Digest::SHA (not the module's code): Elements-Webhook-Signature must be
 # "sha256=" + base64 of HMAC-SHA256(HOOK_KEY, raw body). It appends one JSON
 # line per delivery to HOOK_DIR/received (the webhook id, whether the
-# signature held, the event's id, type and instance, when it began and
+# signature held, the event's id, type and instance, the instance's name,
+# when it began and
 # ended), holding each delivery HOOK_HOLD seconds. While HOOK_DIR/down
 # exists it answers 503 and records nothing.
 use strict;
@@ -33,6 +34,7 @@ my $line = JSON::PP->new->canonical->encode({
     id => $ENV{HTTP_ELEMENTS_WEBHOOK_ID} // '', signed => $sig ne '' ? 1 : 0,
     sig_ok => $sig eq "sha256=$b64" ? 1 : 0, event_id => $ev->{eventId} // '',
     type => $ev->{eventType} // '', instance => $ev->{instanceId} // 0,
+    name => ref $ev->{instance} eq 'HASH' ? $ev->{instance}{name} // '' : '',
     content_type => $ENV{CONTENT_TYPE} // '', began => $began, ended => Time::HiRes::time(),
 });
 open my $fh, '>>', "$dir/received" or die "$dir/received: $!";
