@@ -20,7 +20,7 @@ const ce_store_statement_t ce_store_event_statements[] = {
     {"ce_insert_event",
      "INSERT INTO ce_event (event_id, user_id, instance_id, event_type, event_date, body, "
      "callback_url, signature_key, status, due, created) "
-     "VALUES (%s, %lld, %lld, %s, %s, %s, %s, %s, %s, %lld, %lld) RETURNING id"},
+     "VALUES (%s, %lld, %lld, %s, %s, %s, %s, %s, %s, %lld, %lld)"},
     {"ce_select_events", "SELECT " EVENT_COLUMNS " FROM ce_event WHERE user_id = %lld "
                          "AND id < %lld ORDER BY id DESC LIMIT %d"},
     {"ce_select_instance_events",
@@ -52,6 +52,13 @@ static apr_int64_t now_ms(void)
     return apr_time_as_msec(apr_time_now());
 }
 
+/* s sealed as column which, in p; "" stays "" (nothing to hide: no
+ * callback, no key; rekey and verify pass over it). NULL on failure. */
+static const char *seal_text(apr_pool_t *p, const ce_db_t *db, ce_sealed_t which, const char *s)
+{
+    return s && *s ? ce_store_seal(p, db->keys, which, s, strlen(s)) : "";
+}
+
 apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t type,
                                    const ce_instance_t *inst, const char **perr)
 {
@@ -59,7 +66,8 @@ apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t t
     const char *status, *body, *sealed;
     json_t *j;
     const void *args[11];
-    apr_int64_t id, due = 0, created = now_ms();
+    apr_int64_t due = 0, created = now_ms();
+    int nrows = 0;
 
     if (type == CE_EVENT_NONE) {
         return APR_SUCCESS;
@@ -67,8 +75,7 @@ apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t t
     j = event_id ? ce_event_json(p, event_id, type, date, inst) : NULL;
     body = j ? ce_json_dump(p, j) : NULL;
     key = json_string_value(json_object_get(inst->configuration, CE_EVENT_SIGNATURE_KEY));
-    key = key ? key : "";
-    sealed = ce_store_seal(p, db->keys, CE_SEALED_EVENT_SIGNATURE_KEY, key, strlen(key));
+    sealed = seal_text(p, db, CE_SEALED_EVENT_SIGNATURE_KEY, key);
     if (!body || !sealed) {
         *perr = "Could not record the instance's event";
         return APR_EGENERAL;
@@ -78,8 +85,7 @@ apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t t
         due = created;
     }
     body = ce_store_seal(p, db->keys, CE_SEALED_EVENT_BODY, body, strlen(body));
-    url =
-        ce_store_seal(p, db->keys, CE_SEALED_EVENT_CALLBACK, url ? url : "", url ? strlen(url) : 0);
+    url = seal_text(p, db, CE_SEALED_EVENT_CALLBACK, url);
     if (!body || !url) {
         *perr = "Could not record the instance's event";
         return APR_EGENERAL;
@@ -95,7 +101,7 @@ apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t t
     args[8] = status;
     args[9] = &due;
     args[10] = &created;
-    return ce_store_insert(&id, db, p, "ce_insert_event", args, perr);
+    return ce_store_run(&nrows, db, p, "ce_insert_event", args, perr);
 }
 
 static ce_event_row_t *event_of_row(const ce_db_t *db, apr_pool_t *p, const char **row)

@@ -73,12 +73,21 @@ typedef struct {
     int attempts;
 } outbound_t;
 
+/* A column sealed by ce_store_event_record, opened; "" (none) stays "". */
+static apr_status_t open_text(const char **pplain, apr_pool_t *p, const ce_db_t *db,
+                              ce_sealed_t which, const char *sealed)
+{
+    apr_size_t n;
+
+    *pplain = "";
+    return sealed && *sealed ? ce_store_open(pplain, &n, p, db->keys, which, sealed) : APR_SUCCESS;
+}
+
 static apr_status_t read_outbound(outbound_t *o, ce_db_t *db, apr_pool_t *p, apr_int64_t id,
                                   const char **perr)
 {
     const void *args[1] = {&id};
     const char **row;
-    apr_size_t n;
     apr_status_t rv = ce_store_fetch_one(&row, db, p, "ce_select_event_outbound", args, perr);
 
     if (rv != APR_SUCCESS) {
@@ -88,9 +97,9 @@ static apr_status_t read_outbound(outbound_t *o, ce_db_t *db, apr_pool_t *p, apr
     o->attempts = atoi(ce_store_or_empty(row[4]));
     if (ce_store_open(&o->body, &o->len, p, db->keys, CE_SEALED_EVENT_BODY, row[1]) !=
             APR_SUCCESS ||
-        ce_store_open(&o->url, &n, p, db->keys, CE_SEALED_EVENT_CALLBACK, row[2]) != APR_SUCCESS ||
-        ce_store_open(&o->key, &n, p, db->keys, CE_SEALED_EVENT_SIGNATURE_KEY, row[3]) !=
-            APR_SUCCESS) {
+        open_text(&o->url, p, db, CE_SEALED_EVENT_CALLBACK, row[2]) != APR_SUCCESS ||
+        open_text(&o->key, p, db, CE_SEALED_EVENT_SIGNATURE_KEY, row[3]) != APR_SUCCESS ||
+        !*o->url) {
         return CE_STORE_EUNREADABLE;
     }
     return APR_SUCCESS;
