@@ -10,8 +10,6 @@
 #include "ce_page.h"
 #include "mod_ce_endpoints.h"
 
-#define PAGE_TOKEN_HEADER "Elements-Next-Page-Token"
-
 /* Events are the caller's, not an element's: no scoped route has them. */
 static apr_status_t unscoped(ce_request_t *req)
 {
@@ -41,12 +39,9 @@ int ce_ep_events_list(ce_request_t *req)
     for (i = 0; i < found->nelts; i++) {
         json_array_append(list, ce_event_view(p, APR_ARRAY_IDX(found, i, ce_event_row_t *)));
     }
-    apr_table_setn(req->r->headers_out, "Elements-Returned-Count", apr_itoa(p, found->nelts));
-    if (more && found->nelts > 0) {
-        const ce_event_row_t *last = APR_ARRAY_IDX(found, found->nelts - 1, ce_event_row_t *);
-
-        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_page_token(p, last->id));
-    }
+    ce_request_page_headers(
+        req, found->nelts, more,
+        found->nelts ? APR_ARRAY_IDX(found, found->nelts - 1, ce_event_row_t *)->id : 0);
     return ce_request_reply(req, HTTP_OK, list);
 }
 

@@ -14,8 +14,6 @@
 #include "mod_ce_endpoints.h"
 #include "mod_ce_oauth.h"
 
-#define PAGE_TOKEN_HEADER "Elements-Next-Page-Token"
-
 static apr_status_t instance_not_found(ce_request_t *req)
 {
     req->err =
@@ -170,11 +168,9 @@ int ce_ep_instances_list(ce_request_t *req)
         }
         json_array_append(list, j);
     }
-    apr_table_setn(req->r->headers_out, "Elements-Returned-Count", apr_itoa(p, found->nelts));
-    if (more && found->nelts > 0) {
-        const ce_instance_t *last = APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *);
-        apr_table_setn(req->r->headers_out, PAGE_TOKEN_HEADER, ce_page_token(p, last->id));
-    }
+    ce_request_page_headers(
+        req, found->nelts, more,
+        found->nelts ? APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *)->id : 0);
     return ce_request_reply(req, HTTP_OK, list);
 }
 

@@ -11,6 +11,7 @@
 
 #include "ce_crypto.h"
 #include "ce_json.h"
+#include "ce_page.h"
 #include "mod_ce_guard.h"
 #include "mod_ce_request.h"
 
@@ -260,4 +261,14 @@ int ce_request_fail_status(ce_request_t *req, int status, const char *message, c
         json_object_set_new(j, "providerMessage", json_string(req->provider_message));
     }
     return j ? ce_request_reply(req, status, j) : send_text(req, status, NULL);
+}
+
+void ce_request_page_headers(ce_request_t *req, int returned, int more, apr_int64_t last_id)
+{
+    apr_pool_t *p = req->r->pool;
+
+    apr_table_setn(req->r->headers_out, "Elements-Returned-Count", apr_itoa(p, returned));
+    if (more && returned > 0) {
+        apr_table_setn(req->r->headers_out, "Elements-Next-Page-Token", ce_page_token(p, last_id));
+    }
 }

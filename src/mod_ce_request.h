@@ -56,6 +56,10 @@ void ce_request_init(ce_request_t *req, request_rec *r);
  * anything but one well-formed JSON object. */
 apr_status_t ce_request_body(json_t **pbody, ce_request_t *req);
 
+/* A list page's headers: Elements-Returned-Count, and when there is more,
+ * Elements-Next-Page-Token for the page after the row of id last_id. */
+void ce_request_page_headers(ce_request_t *req, int returned, int more, apr_int64_t last_id);
+
 /* Sends status with j (serialized) as application/json. Like every reply
  * below, first gives the request's connection back (ce_dbd_release): the
  * answer is made, the next request may have it. Returns OK. */
