@@ -19,7 +19,7 @@ CURL_LIBS  = $(shell curl-config --libs)
 WARN     := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fPIC -pthread $(WARN) -MMD -MP
-LIBS     := -ljansson -lcrypto -lcurl
+LIBS     := -ljansson -lcrypto -lcurl -lsqlite3
 
 CORE_SRC := $(wildcard src/ce_*.c)
 GLUE_SRC := mod_ceinstances.c $(wildcard src/mod_ce_*.c)

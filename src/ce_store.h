@@ -55,6 +55,11 @@ typedef struct {
     const ce_catalog_t *catalog;
 } ce_db_t;
 
+/* Closes db's connection (apr_dbd_close), after what the store prepared
+ * on it itself. For connections the caller opened (ceadmin, tests);
+ * mod_dbd closes its own. */
+void ce_store_close(ce_db_t *db);
+
 typedef struct {
     apr_int64_t id;
     const char *name;

@@ -75,7 +75,7 @@ static apr_status_t close_twin(void *data)
 {
     ce_db_t *twin = data;
 
-    apr_dbd_close(twin->driver, twin->handle);
+    ce_store_close(twin);
     return APR_SUCCESS;
 }
 

@@ -302,3 +302,9 @@ apr_status_t ce_store_tx_start(apr_dbd_transaction_t **ptx, ce_db_t *db, apr_poo
     *ptx = tx;
     return APR_SUCCESS;
 }
+
+void ce_store_close(ce_db_t *db)
+{
+    ce_store_sqlite_done(db);
+    apr_dbd_close(db->driver, db->handle);
+}

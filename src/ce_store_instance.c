@@ -420,8 +420,14 @@ apr_status_t ce_store_instance_revision(apr_int64_t *prevision, int *pdisabled, 
 {
     const char **row;
     const void *args[1 + CE_STORE_CREDENTIAL_DIGESTS] = {&id, digests[0], digests[1], digests[2]};
-    apr_status_t rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_revision", args, perr);
+    apr_status_t rv;
 
+    if (ce_store_sqlite_native(db) &&
+        (rv = ce_store_sqlite_revision(prevision, pdisabled, db, p, id, digests, perr)) !=
+            APR_EAGAIN) {
+        return rv; /* see ce_store_sqlite.c */
+    }
+    rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_revision", args, perr);
     if (rv == APR_SUCCESS) {
         *prevision = apr_atoi64(ce_store_or_empty(row[0]));
         *pdisabled = atoi(ce_store_or_empty(row[1]));

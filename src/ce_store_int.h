@@ -339,4 +339,14 @@ apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t
  * is its turn (ce_store_batch.c). */
 void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_store_create_t *c);
 
+/* ce_store_sqlite.c: whether db is an SQLite connection whose native
+ * handle the hot statements below may use; ce_store_instance_revision on
+ * it with SQLite's own API (APR_EAGAIN: busy, read it through apr_dbd). */
+int ce_store_sqlite_native(const ce_db_t *db);
+/* Finalizes what ce_store_sqlite_* prepared on db (before it is closed). */
+void ce_store_sqlite_done(ce_db_t *db);
+apr_status_t ce_store_sqlite_revision(apr_int64_t *prevision, int *pdisabled, ce_db_t *db,
+                                      apr_pool_t *p, apr_int64_t id, const char *const *digests,
+                                      const char **perr);
+
 #endif

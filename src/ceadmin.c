@@ -579,7 +579,7 @@ static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key
         return failure("cannot open the database", rv, err);
     }
     if ((rv = ce_store_init(db, &err)) != APR_SUCCESS) {
-        apr_dbd_close(db->driver, db->handle);
+        ce_store_close(db);
         db->handle = NULL;
         return failure("cannot prepare the database", rv, err);
     }
@@ -636,7 +636,7 @@ static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
         return status;
     }
     status = cmd->run(&db, p, &cli);
-    apr_dbd_close(db.driver, db.handle);
+    ce_store_close(&db);
     return status;
 }
 

@@ -63,7 +63,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    apr_dbd_close(db.driver, db.handle);
+    ce_store_close(&db);
     unlink(apr_pstrcat(pool, dir, "/ce.db", NULL));
     unlink(apr_pstrcat(pool, dir, "/ce.db-wal", NULL));
     unlink(apr_pstrcat(pool, dir, "/ce.db-shm", NULL));
