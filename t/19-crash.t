@@ -1,7 +1,9 @@
 # 19-crash: kill -9 the httpd parent and all its children in the middle of a
-# create load, then start it again: every create that was answered 200 is
-# stored, intact; SQLite's integrity_check says ok; the restarted server
-# serves at once.
+# create, update and delete load, then start it again: every create that
+# was answered 200 is stored, intact (or deleted, with its DELETED event);
+# every change answered 200 has its event, recorded in its transaction
+# (issue 14); SQLite's integrity_check says ok; the restarted server serves
+# at once.
 use strict;
 use warnings;
 use FindBin;
@@ -25,7 +27,7 @@ my $pid = fork // die "fork: $!";
 if (!$pid) {
     open STDOUT, '>', "$node->{dir}/ceload.json" or POSIX::_exit(1);
     exec { $ceload } $ceload, '--url', "http://127.0.0.1:$node->{port}$BASE", '--auth', auth($t),
-        '--clients', 32, '--creates', 1_000_000, '--mix', '0,0,0', '--seconds', 6,
+        '--clients', 32, '--creates', 1_000_000, '--mix', '0,0.5,0.25', '--seconds', 6,
         '--timeout', 5, '--out', $log;
     POSIX::_exit(127);
 }
@@ -52,17 +54,26 @@ unless ($ended) {
 }
 ok $ended && ($? >> 8) == 0, 'ceload ended by itself';
 
-my(%token, %name);
+my(%token, %name, %updates, %deleted);
 open my $lf, '<', $log or die "$log: $!";
 while (<$lf>) {
     chomp;
-    my($op, $id, $tok, $nm) = split / /, $_, 4;
-    next unless $op eq 'create';
-    ($token{$id}, $name{$id}) = ($tok, $nm);
+    my($op, $id, @rest) = split / /, $_;
+    if ($op eq 'create') {
+        ($token{$id}, $name{$id}) = ($rest[0], join ' ', @rest[1 .. $#rest]);
+    } elsif ($op eq 'update') {
+        $name{$id} = join ' ', @rest; # the last answered (one change at a time each)
+        $updates{$id}++;
+    } elsif ($op eq 'delete') {
+        $deleted{$id} = 1;
+    }
 }
 close $lf;
 my $acked = keys %token;
 ok $acked > 0, "$acked creates were answered 200 before the crash";
+ok scalar(keys %updates) && scalar(keys %deleted), sprintf
+    '%d updates and %d deletes answered too', scalar(map { 1 .. $_ } values %updates),
+    scalar keys %deleted;
 
 $node = start_node(%$node, tries => 40);
 pass 'the server starts again after SIGKILL';
@@ -74,28 +85,42 @@ my($rows, $check, $events) = with_db(sub {
         $t->{user_id});
     my $check = $driver eq 'sqlite3'
         ? join(',', @{ $dbh->selectcol_arrayref('PRAGMA integrity_check') }) : 'ok';
-    # issue 14: each create's CREATED event, recorded in its transaction
-    my $events = $dbh->selectall_hashref(
-        q{SELECT instance_id, COUNT(*) AS n FROM ce_event WHERE user_id = ? }
-        . q{AND event_type = 'CREATED' GROUP BY instance_id}, 'instance_id', undef, $t->{user_id});
-    ($rows, $check, $events);
+    # issue 14: each change's event, recorded in its transaction
+    my %events;
+    for my $e (@{ $dbh->selectall_arrayref(
+        q{SELECT instance_id, event_type, COUNT(*) FROM ce_event WHERE user_id = ? }
+        . q{GROUP BY instance_id, event_type}, undef, $t->{user_id}) }) {
+        $events{ $e->[1] }{ $e->[0] } = $e->[2];
+    }
+    ($rows, $check, \%events);
 });
-my @missing = grep { !$rows->{$_} } keys %token;
+my $ev = sub { $events->{ $_[0] }{ $_[1] } // 0 };
+# An instance whose delete was not answered may be gone: with its event.
+my @missing = grep { !$rows->{$_} && !$ev->('DELETED', $_) } keys %token;
+my @undeleted = grep { $rows->{$_} || $ev->('DELETED', $_) != 1 } keys %deleted;
+# Its name: the last update answered, or one applied but not answered (then
+# there is one UPDATED event more).
 my @changed = grep { $rows->{$_} && ($rows->{$_}{token_digest} ne token_digest($token{$_})
-                                     || $rows->{$_}{name} ne $name{$_}) } keys %token;
-diag sprintf '%s: %d creates answered 200 before the kill, %d rows after the restart '
-    . '(%d created but unanswered), %d missing, %d changed',
-    $driver, $acked, scalar keys %$rows, scalar(keys %$rows) - $acked + @missing,
-    scalar @missing, scalar @changed;
-is scalar @missing, 0, 'every create answered 200 is stored';
+                     || ($rows->{$_}{name} ne $name{$_}
+                         && $ev->('UPDATED', $_) <= ($updates{$_} // 0))) } keys %token;
+diag sprintf '%s: %d creates, %d updates, %d deletes answered 200 before the kill; %d rows '
+    . 'after the restart, %d missing, %d changed; events: %d CREATED, %d UPDATED, %d DELETED',
+    $driver, $acked, scalar(map { 1 .. $_ } values %updates), scalar keys %deleted,
+    scalar keys %$rows, scalar @missing, scalar @changed,
+    map { my $n = 0; $n += $_ for values %{ $events->{$_} // {} }; $n } qw(CREATED UPDATED DELETED);
+is scalar @missing, 0, 'every create answered 200 is stored, or deleted with its event';
 is scalar @changed, 0, 'each intact (token and name as answered)';
+is scalar @undeleted, 0, 'every delete answered 200: gone, with its one DELETED event';
 is $check, 'ok', 'integrity_check';
-my @no_event = grep { ($events->{$_}{n} // 0) != 1 } keys %token;
+my @no_event = grep { $ev->('CREATED', $_) != 1 } keys %token;
 is scalar @no_event, 0, 'every create answered 200 has its one CREATED event';
-is_deeply [sort { $a <=> $b } keys %$events], [sort { $a <=> $b } keys %$rows],
-    'and every stored instance, no event without its instance';
+my @few = grep { $ev->('UPDATED', $_) < $updates{$_} || $ev->('UPDATED', $_) > $updates{$_} + 1 }
+    keys %updates;
+is scalar @few, 0, 'every update answered 200 has its UPDATED event (one more: unanswered)';
+my @orphans = grep { !$rows->{$_} && !$ev->('DELETED', $_) } keys %{ $events->{CREATED} // {} };
+is scalar @orphans, 0, 'no CREATED event without its instance (stored, or deleted since)';
 
-my($last) = sort { $b <=> $a } keys %token;
+my($last) = sort { $b <=> $a } grep { !$deleted{$_} && $rows->{$_} } keys %token;
 my $res = api(GET => "instances/$last", auth => $t, node => $node);
 expect_ok($res, 'the restarted server reads the last acknowledged create');
 is $res->json->{token}, $token{$last}, 'with its token';
