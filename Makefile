@@ -184,7 +184,7 @@ run: deps
 # One benchmark run (wrk): module vs a same-size static file; table in build/bench.md.
 bench: deps
 	$(MAKE) all
-	scripts/bench.sh
+	BENCH_SWEEP=$${BENCH_SWEEP-1} scripts/bench.sh
 
 FORMAT_SRC = mod_ceinstances.c $(wildcard src/*.c src/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/fuzz/*.h)
 

@@ -22,6 +22,12 @@
 # httpd runs BENCH_PROCS children of BENCH_THREADS threads (default 2 x 25,
 # the shape of Debian's mpm_event.conf) with DBDMax BENCH_DBDMAX (default:
 # one connection per thread); BENCH_MUTEX sets the ceinstances-db Mutex.
+# The static file is served as well as httpd can: AllowOverride None (no
+# .htaccess probe up the path on each request), so the ratios are fair.
+# BENCH_SWEEP=1 (make bench sets it) then measures throughput against
+# concurrency (1, 4, 16, 64 connections, BENCH_SWEEP_SECONDS each) for
+# static, GET, a list page and POST, and draws it with gnuplot into
+# build/bench-concurrency.svg (the table in build/bench-concurrency.md).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +89,9 @@ MaxRequestWorkers $(( ${BENCH_PROCS:-2} * ${BENCH_THREADS:-25} ))
 KeepAlive On
 MaxKeepAliveRequests 0
 DocumentRoot $work/htdocs
+<Directory />
+    AllowOverride None
+</Directory>
 DBDriver sqlite3
 ${BENCH_MUTEX:+Mutex $BENCH_MUTEX ceinstances-db}
 DBDParams $work/bench.db
@@ -259,4 +268,56 @@ perl -e '
 if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then
     echo "bench: some requests failed (non-2xx); see the table" >&2
     exit 1
+fi
+
+# ---- throughput against concurrency (BENCH_SWEEP=1)
+[ -n "${BENCH_SWEEP:-}" ] || exit 0
+sweep="$work/sweep"
+: > "$sweep"
+sweep_secs=${BENCH_SWEEP_SECONDS:-3}
+for c in 1 4 16 64; do
+    for m in static get list_small post; do
+        case $m in
+            static) url="$base/instance.json"; auth=$big_auth; lua="" ;;
+            get) url="$api/instances/$id"; auth=$big_auth; lua="" ;;
+            list_small) url="$api/instances?pageSize=$page"; auth=$small_auth; lua="" ;;
+            post) url="$api/instances"; auth=$big_auth; lua="$work/post.lua" ;;
+        esac
+        out=$(wrk -t"$([ $c -lt 2 ] && echo 1 || echo 2)" -c"$c" -d"${sweep_secs}s" \
+              ${lua:+-s "$lua"} -H "Authorization: $auth" "$url")
+        echo "$m $c $(echo "$out" | awk '/^Requests\/sec/ {print $2}')" >> "$sweep"
+    done
+done
+perl -e '
+    my %r; open my $f, "<", "'"$sweep"'" or die;
+    while (<$f>) { my ($m, $c, $rps) = split; $r{$c}{$m} = $rps }
+    print "| connections | static | GET /instances/{id} | GET /instances?pageSize='"$page"' | POST /instances |\n";
+    print "|---:|---:|---:|---:|---:|\n";
+    for my $c (sort { $a <=> $b } keys %r) {
+        printf "| %d | %.0f | %.0f | %.0f | %.0f |\n", $c, map { $r{$c}{$_} // 0 } qw(static get list_small post);
+    }
+' | tee "$root/build/bench-concurrency.md"
+if command -v gnuplot >/dev/null; then
+    for m in static get list_small post; do
+        awk -v m=$m '$1 == m {print $2, $3}' "$sweep" > "$work/sweep-$m.dat"
+    done
+    gnuplot <<PLOT
+set terminal svg size 720,420 dynamic font "sans,12"
+set output "$root/build/bench-concurrency.svg"
+set title "make bench: throughput against concurrency (wrk, keep-alive, loopback, 2 cores)"
+set xlabel "connections"
+set ylabel "requests per second"
+set logscale x 2
+set logscale y 10
+set xtics (1, 4, 16, 64)
+set key outside right
+set grid
+plot "$work/sweep-static.dat" with linespoints title "static file", \
+     "$work/sweep-get.dat" with linespoints title "GET by id", \
+     "$work/sweep-list_small.dat" with linespoints title "list, 20 a page", \
+     "$work/sweep-post.dat" with linespoints title "POST"
+PLOT
+    echo "bench: plot in build/bench-concurrency.svg"
+else
+    echo "bench: gnuplot is missing (make deps): no plot" >&2
 fi

@@ -14,7 +14,7 @@ libapr1-dev libaprutil1-dev libaprutil1-dbd-sqlite3 libaprutil1-dbd-pgsql
 libjansson-dev libssl-dev libsqlite3-dev check libcurl4-openssl-dev clang libclang-rt-14-dev llvm-14 clang-format
 libapache2-mod-perl2 libdbd-sqlite3-perl libdbd-pg-perl libjson-perl libwww-perl
 postgresql
-sqlite3 curl wrk
+sqlite3 curl wrk gnuplot-nox
 util-linux passwd
 "
 
