@@ -107,6 +107,7 @@ static void ce_child_init(apr_pool_t *pchild, server_rec *s)
     ce_dbd_child_init(pchild, s);
     ce_gateway_child_init(pchild);
     ce_provider_child_init(pchild);
+    ce_watchdog_child_init(pchild, s);
     if (ce_dbd_check_keys(pchild, s) == APR_EACCES) {
         exit(APEXIT_CHILDFATAL);
     }

@@ -7,6 +7,8 @@
 #include <httpd.h>
 #include <apr_atomic.h>
 #include <apr_optional.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include <http_log.h>
 #include <mod_watchdog.h>
@@ -23,6 +25,91 @@ APLOG_USE_MODULE(ceinstances);
 
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
+
+/* ---- the child's exit: no background work may hold a database connection
+ * when mod_dbd's pool of them goes (apr_reslist asserts, the child aborts).
+ * mod_watchdog joins its threads only when the process pool goes, after
+ * the child's pool: so a pre-cleanup of the child's pool stops new work
+ * and waits for the work under way (a delivery: at most the outbound
+ * timeout). A job that finds the child exiting does nothing; what it left
+ * undone is due again on the next start or another node (the leases). */
+#define STOP_WAIT_MAX apr_time_from_sec(120)
+static apr_thread_mutex_t *bg_lock;
+static apr_thread_cond_t *bg_idle;
+static int bg_busy;
+static volatile int bg_stopping;
+
+/* 1: go on (and call bg_leave after); 0: the child is exiting. */
+static int bg_enter(void)
+{
+    int go;
+
+    if (!bg_lock) {
+        return 1; /* (no child_init: nothing to wait for either) */
+    }
+    apr_thread_mutex_lock(bg_lock);
+    if ((go = !bg_stopping)) {
+        bg_busy++;
+    }
+    apr_thread_mutex_unlock(bg_lock);
+    return go;
+}
+
+static void bg_leave(void)
+{
+    if (!bg_lock) {
+        return;
+    }
+    apr_thread_mutex_lock(bg_lock);
+    if (--bg_busy == 0) {
+        apr_thread_cond_broadcast(bg_idle);
+    }
+    apr_thread_mutex_unlock(bg_lock);
+}
+
+static apr_status_t bg_stop(void *data)
+{
+    apr_time_t until = apr_time_now() + STOP_WAIT_MAX;
+
+    apr_thread_mutex_lock(bg_lock);
+    bg_stopping = 1;
+    while (bg_busy > 0 && apr_time_now() < until) {
+        apr_thread_cond_timedwait(bg_idle, bg_lock, apr_time_from_msec(100));
+    }
+    apr_thread_mutex_unlock(bg_lock);
+    return APR_SUCCESS;
+}
+
+void ce_watchdog_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    bg_stopping = 0;
+    if (bg_lock) {
+        apr_pool_pre_cleanup_register(pchild, NULL, bg_stop);
+    }
+}
+
+/* Made before the children (post_config, in pconf): ready before any job
+ * thread runs, and still there after the child's pool goes (a job thread
+ * that looks then finds bg_stopping set). */
+static apr_status_t bg_forget(void *data)
+{
+    bg_lock = NULL; /* gone with its pool (a restart makes them again) */
+    bg_idle = NULL;
+    return APR_SUCCESS;
+}
+
+static void bg_create(apr_pool_t *pconf)
+{
+    bg_busy = 0;
+    bg_stopping = 0;
+    if (apr_thread_mutex_create(&bg_lock, APR_THREAD_MUTEX_DEFAULT, pconf) != APR_SUCCESS ||
+        apr_thread_cond_create(&bg_idle, pconf) != APR_SUCCESS) {
+        bg_lock = NULL;
+        return;
+    }
+    /* registered after the mutex's and cond's own: runs before them */
+    apr_pool_cleanup_register(pconf, NULL, bg_forget, apr_pool_cleanup_null);
+}
 
 /* The lease a refresher takes: long enough for the provider's answer and
  * the write that keeps it. */
@@ -70,12 +157,16 @@ static void refresh_due(server_rec *s, apr_pool_t *p)
     apr_status_t rv;
     int i;
 
+    if (!bg_enter()) {
+        return;
+    }
     if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
+        bg_leave();
         return; /* the database is away; the next look tries again */
     }
     rv = ce_store_oauth_due(&due, &conn->db, p, apr_time_as_msec(apr_time_now()), CE_REFRESH_BATCH,
                             &err);
-    for (i = 0; rv == APR_SUCCESS && i < due->nelts; i++) {
+    for (i = 0; rv == APR_SUCCESS && i < due->nelts && !bg_stopping; i++) {
         const ce_store_due_t *d = &APR_ARRAY_IDX(due, i, ce_store_due_t);
         ce_refresh_outcome_t out;
         const char *why = NULL;
@@ -93,6 +184,7 @@ static void refresh_due(server_rec *s, apr_pool_t *p)
                      err ? err : "database failure");
     }
     ce_dbd_release(conn);
+    bg_leave();
 }
 
 /* ---- events: the outbox sent (ce_store_event_send) ---- */
@@ -141,15 +233,20 @@ static void send_events(pass_t *pass, apr_pool_t *p)
     const ce_server_config_t *cfg = ce_config_server_of(pass->s);
     ce_dbd_conn_t *conn = ce_dbd_conn(pass->s, p, NULL);
     const char *err = NULL;
-    apr_status_t rv = ce_dbd_acquire(conn, &err);
+    apr_status_t rv;
     apr_uint32_t i;
     apr_pool_t *each;
 
-    if (rv != APR_SUCCESS) {
+    if (!bg_enter()) {
+        return;
+    }
+    if ((rv = ce_dbd_acquire(conn, &err)) != APR_SUCCESS) {
+        bg_leave();
         return; /* the database is away: the next pass tries again */
     }
     apr_pool_create(&each, p);
-    while (rv == APR_SUCCESS && (int)(i = apr_atomic_inc32(&pass->next)) < pass->due->nelts) {
+    while (rv == APR_SUCCESS && !bg_stopping &&
+           (int)(i = apr_atomic_inc32(&pass->next)) < pass->due->nelts) {
         apr_int64_t id = APR_ARRAY_IDX(pass->due, i, apr_int64_t);
         ce_event_sent_t out;
 
@@ -163,6 +260,7 @@ static void send_events(pass_t *pass, apr_pool_t *p)
         }
     }
     ce_dbd_release(conn);
+    bg_leave();
 }
 
 /* A sender thread. It touches no pool of the thread that started it: its
@@ -214,7 +312,11 @@ static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
     apr_status_t rv;
     int n = 0;
 
+    if (!bg_enter()) {
+        return;
+    }
     if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
+        bg_leave();
         return;
     }
     rv = ce_store_event_due(&due, &conn->db, p, EVENT_BATCH, &err);
@@ -224,6 +326,7 @@ static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
                                   &err);
     }
     ce_dbd_release(conn); /* each sender takes its own */
+    bg_leave();
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "CE00058: event delivery: %s",
                      err ? err : "database failure");
@@ -294,6 +397,7 @@ apr_status_t ce_watchdog_register(apr_pool_t *pconf, server_rec *s)
     ap_watchdog_t *w = NULL;
     apr_status_t rv;
 
+    bg_create(pconf);
     wd_get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
     wd_register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     if (!wd_get_instance || !wd_register_callback) {

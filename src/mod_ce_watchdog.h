@@ -19,4 +19,9 @@
  * APR_ENOTIMPL (the caller logs it, CE00040) when mod_watchdog is absent. */
 apr_status_t ce_watchdog_register(apr_pool_t *pconf, server_rec *s);
 
+/* In each child: its exit waits for the background jobs' database work
+ * under way, and starts none (mod_dbd's connections go with the child's
+ * pool, before mod_watchdog joins its threads). */
+void ce_watchdog_child_init(apr_pool_t *pchild, server_rec *s);
+
 #endif

@@ -14,12 +14,15 @@
 #   - a wrong key shows (the receiver's check can fail), no key: unsigned;
 #   - a burst of changes: each one's event arrives once, several at a time
 #     (each node sends several events at once);
-#   - no event is ever being sent by two nodes at once.
+#   - no event is ever being sent by two nodes at once;
+#   - a node stopped while deliveries are under way exits cleanly, and the
+#     other node delivers the rest.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use Fcntl qw(:flock);
 use File::Path ();
 use File::Temp ();
 use Time::HiRes ();
@@ -59,6 +62,7 @@ my $hook = "http://127.0.0.1:$rport/hook";
 
 sub received {
     open my $fh, '<', "$hooks/received" or return [];
+    flock $fh, LOCK_SH; # (the receiver appends under LOCK_EX: no half line)
     return [map { decode_json($_) } grep { /\S/ } <$fh>];
 }
 sub wait_received {
@@ -214,6 +218,30 @@ for my $bad (['CEInstancesEventRetry 0 3', qr/not a wait of 1 to 86400 seconds/]
     like $n->{start_output} // '', $bad->[1], "... saying why";
     stop_node($n);
 }
+
+# ---------------------------------------------------------------- stopped while sending
+# A node stopped while its senders wait on a slow receiver: the child's exit
+# waits for them (mod_dbd's connections must all be back before its pool
+# goes; a held one aborted the child), and nothing is lost (each event is
+# sent again, by the other node or on the next start).
+open my $slow, '>', "$hooks/slow" or die $!;
+close $slow;
+my($w) = notified();
+on(0, PATCH => "instances/$w->{id}", auth => $t, json => { name => "w$_" }) for 1 .. 6;
+ok wait_until(10, sub { -e "$hooks/began" }), 'a delivery to the slow receiver under way';
+my $log0 = -s "$nodes[0]{dir}/error_log";
+ok stop_node($nodes[0], ctl => 1, secs => 30), 'the node stops, deliveries under way';
+open my $elog, '<', "$nodes[0]{dir}/error_log" or die $!;
+seek $elog, $log0, 0;
+my @fatal = grep { /exit signal (Abort|Segm)|Assertion|dumped core/ } <$elog>;
+close $elog;
+is_deeply \@fatal, [], 'no child died on its way out' or diag @fatal;
+ok !-e "$nodes[0]{dir}/core", 'no core';
+unlink "$hooks/slow";
+ok wait_until(30, sub { !grep { $_->{status} ne 'DELIVERED' }
+                            @{ api(GET => "instances/$w->{id}/events", auth => $t,
+                                   node => $nodes[1])->list } }),
+    'the other node delivers what was left';
 
 @lat = sort { $a <=> $b } @lat;
 diag sprintf '%s: change to delivery, receiver up: median %.0f ms, max %.0f ms (%d events)',

@@ -7,7 +7,8 @@
 # signature held, the event's id, type and instance, the instance's name,
 # when it began and
 # ended), holding each delivery HOOK_HOLD seconds. While HOOK_DIR/down
-# exists it answers 503 and records nothing.
+# exists it answers 503 and records nothing; while HOOK_DIR/slow exists it
+# takes 3 s more (and creates HOOK_DIR/began).
 use strict;
 use warnings;
 use Digest::SHA ();
@@ -24,6 +25,10 @@ while (read(STDIN, my $buf, 65536)) { $body .= $buf }
 if (-e "$dir/down") {
     print "Status: 503\r\nContent-Type: text/plain\r\n\r\ndown\n";
     exit 0;
+}
+if (-e "$dir/slow") { # a slow receiver: 3 s a delivery (HOOK_DIR/began says one is under way)
+    open my $b, '>', "$dir/began" and close $b;
+    Time::HiRes::sleep(3);
 }
 my $b64 = Digest::SHA::hmac_sha256_base64($body, $ENV{HOOK_KEY} // '');
 $b64 .= '=' x ((4 - length($b64) % 4) % 4);
