@@ -59,18 +59,45 @@ static int is_instances_endpoint(ce_route_endpoint_t ep)
     return ep >= CE_ROUTE_INSTANCES_LIST && ep < CE_ROUTE_ENDPOINTS;
 }
 
+static int is_events_endpoint(ce_route_endpoint_t ep)
+{
+    return ep >= CE_ROUTE_EVENTS_LIST && ep <= CE_ROUTE_EVENTS_REDELIVER;
+}
+
+/* The event log's: an instance id only where the path has one (never on
+ * redeliver); an event id, one whole segment of the path, on one event. */
+static void check_event_ids(const ce_route_t *rt, const char *path)
+{
+    int needs_event =
+        rt->endpoint == CE_ROUTE_EVENTS_GET || rt->endpoint == CE_ROUTE_EVENTS_REDELIVER;
+
+    FUZZ_CHECK(!rt->by_token, "by token on events endpoint %d", (int)rt->endpoint);
+    FUZZ_CHECK(rt->instance_id >= 0 &&
+                   (rt->endpoint != CE_ROUTE_EVENTS_REDELIVER || rt->instance_id == 0),
+               "events instance id %lld", (long long)rt->instance_id);
+    FUZZ_CHECK(needs_event ? rt->event_id && *rt->event_id && !strchr(rt->event_id, '/') &&
+                                 has_segment(path, rt->event_id)
+                           : rt->event_id == NULL,
+               "event id '%s' on endpoint %d", rt->event_id ? rt->event_id : "(none)",
+               (int)rt->endpoint);
+}
+
 static void check_ids(apr_pool_t *p, const ce_route_t *rt, const char *path)
 {
     ce_route_endpoint_t ep = rt->endpoint;
-    int on_one = is_instances_endpoint(ep) && ep != CE_ROUTE_INSTANCES_LIST &&
+    int events = is_events_endpoint(ep);
+    int on_one = is_instances_endpoint(ep) && !events && ep != CE_ROUTE_INSTANCES_LIST &&
                  ep != CE_ROUTE_INSTANCES_CREATE;
     int needs_id = on_one && !rt->by_token; /* else the Element token names it */
     int needs_config = ep == CE_ROUTE_CONFIG_GET || ep == CE_ROUTE_CONFIG_PATCH;
 
     FUZZ_CHECK(!rt->by_token || on_one, "by token on endpoint %d", (int)ep);
-
-    FUZZ_CHECK(needs_id ? rt->instance_id > 0 : rt->instance_id == 0, "instance id %lld",
-               (long long)rt->instance_id);
+    if (events) {
+        check_event_ids(rt, path);
+    } else {
+        FUZZ_CHECK(needs_id ? rt->instance_id > 0 : rt->instance_id == 0, "instance id %lld",
+                   (long long)rt->instance_id);
+    }
     FUZZ_CHECK(needs_config ? rt->config_id > 0 : rt->config_id == 0, "config id %lld",
                (long long)rt->config_id);
     FUZZ_CHECK(!rt->instance_id ||
