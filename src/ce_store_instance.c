@@ -29,10 +29,7 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      " FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
      "JOIN ce_organization o ON o.id = u.organization_id "
      "WHERE i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
-    {"ce_select_instance_revision",
-     "SELECT i.revision, i.disabled FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
-     "JOIN ce_organization o ON o.id = u.organization_id "
-     "WHERE i.id = %lld AND i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
+    {"ce_select_instance_revision", CE_STORE_REVISION_SQL("%lld", "%s", "%s", "%s")},
     {"ce_select_instance_of_token",
      "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.token_digest = %s AND "
      "i.user_id = %lld"},

@@ -22,10 +22,7 @@
 
 #define STMT_KEY "ce-sqlite-revision"
 
-static const char revision_sql[] =
-    "SELECT i.revision, i.disabled FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
-    "JOIN ce_organization o ON o.id = u.organization_id "
-    "WHERE i.id = ?1 AND i.token_digest = ?2 AND u.secret_digest = ?3 AND o.secret_digest = ?4";
+static const char revision_sql[] = CE_STORE_REVISION_SQL("?1", "?2", "?3", "?4");
 
 int ce_store_sqlite_native(const ce_db_t *db)
 {
@@ -44,8 +41,8 @@ void ce_store_sqlite_done(ce_db_t *db)
     void *st = NULL;
 
     if (db->pool && apr_pool_userdata_get(&st, STMT_KEY, db->pool) == APR_SUCCESS && st) {
-        apr_pool_userdata_setn(NULL, STMT_KEY, NULL, db->pool); /* (the cleanup goes with it) */
-        apr_pool_cleanup_kill(db->pool, st, finalize);
+        apr_pool_userdata_setn(NULL, STMT_KEY, NULL, db->pool);
+        apr_pool_cleanup_kill(db->pool, st, finalize); /* (the userdata's: finalized here) */
         sqlite3_finalize(st);
     }
 }
