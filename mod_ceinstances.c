@@ -9,6 +9,7 @@
 #include <http_request.h>
 #include <stdlib.h>
 
+#include "ce_render.h"
 #include "mod_ce_config.h"
 #include "mod_ce_dbd.h"
 #include "mod_ce_gateway.h"
@@ -72,6 +73,7 @@ static int ce_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         return OK;
     }
     ce_guard_filters_configure(s);
+    ce_render_checking = ce_config_server_of(s)->render_check == 1;
     ce_dbd_log_attach(pconf, s); /* the core's messages into httpd's error log */
     if (ce_config_outbound(pconf, s, &err) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "CE00036: outbound requests: %s", err);

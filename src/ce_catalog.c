@@ -12,6 +12,7 @@
 #include <apr_strings.h>
 
 #include "ce_catalog.h"
+#include "ce_crypto.h"
 #include "ce_json.h"
 #include "ce_num.h"
 
@@ -224,6 +225,11 @@ static apr_status_t build_element_json(ce_element_t *e, ctx_t *c, const json_t *
         }
     }
     e->json = j;
+    /* every instance answer embeds it: serialized once, here */
+    if (!(e->json_text = ce_json_dump(c->p, j))) {
+        return fail(c, "out of memory");
+    }
+    e->json_len = strlen(e->json_text);
     return APR_SUCCESS;
 }
 
@@ -304,6 +310,24 @@ static json_t *config_spec_json(const ce_config_spec_t *spec)
     return j;
 }
 
+/* e->tag: a digest of what an instance's answer takes from e. */
+static apr_status_t element_tag(ce_element_t *e, ctx_t *c)
+{
+    const char *text = ce_json_dump(c->p, e->detail);
+    int i;
+
+    for (i = 0; text && i < e->config->nelts; i++) {
+        const ce_config_spec_t *spec = &APR_ARRAY_IDX(e->config, i, ce_config_spec_t);
+
+        text = apr_psprintf(c->p, "%s|%s=%d", text, spec->key, spec->secret);
+    }
+    if (!text) {
+        return fail(c, "out of memory");
+    }
+    e->tag = apr_pstrndup(c->p, ce_crypto_digest(c->p, text), 16);
+    return APR_SUCCESS;
+}
+
 /* Fills e->config from obj's "configuration" and builds e->detail. */
 static apr_status_t read_configuration(ce_element_t *e, ctx_t *c, const json_t *obj)
 {
@@ -334,7 +358,7 @@ static apr_status_t read_configuration(ce_element_t *e, ctx_t *c, const json_t *
         APR_ARRAY_PUSH(e->config, ce_config_spec_t) = spec;
         json_array_append_new(detail_list, config_spec_json(&spec));
     }
-    return APR_SUCCESS;
+    return element_tag(e, c);
 }
 
 static apr_status_t add_element(ce_catalog_t *cat, ctx_t *c, ce_element_t *e)

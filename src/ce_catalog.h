@@ -90,10 +90,16 @@ typedef struct {
      * trialAccount, existingAccountDescription, configDescription, signupURL,
      * transformationsEnabled, hub, elementProvisionType. Shared; never modify. */
     json_t *json;
+    const char *json_text; /* json serialized (compact), once at catalog load */
+    apr_size_t json_len;
     /* json plus "configuration": [ {key, name, type, required, defaultValue,
      * description}, ... ] as served by GET /elements/{key}. Shared; never modify. */
     json_t *detail;
-    apr_array_header_t *config;       /* of ce_config_spec_t, in file order */
+    apr_array_header_t *config; /* of ce_config_spec_t, in file order */
+    /* Names this element's definition as an instance's answer depends on
+     * (detail, each entry's secret flag): a stored view of an instance
+     * (ce_instance.h) made under another definition is not used. */
+    const char *tag;
     const ce_oauth_provider_t *oauth; /* NULL unless an OAuth element */
     const ce_gateway_api_t *api;      /* its provider API (ce_gateway.h), or NULL */
 } ce_element_t;

@@ -7,6 +7,8 @@
 #include "ce_event.h"
 #include "ce_instance.h"
 #include "ce_json.h"
+#include "ce_log.h"
+#include "ce_render.h"
 
 static const char *const NAMES[CE_EVENT_TYPES] = {
     [CE_EVENT_CREATED] = "CREATED",
@@ -120,6 +122,43 @@ json_t *ce_event_json(apr_pool_t *p, const char *event_id, ce_event_type_t type,
     json_object_set_new(j, "eventDate", json_string(date));
     json_object_set(j, "instance", shown);
     return j;
+}
+
+const char *ce_event_text(apr_pool_t *p, const char *event_id, ce_event_type_t type,
+                          const char *date, const ce_instance_t *inst)
+{
+    ce_render_t w;
+    const char *ref;
+
+    if (!ce_event_type_name(type)) {
+        return NULL;
+    }
+    ce_render_init(&w, p, 2048);
+    ce_render_lit(&w, "{\"eventId\":");
+    ce_render_string(&w, event_id);
+    ce_render_lit(&w, ",\"instanceId\":");
+    ce_render_int(&w, inst->id);
+    ce_render_lit(&w, ",\"elementKey\":");
+    ce_render_string(&w, inst->element ? inst->element->key : "");
+    ce_render_lit(&w, ",\"eventType\":");
+    ce_render_string(&w, ce_event_type_name(type));
+    ce_render_lit(&w, ",\"eventDate\":");
+    ce_render_string(&w, date);
+    ce_render_lit(&w, ",\"instance\":");
+    ce_instance_render(&w, inst, CE_INSTANCE_DEHYDRATED | CE_INSTANCE_NO_TOKEN);
+    ce_render_lit(&w, "}");
+    if (ce_render_checking) {
+        ref = ce_json_dump(p, ce_event_json(p, event_id, type, date, inst));
+        if (!ref || strcmp(ref, ce_render_text(&w)) != 0) {
+            ce_log(CE_LOG_MARK, CE_LOG_ERR, 0,
+                   "CE00059: the rendered event of instance %" APR_INT64_T_FMT
+                   " differs from its reference (%" APR_SIZE_T_FMT " and %" APR_SIZE_T_FMT
+                   " bytes)",
+                   inst->id, w.len, ref ? strlen(ref) : 0);
+            return NULL;
+        }
+    }
+    return ce_render_text(&w);
 }
 
 int ce_event_wanted(const ce_instance_t *inst, const char **purl)

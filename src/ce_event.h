@@ -50,6 +50,13 @@ ce_event_type_t ce_event_of_change(const ce_instance_t *before, const ce_instanc
 json_t *ce_event_json(apr_pool_t *p, const char *event_id, ce_event_type_t type, const char *date,
                       const ce_instance_t *inst);
 
+/* ce_event_json's tree serialized, written straight (ce_render.h): the
+ * text an event is stored and sent as. In p; NULL on an unknown type (or,
+ * with ce_render_checking, when it differs from the tree's bytes: logged
+ * CE00059). */
+const char *ce_event_text(apr_pool_t *p, const char *event_id, ce_event_type_t type,
+                          const char *date, const ce_instance_t *inst);
+
 /* Whether inst asks for its events to be sent: event.notification.enabled
  * true (a JSON true, or the text "true") and a non-empty
  * event.notification.callback.url (*purl, else NULL). */

@@ -50,6 +50,7 @@
 #include <jansson.h>
 
 #include "ce_catalog.h"
+#include "ce_render.h"
 
 /* What secret configuration values look like in responses. */
 #define CE_MASK "********"
@@ -102,6 +103,13 @@ typedef struct {
      * exchanged, tokens imported): its event is REAUTHENTICATED. Never
      * stored. */
     int reauthenticated;
+    /* The middle of the instance's answer as its last write rendered it
+     * (ce_instance_view: "tags" through "traceLoggingEnabled"), read from
+     * the store instead of its tags and configuration, or NULL. When set
+     * without configuration (a read that only answers), tags and
+     * configuration are NULL: only ce_instance_render may be used. */
+    const char *view;
+    apr_size_t view_len;
 } ce_instance_t;
 
 /* Longest providerData.code accepted (it is sent on to the provider). */
@@ -146,6 +154,38 @@ json_t *ce_instance_to_json(apr_pool_t *p, const ce_instance_t *inst);
 /* j (ce_instance_to_json's) with its element reduced to id, key and name
  * (a list's hydrate=false). */
 void ce_instance_json_dehydrate(json_t *j, const ce_instance_t *inst);
+
+/* How ce_instance_render writes an instance: its element as hydrate=false
+ * shows it (id, key, name), and without its token (an event's). */
+#define CE_INSTANCE_DEHYDRATED 1u
+#define CE_INSTANCE_NO_TOKEN 2u
+
+/* Appends inst as ce_instance_to_json's tree serializes (with flags
+ * applied as ce_instance_reference does), byte for byte, without building
+ * the tree: the read path's writer (ce_render.h). */
+void ce_instance_render(ce_render_t *w, const ce_instance_t *inst, unsigned flags);
+
+/* Appends a JSON array of list's instances (ce_instance_t *), each as
+ * ce_instance_render writes it; an owner shared by consecutive instances
+ * is rendered once. */
+void ce_instance_render_list(ce_render_t *w, const apr_array_header_t *list, unsigned flags);
+
+/* The middle of inst's answer, from "tags" to "traceLoggingEnabled" (no
+ * braces, no comma around it): what does not change between two writes
+ * of the instance, given its element's definition. The store keeps it,
+ * sealed, with every write, and reads answer with it rather than parse
+ * the stored tags and configuration (ce_instance_t.view). In p; *plen
+ * its length. */
+const char *ce_instance_view(apr_pool_t *p, const ce_instance_t *inst, apr_size_t *plen);
+
+/* Bumped whenever ce_instance_view's shape changes: views written by
+ * another version are not used (the store compares it with the element's
+ * tag). */
+#define CE_INSTANCE_VIEW_VERSION "1"
+
+/* The tree ce_instance_render's bytes must equal once serialized:
+ * ce_instance_to_json, then flags applied. Bound to p. */
+json_t *ce_instance_reference(apr_pool_t *p, const ce_instance_t *inst, unsigned flags);
 
 /* The instance's entity tag, as HTTP's ETag header carries it (quotes
  * included): "<id>-<revision>", changed by every write. In p. */

@@ -36,6 +36,7 @@ typedef struct {
     apr_int64_t before_id;          /* 0: from the newest; else only ids < before_id */
     int limit;                      /* 1..CE_PAGE_SIZE_MAX */
     int dehydrated;                 /* hydrate=false: each element as id, key and name */
+    unsigned read;                  /* how rows are read (CE_STORE_READ_*); 0: in full */
 } ce_instance_query_t;
 
 /* Reads the query string args (the raw, still encoded r->args; NULL or ""

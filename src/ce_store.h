@@ -156,6 +156,19 @@ apr_status_t ce_store_authenticate(ce_user_t **puser, ce_db_t *db, apr_pool_t *p
 apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t *inst,
                                       const char **perr);
 
+/* How an instance is read: in full (tags and configuration parsed, every
+ * sealed value opened: what a write or a configuration answer needs), or
+ * for an answer only: the view its last write stored (ce_instance_t.view)
+ * and its token, nothing parsed (rows without a usable view are read in
+ * full). Both: in full, and the view too (to compare them). */
+#define CE_STORE_READ_FULL 1u
+#define CE_STORE_READ_VIEW 2u
+
+/* ce_store_instance_get, read as how says. */
+apr_status_t ce_store_instance_read(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                    const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                    unsigned how, const char **perr);
+
 /* Loads instance id if it belongs to owner (owner is set as inst->user);
  * element resolved through cat; sealed values opened. APR_NOTFOUND
  * otherwise; APR_EGENERAL with *perr for a database failure or a stored

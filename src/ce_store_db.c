@@ -135,6 +135,11 @@ apr_status_t ce_store_fetch(apr_array_header_t **prows, ce_db_t *db, apr_pool_t 
     int rc;
 
     *prows = apr_array_make(p, 4, sizeof(const char **));
+    /* SQLite: SQLite's own API, when the SELECT is prepared there */
+    rv = ce_store_sqlite_fetch(*prows, db, p, label, args, perr);
+    if (rv != APR_ENOTIMPL && rv != APR_EAGAIN) {
+        return rv;
+    }
     if ((rv = statement(&st, db, p, label, perr)) != APR_SUCCESS) {
         return rv;
     }

@@ -64,7 +64,6 @@ apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t t
 {
     const char *event_id = new_event_id(p), *date = ce_instance_now(p), *url = NULL, *key;
     const char *status, *body, *sealed;
-    json_t *j;
     const void *args[11];
     apr_int64_t due = 0, created = now_ms();
     int nrows = 0;
@@ -72,8 +71,7 @@ apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t t
     if (type == CE_EVENT_NONE) {
         return APR_SUCCESS;
     }
-    j = event_id ? ce_event_json(p, event_id, type, date, inst) : NULL;
-    body = j ? ce_json_dump(p, j) : NULL;
+    body = event_id ? ce_event_text(p, event_id, type, date, inst) : NULL;
     key = json_string_value(json_object_get(inst->configuration, CE_EVENT_SIGNATURE_KEY));
     sealed = seal_text(p, db, CE_SEALED_EVENT_SIGNATURE_KEY, key);
     if (!body || !sealed) {

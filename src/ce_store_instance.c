@@ -15,8 +15,8 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "INSERT INTO ce_instance (organization_id, user_id, element_id, name, token, token_digest, "
      "tags, configuration, disabled, max_cache_size, cache_ttl, caching_enabled, "
      "trace_logging_enabled, created_date, updated_date, oauth_due, oauth_failures, "
-     "oauth_status, external_auth) VALUES (%lld, %lld, %ld, %s, %s, %s, "
-     "%s, %s, %d, %ld, %ld, %d, %d, %s, %s, %lld, %d, %s, %s) RETURNING id"},
+     "oauth_status, external_auth, rendered) VALUES (%lld, %lld, %ld, %s, %s, %s, "
+     "%s, %s, %d, %ld, %ld, %d, %d, %s, %s, %lld, %d, %s, %s, %s) RETURNING id"},
     {"ce_select_instance_admin",
      "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.id = %lld"},
     {"ce_select_instance", "SELECT " CE_STORE_INSTANCE_COLUMNS
@@ -39,7 +39,7 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      "trace_logging_enabled = %d, updated_date = %s, revision = revision + 1, "
      /* a new due time is a refresh done (or given up): its lease ends */
      "oauth_lease = CASE WHEN oauth_due = %lld THEN oauth_lease ELSE 0 END, oauth_due = %lld, "
-     "oauth_failures = %d, oauth_status = %s, external_auth = %s "
+     "oauth_failures = %d, oauth_status = %s, external_auth = %s, rendered = %s "
      "WHERE id = %lld AND user_id = %lld"},
     {"ce_delete_instance",
      "DELETE FROM ce_instance WHERE id = %lld AND user_id = %lld RETURNING element_id"},
@@ -66,11 +66,76 @@ apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, 
     return APR_SUCCESS;
 }
 
-/* The plain columns of a row into inst (tags and configuration parsed,
- * nothing opened). */
-static apr_status_t columns_from_row(ce_instance_t *inst, apr_pool_t *p, const char **row,
-                                     const ce_catalog_t *cat, const ce_user_t *owner,
-                                     const char **perr)
+/* ---- the stored view (ce_instance_view) ----------------------------------
+ *
+ * Sealed as "<token digest>\n<element tag><view version>\n<view>": a view
+ * is used only on the row of its token (not moved from another row) and
+ * under the element definition and renderer it was made with. */
+
+/* What binds a view of inst to its element's definition, or NULL. */
+static const char *view_tag(apr_pool_t *p, const ce_instance_t *inst)
+{
+    return inst->element ? apr_pstrcat(p, inst->element->tag, CE_INSTANCE_VIEW_VERSION, NULL)
+                         : NULL;
+}
+
+/* inst's view sealed, for a write of inst (its token's digest given); ""
+ * when none is kept (no element, no token), NULL on failure. */
+static const char *sealed_view(apr_pool_t *p, const ce_db_t *db, const ce_instance_t *inst,
+                               const char *digest)
+{
+    const char *tag = view_tag(p, inst), *view, *plain;
+    apr_size_t len;
+
+    if (!tag || !digest) {
+        return "";
+    }
+    view = ce_instance_view(p, inst, &len);
+    plain = apr_pstrcat(p, digest, "\n", tag, "\n", view, NULL);
+    return ce_store_seal(p, db->keys, CE_SEALED_INSTANCE_VIEW, plain, strlen(plain));
+}
+
+/* Strips "<expect>\n" off *ps (*plen bytes); 0 when it is not there. */
+static int take_line(const char **ps, apr_size_t *plen, const char *expect)
+{
+    apr_size_t n = strlen(expect);
+
+    if (*plen <= n || memcmp(*ps, expect, n) != 0 || (*ps)[n] != '\n') {
+        return 0;
+    }
+    *ps += n + 1;
+    *plen -= n + 1;
+    return 1;
+}
+
+/* inst->view from the row, when it has one that opens, is the row's and
+ * was made under inst's element definition; else 0 (read in full). */
+static int view_from_row(ce_instance_t *inst, const ce_db_t *db, apr_pool_t *p, const char **row)
+{
+    const char *sealed = row[CE_IC_VIEW], *tag = view_tag(p, inst), *plain;
+    apr_size_t len;
+
+    if (!sealed || !*sealed || !tag || !row[CE_IC_TOKEN_DIGEST]) {
+        return 0;
+    }
+    if (ce_store_open(&plain, &len, p, db->keys, CE_SEALED_INSTANCE_VIEW, sealed) != APR_SUCCESS) {
+        ce_log(CE_LOG_MARK, CE_LOG_WARNING, 0,
+               "CE00061: Instance %s: the stored view fails authentication (tampered, or "
+               "another key); read in full",
+               row[CE_IC_ID]);
+        return 0;
+    }
+    if (!take_line(&plain, &len, row[CE_IC_TOKEN_DIGEST]) || !take_line(&plain, &len, tag)) {
+        return 0;
+    }
+    inst->view = plain;
+    inst->view_len = len;
+    return 1;
+}
+
+/* Tags and configuration of the row parsed into inst (nothing opened). */
+static apr_status_t json_from_row(ce_instance_t *inst, apr_pool_t *p, const char **row,
+                                  const char **perr)
 {
     if (ce_store_json_column(&inst->tags, p, row[CE_IC_TAGS], JSON_ARRAY) != APR_SUCCESS ||
         ce_store_json_column(&inst->configuration, p, row[CE_IC_CONFIGURATION], JSON_OBJECT) !=
@@ -79,6 +144,14 @@ static apr_status_t columns_from_row(ce_instance_t *inst, apr_pool_t *p, const c
             apr_psprintf(p, "Instance %s: stored tags or configuration unreadable", row[CE_IC_ID]);
         return APR_EGENERAL;
     }
+    return APR_SUCCESS;
+}
+
+/* The plain columns of a row into inst (tags and configuration neither
+ * parsed nor opened). */
+static void columns_from_row(ce_instance_t *inst, apr_pool_t *p, const char **row,
+                             const ce_catalog_t *cat, const ce_user_t *owner)
+{
     inst->id = apr_atoi64(row[CE_IC_ID]);
     inst->organization_id = apr_atoi64(ce_store_or_empty(row[CE_IC_ORGANIZATION]));
     inst->user = owner;
@@ -99,7 +172,6 @@ static apr_status_t columns_from_row(ce_instance_t *inst, apr_pool_t *p, const c
     inst->external_authentication = row[CE_IC_EXTERNAL_AUTH] && *row[CE_IC_EXTERNAL_AUTH]
                                         ? apr_pstrdup(p, row[CE_IC_EXTERNAL_AUTH])
                                         : "none";
-    return APR_SUCCESS;
 }
 
 /* Opens inst's sealed token (from the row) and configuration values in
@@ -120,11 +192,30 @@ static apr_status_t open_sealed(ce_instance_t *inst, ce_db_t *db, apr_pool_t *p,
                              row[CE_IC_ID]);
         return APR_EGENERAL;
     }
-    if (ce_store_open_configuration(inst->configuration, p, db->keys, &err) != APR_SUCCESS) {
+    if (inst->configuration &&
+        ce_store_open_configuration(inst->configuration, p, db->keys, &err) != APR_SUCCESS) {
         *perr = apr_psprintf(p, "Instance %s: %s", row[CE_IC_ID], err);
         return APR_EGENERAL;
     }
     return APR_SUCCESS;
+}
+
+/* The row into a new *pinst, read as how says (ce_store.h): with a view
+ * that serves (and only a view asked for), its tags and configuration are
+ * left unparsed and unopened. */
+static apr_status_t read_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p, const char **row,
+                             const ce_catalog_t *cat, const ce_user_t *owner, unsigned how,
+                             const char **perr)
+{
+    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
+
+    *pinst = inst;
+    columns_from_row(inst, p, row, cat, owner);
+    if ((how & CE_STORE_READ_VIEW) && view_from_row(inst, db, p, row) &&
+        !(how & CE_STORE_READ_FULL)) {
+        return APR_SUCCESS;
+    }
+    return json_from_row(inst, p, row, perr);
 }
 
 /* The instance of a row, its sealed values opened. A value that fails
@@ -132,35 +223,44 @@ static apr_status_t open_sealed(ce_instance_t *inst, ce_db_t *db, apr_pool_t *p,
  * instance and the value, never its content. */
 static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                       const char **row, const ce_catalog_t *cat,
-                                      const ce_user_t *owner, const char **perr)
+                                      const ce_user_t *owner, unsigned how, const char **perr)
 {
-    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
-    apr_status_t rv = columns_from_row(inst, p, row, cat, owner, perr);
+    ce_instance_t *inst;
+    apr_status_t rv = read_row(&inst, db, p, row, cat, owner, how, perr);
 
     *pinst = NULL;
     if (rv == APR_SUCCESS && (rv = open_sealed(inst, db, p, row, perr)) == APR_SUCCESS) {
         *pinst = inst;
+    } else if (rv == APR_EGENERAL && inst->view && !inst->configuration) {
+        /* its token did not open: read in full, which says what did not */
+        return instance_from_row(pinst, db, p, row, cat, owner, CE_STORE_READ_FULL, perr);
     }
     return rv;
 }
 
 apr_status_t ce_store_instance_listed(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                       const char **row, const ce_catalog_t *cat,
-                                      const ce_user_t *owner, const char **perr)
+                                      const ce_user_t *owner, unsigned how, const char **perr)
 {
-    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
+    ce_instance_t *inst;
     const char *err = NULL;
-    apr_status_t rv = columns_from_row(inst, p, row, cat, owner, perr);
+    apr_status_t rv = read_row(&inst, db, p, row, cat, owner, how, perr);
 
     *pinst = NULL;
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (open_sealed(inst, db, p, row, &err) != APR_SUCCESS) {
+        if (inst->view && !inst->configuration) {
+            /* its token did not open: read in full, to list it as unreadable */
+            return ce_store_instance_listed(pinst, db, p, row, cat, owner, CE_STORE_READ_FULL,
+                                            perr);
+        }
         ce_log(CE_LOG_MARK, CE_LOG_ERR, 0,
                "CE00032: %s; listed as not valid, without its token and sealed values", err);
         inst->unreadable = 1;
         inst->token = NULL;
+        inst->view = NULL; /* what it shows is what opened */
         ce_store_drop_sealed(inst->configuration);
     }
     *pinst = inst;
@@ -215,7 +315,8 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
     c->args[16] = &inst->oauth_failures;
     c->args[17] = inst->oauth_status ? inst->oauth_status : "";
     c->args[18] = inst->external_authentication ? inst->external_authentication : "none";
-    if (!c->args[4] || !c->args[5] || !c->args[6] || !c->args[7]) {
+    c->args[19] = sealed_view(p, db, inst, c->args[5]);
+    if (!c->args[4] || !c->args[5] || !c->args[6] || !c->args[7] || !c->args[19]) {
         *perr = "Could not serialize the instance";
         return APR_EGENERAL;
     }
@@ -303,9 +404,9 @@ apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t 
     return rv;
 }
 
-apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                   const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
-                                   const char **perr)
+apr_status_t ce_store_instance_read(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                    const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                    unsigned how, const char **perr)
 {
     const char **row;
     const void *args[2] = {&id, &owner->id};
@@ -315,7 +416,14 @@ apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return instance_from_row(pinst, db, p, row, cat, owner, perr);
+    return instance_from_row(pinst, db, p, row, cat, owner, how, perr);
+}
+
+apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                   const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
+                                   const char **perr)
+{
+    return ce_store_instance_read(pinst, db, p, cat, owner, id, CE_STORE_READ_FULL, perr);
 }
 
 apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
@@ -332,7 +440,7 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
     }
     nobody->id = apr_atoi64(ce_store_or_empty(row[CE_IC_USER])); /* whose it is, nothing more */
     nobody->email_address = nobody->first_name = nobody->last_name = "";
-    return instance_from_row(pinst, db, p, row, cat, nobody, perr);
+    return instance_from_row(pinst, db, p, row, cat, nobody, CE_STORE_READ_FULL, perr);
 }
 
 /* Owner's row whose token is token (by digest), from statement label. */
@@ -375,8 +483,8 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
         fetch_by_token(&row, db, p, owner, token, "ce_select_instance_of_token", perr);
 
     *pinst = NULL;
-    if (rv != APR_SUCCESS ||
-        (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS || (rv = instance_from_row(pinst, db, p, row, cat, owner,
+                                                     CE_STORE_READ_FULL, perr)) != APR_SUCCESS) {
         return rv;
     }
     return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
@@ -404,8 +512,8 @@ apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db
     if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_of_credentials", args, perr)) !=
             APR_SUCCESS ||
         (rv = instance_from_row(pinst, db, p, row, cat,
-                                ce_store_user_from_row(p, row + CE_IC_USER + 1), perr)) !=
-            APR_SUCCESS) {
+                                ce_store_user_from_row(p, row + CE_IC_USER + 1), CE_STORE_READ_FULL,
+                                perr)) != APR_SUCCESS) {
         return rv;
     }
     return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
@@ -436,7 +544,7 @@ apr_status_t ce_store_instance_revision(apr_int64_t *prevision, int *pdisabled, 
 static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instance_t *inst,
                                     const char **perr)
 {
-    const void *args[17];
+    const void *args[18];
     apr_status_t rv;
     int nrows;
 
@@ -455,9 +563,11 @@ static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instanc
     args[12] = &inst->oauth_failures;
     args[13] = inst->oauth_status ? inst->oauth_status : "";
     args[14] = inst->external_authentication ? inst->external_authentication : "none";
-    args[15] = &inst->id;
-    args[16] = &inst->user->id;
-    if (!args[0] || !args[2] || !args[3]) {
+    args[15] = sealed_view(p, db, inst,
+                           inst->token ? ce_crypto_keyed_digest(p, db->keys, inst->token) : NULL);
+    args[16] = &inst->id;
+    args[17] = &inst->user->id;
+    if (!args[0] || !args[2] || !args[3] || !args[15]) {
         *perr = "Could not serialize the instance";
         return APR_EGENERAL;
     }
@@ -566,7 +676,8 @@ apr_status_t ce_store_instance_delete(ce_db_t *db, apr_pool_t *p, const ce_user_
         *perr = "Instance not found";
     }
     if (rv == APR_SUCCESS) {
-        rv = ce_store_instance_listed(&gone, db, p, row, db->catalog, owner, perr);
+        rv = ce_store_instance_listed(&gone, db, p, row, db->catalog, owner, CE_STORE_READ_FULL,
+                                      perr);
     }
     if (rv == APR_SUCCESS) {
         rv = remove_instance(db, p, owner, id, perr);
@@ -609,8 +720,8 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
      * (PostgreSQL: FOR UPDATE; SQLite: the transaction holds the write
      * lock), so no other update can come between this read and the write. */
     rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_for_update", args, perr);
-    if (rv == APR_SUCCESS &&
-        (rv = instance_from_row(pinst, db, p, row, cat, owner, perr)) == APR_SUCCESS) {
+    if (rv == APR_SUCCESS && (rv = instance_from_row(pinst, db, p, row, cat, owner,
+                                                     CE_STORE_READ_FULL, perr)) == APR_SUCCESS) {
         was_element = (*pinst)->element_id;
         before = snapshot(p, *pinst);
         rv = modify(*pinst, baton, perr);

@@ -178,6 +178,7 @@ typedef enum {
     CE_SEALED_EVENT_SIGNATURE_KEY,
     CE_SEALED_EVENT_BODY,
     CE_SEALED_EVENT_CALLBACK,
+    CE_SEALED_INSTANCE_VIEW,
     CE_SEALED_COLUMNS
 } ce_sealed_t;
 
@@ -247,7 +248,7 @@ apr_status_t ce_store_seal_migrate(ce_db_t *db, apr_pool_t *p, int version, cons
     "i.id, i.organization_id, i.element_id, i.name, i.token, i.tags, i.configuration, "            \
     "i.disabled, i.max_cache_size, i.cache_ttl, i.caching_enabled, "                               \
     "i.trace_logging_enabled, i.created_date, i.updated_date, i.revision, i.oauth_due, "           \
-    "i.oauth_failures, i.oauth_status, i.external_auth, i.user_id"
+    "i.oauth_failures, i.oauth_status, i.external_auth, i.token_digest, i.rendered, i.user_id"
 
 /* A user's columns (ce_user u), as ce_store_user_from_row reads them from
  * row[0..4]. */
@@ -275,6 +276,8 @@ enum {
     CE_IC_OAUTH_FAILURES,
     CE_IC_OAUTH_STATUS,
     CE_IC_EXTERNAL_AUTH,
+    CE_IC_TOKEN_DIGEST,
+    CE_IC_VIEW,
     CE_IC_USER
 };
 
@@ -287,7 +290,7 @@ apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, 
  * null; it is logged by id, since the listing itself answers 200. */
 apr_status_t ce_store_instance_listed(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
                                       const char **row, const ce_catalog_t *cat,
-                                      const ce_user_t *owner, const char **perr);
+                                      const ce_user_t *owner, unsigned how, const char **perr);
 
 /* ---- instance counts (ce_store_count.c) -------------------------------- */
 
@@ -317,7 +320,7 @@ apr_status_t ce_store_count_apply(ce_db_t *db, apr_pool_t *p, ce_store_count_cha
 typedef struct ce_store_create_t ce_store_create_t;
 struct ce_store_create_t {
     const ce_instance_t *inst;
-    const void *args[19];
+    const void *args[20];
     apr_int64_t id;
     apr_status_t status;
     int done;
@@ -353,6 +356,14 @@ void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_st
 int ce_store_sqlite_native(const ce_db_t *db);
 /* Finalizes what ce_store_sqlite_* prepared on db (before it is closed). */
 void ce_store_sqlite_done(ce_db_t *db);
+/* Prepares SELECT statement label (apr_dbd's placeholders) natively too,
+ * when db allows it; nothing otherwise (apr_dbd runs it). */
+void ce_store_sqlite_prepare(ce_db_t *db, const char *label, const char *sql);
+/* ce_store_fetch's rows (appended to rows) through the native statement
+ * of label: APR_ENOTIMPL when it has none, APR_EAGAIN when the database
+ * is busy (nothing appended: read it through apr_dbd). */
+apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_pool_t *p,
+                                   const char *label, const void **args, const char **perr);
 apr_status_t ce_store_sqlite_revision(apr_int64_t *prevision, int *pdisabled, ce_db_t *db,
                                       apr_pool_t *p, apr_int64_t id, const char *const *digests,
                                       const char **perr);

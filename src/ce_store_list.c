@@ -116,7 +116,7 @@ static apr_status_t listing_take(listing_t *l, apr_pool_t *scratch, apr_array_he
             (l->insts->nelts > 0 && l->bytes >= CE_PAGE_BYTES_MAX)) {
             l->more = 1; /* full: by count, or by bytes (then shorter than asked) */
         } else if ((rv = ce_store_instance_listed(&inst, l->db, l->p, row, l->cat, l->owner,
-                                                  perr)) == APR_SUCCESS) {
+                                                  l->q->read, perr)) == APR_SUCCESS) {
             APR_ARRAY_PUSH(l->insts, ce_instance_t *) = inst;
             l->bytes += strlen(ce_store_or_empty(row[CE_IC_CONFIGURATION]));
         }

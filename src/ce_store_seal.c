@@ -50,6 +50,10 @@ const ce_sealed_column_t ce_store_sealed_columns[CE_SEALED_COLUMNS] = {
         {"Event", "ce_event", "id", "body", "event-body", CE_SEAL_TEXT, 7},
     [CE_SEALED_EVENT_CALLBACK] =
         {"Event", "ce_event", "id", "callback_url", "event-callback", CE_SEAL_TEXT, 7},
+    /* the instance's answer as its last write rendered it: its
+     * configuration's values (masked where secret) */
+    [CE_SEALED_INSTANCE_VIEW] =
+        {"Instance", "ce_instance", "id", "rendered", "instance-view", CE_SEAL_TEXT, 8},
 };
 /* clang-format on */
 

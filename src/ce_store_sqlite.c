@@ -1,5 +1,6 @@
-/* ce_store_sqlite: the gateway's one per-call statement, run with SQLite's
- * own API on the mod_dbd connection (apr_dbd_native_handle).
+/* ce_store_sqlite: the SELECTs, run with SQLite's own API on the mod_dbd
+ * connection (apr_dbd_native_handle): the gateway's per-call revision
+ * read, and every prepared SELECT of ce_store_fetch (issue 15: reads).
  *
  * Why: apr-util's sqlite3 driver holds one mutex of the whole process
  * (apr_dbd_mutex_lock) around every statement of every connection, and
@@ -12,7 +13,8 @@
  * connection, prepared once per connection (kept in its pool, finalized
  * before apr_dbd closes it), under SQLite's own locking (its connections
  * are safe in threads of their own; mod_dbd gives each one to one thread
- * at a time). Everything else goes through apr_dbd as before. */
+ * at a time). Writes (and a SELECT that finds the database busy) go
+ * through apr_dbd as before. */
 #include <string.h>
 #include <sqlite3.h>
 #include <apr_dbd.h>
@@ -36,14 +38,192 @@ static apr_status_t finalize(void *data)
     return APR_SUCCESS;
 }
 
+/* ---- prepared SELECTs ------------------------------------------------------ */
+
+#define NATIVES_KEY "ce-sqlite-natives"
+/* Most placeholders a statement has (more: left to apr_dbd). */
+#define MAX_ARGS 16
+
+/* One prepared SELECT: its statement, and its placeholders' types in
+ * order, as apr_dbd's (L: %lld, l: %ld, i: %d, s: %s). */
+typedef struct {
+    sqlite3_stmt *st;
+    int nargs;
+    char types[MAX_ARGS];
+} native_t;
+
+/* A connection's prepared SELECTs, by label, and their statements (to
+ * finalize, before the connection closes). */
+typedef struct {
+    apr_hash_t *by_label;
+    apr_array_header_t *stmts;
+} natives_t;
+
+static apr_status_t finalize_all(void *data)
+{
+    natives_t *n = data;
+    int i;
+
+    for (i = 0; i < n->stmts->nelts; i++) {
+        sqlite3_finalize(APR_ARRAY_IDX(n->stmts, i, sqlite3_stmt *));
+    }
+    n->stmts->nelts = 0;
+    apr_hash_clear(n->by_label);
+    return APR_SUCCESS;
+}
+
+/* Kept with the connection's apr_dbd statements (db->prepared). */
+static natives_t *natives(const ce_db_t *db, int make)
+{
+    natives_t *n =
+        db->prepared ? apr_hash_get(db->prepared, NATIVES_KEY, APR_HASH_KEY_STRING) : NULL;
+
+    if (!n && make) {
+        n = apr_palloc(db->pool, sizeof(*n));
+        n->by_label = apr_hash_make(db->pool);
+        n->stmts = apr_array_make(db->pool, 32, sizeof(sqlite3_stmt *));
+        /* after the connection's own close: cleanups run in reverse */
+        apr_pool_cleanup_register(db->pool, n, finalize_all, apr_pool_cleanup_null);
+        apr_hash_set(db->prepared, NATIVES_KEY, APR_HASH_KEY_STRING, n);
+    }
+    return n;
+}
+
+/* apr_dbd's typed placeholders in sql as SQLite's ?: the text into out (in
+ * p), the types into n. 0 when a placeholder is not one of ours. */
+static int translate(const char **out, native_t *n, apr_pool_t *p, const char *sql)
+{
+    char *text = apr_palloc(p, strlen(sql) + 1), *o = text;
+    static const struct {
+        const char *spec;
+        char type;
+    } specs[] = {{"%lld", 'L'}, {"%ld", 'l'}, {"%d", 'i'}, {"%s", 's'}};
+    apr_size_t k;
+
+    n->nargs = 0;
+    while (*sql) {
+        if (*sql != '%') {
+            *o++ = *sql++;
+            continue;
+        }
+        for (k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+            if (strncmp(sql, specs[k].spec, strlen(specs[k].spec)) == 0) {
+                break;
+            }
+        }
+        if (k == sizeof(specs) / sizeof(specs[0]) || n->nargs == MAX_ARGS) {
+            return 0;
+        }
+        n->types[n->nargs++] = specs[k].type;
+        *o++ = '?';
+        sql += strlen(specs[k].spec);
+    }
+    *o = '\0';
+    *out = text;
+    return 1;
+}
+
+void ce_store_sqlite_prepare(ce_db_t *db, const char *label, const char *sql)
+{
+    sqlite3 *h;
+    native_t *n;
+    const char *text;
+
+    if (strncmp(sql, "SELECT ", 7) != 0 || !ce_store_sqlite_native(db)) {
+        return;
+    }
+    h = apr_dbd_native_handle(db->driver, db->handle);
+    n = apr_pcalloc(db->pool, sizeof(*n));
+    if (!translate(&text, n, db->pool, sql) ||
+        sqlite3_prepare_v3(h, text, -1, SQLITE_PREPARE_PERSISTENT, &n->st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(n->st);
+        return; /* apr_dbd runs it */
+    }
+    APR_ARRAY_PUSH(natives(db, 1)->stmts, sqlite3_stmt *) = n->st;
+    apr_hash_set(natives(db, 1)->by_label, label, APR_HASH_KEY_STRING, n);
+}
+
+static int bind_all(const native_t *n, const void **args)
+{
+    int i, rc = SQLITE_OK;
+
+    for (i = 0; i < n->nargs && rc == SQLITE_OK; i++) {
+        switch (n->types[i]) {
+            case 'L':
+                rc = sqlite3_bind_int64(n->st, i + 1, *(const apr_int64_t *)args[i]);
+                break;
+            case 'l':
+                rc = sqlite3_bind_int64(n->st, i + 1, *(const long *)args[i]);
+                break;
+            case 'i':
+                rc = sqlite3_bind_int(n->st, i + 1, *(const int *)args[i]);
+                break;
+            default:
+                rc = args[i] ? sqlite3_bind_text(n->st, i + 1, args[i], -1, SQLITE_STATIC)
+                             : sqlite3_bind_null(n->st, i + 1);
+        }
+    }
+    return rc;
+}
+
+/* The current row's columns, copied into p (NULL for SQL NULL). */
+static const char **row_copy(sqlite3_stmt *st, apr_pool_t *p)
+{
+    int ncols = sqlite3_column_count(st), i;
+    const char **values = apr_palloc(p, (ncols ? ncols : 1) * sizeof(*values));
+
+    for (i = 0; i < ncols; i++) {
+        const unsigned char *v = sqlite3_column_text(st, i);
+
+        values[i] =
+            v ? apr_pstrmemdup(p, (const char *)v, (apr_size_t)sqlite3_column_bytes(st, i)) : NULL;
+    }
+    return values;
+}
+
+apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_pool_t *p,
+                                   const char *label, const void **args, const char **perr)
+{
+    natives_t *all = natives(db, 0);
+    native_t *n = all ? apr_hash_get(all->by_label, label, APR_HASH_KEY_STRING) : NULL;
+    apr_status_t rv = APR_SUCCESS;
+    int rc;
+
+    if (!n) {
+        return APR_ENOTIMPL;
+    }
+    rc = bind_all(n, args);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(n->st)) == SQLITE_ROW) {
+            APR_ARRAY_PUSH(rows, const char **) = row_copy(n->st, p);
+        }
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        rows->nelts = 0;
+        rv = APR_EAGAIN; /* the caller reads through apr_dbd, which waits */
+    } else if (rc != SQLITE_DONE) {
+        *perr = apr_psprintf(p, "Database error (%s): %s", label,
+                             sqlite3_errmsg(sqlite3_db_handle(n->st)));
+        rv = APR_EGENERAL;
+    }
+    sqlite3_reset(n->st);
+    sqlite3_clear_bindings(n->st); /* (bound static: the caller's) */
+    return rv;
+}
+
 void ce_store_sqlite_done(ce_db_t *db)
 {
     void *st = NULL;
+    natives_t *n;
 
     if (db->pool && apr_pool_userdata_get(&st, STMT_KEY, db->pool) == APR_SUCCESS && st) {
         apr_pool_userdata_setn(NULL, STMT_KEY, NULL, db->pool);
         apr_pool_cleanup_kill(db->pool, st, finalize); /* (the userdata's: finalized here) */
         sqlite3_finalize(st);
+    }
+    if (db->pool && (n = natives(db, 0)) != NULL) {
+        apr_pool_cleanup_run(db->pool, n, finalize_all);
+        apr_hash_set(db->prepared, NATIVES_KEY, APR_HASH_KEY_STRING, NULL);
     }
 }
 

@@ -17,6 +17,7 @@ void *ce_config_server_create(apr_pool_t *p, server_rec *s)
     cfg->outbound_timeout = -1;
     cfg->event_retry = -1;
     cfg->event_retention = -1;
+    cfg->render_check = -1;
     return cfg;
 }
 
@@ -37,6 +38,7 @@ void *ce_config_server_merge(apr_pool_t *p, void *basev, void *addv)
     cfg->event_retry = add->event_retry >= 0 ? add->event_retry : base->event_retry;
     cfg->event_attempts = add->event_attempts ? add->event_attempts : base->event_attempts;
     cfg->event_retention = add->event_retention >= 0 ? add->event_retention : base->event_retention;
+    cfg->render_check = add->render_check >= 0 ? add->render_check : base->render_check;
     return cfg;
 }
 
@@ -269,6 +271,14 @@ static const char *add_cors_origin(cmd_parms *cmd, void *dcfg, const char *arg)
 /* CEInstancesProxy On|Off: calls below this <Location> go on to the
  * instance's provider. The path below the Location is what is sent on, so
  * the Location must be a plain path. */
+static const char *set_render_check(cmd_parms *cmd, void *dcfg, int on)
+{
+    ce_server_config_t *cfg = ap_get_module_config(cmd->server->module_config, &ceinstances_module);
+
+    cfg->render_check = on;
+    return NULL;
+}
+
 static const char *set_proxy(cmd_parms *cmd, void *dcfg, int on)
 {
     ce_dir_config_t *d = dcfg;
@@ -354,6 +364,9 @@ const command_rec ce_config_directives[] = {
                   "(default 60 10)"),
     AP_INIT_TAKE1("CEInstancesEventRetention", set_event_retention, NULL, RSRC_CONF,
                   "Days the event log keeps an event (default 30)"),
+    AP_INIT_FLAG("CEInstancesRenderCheck", set_render_check, NULL, RSRC_CONF,
+                 "On: every instance answer is also built as a jansson tree and must serialize "
+                 "to the same bytes (a test setting: it costs a read its speed)"),
     AP_INIT_FLAG("CEInstancesProxy", set_proxy, NULL, ACCESS_CONF,
                  "On: calls below this <Location> (AuthType CEInstances) go on to the instance's "
                  "provider API with its credentials"),

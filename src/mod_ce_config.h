@@ -33,6 +33,7 @@ typedef struct {
     apr_interval_time_t event_retry;     /* CEInstancesEventRetry: first wait; -1: unset */
     int event_attempts;                  /* ... attempts before FAILED; 0: unset */
     apr_interval_time_t event_retention; /* CEInstancesEventRetention; -1: unset */
+    int render_check;                    /* CEInstancesRenderCheck: -1 unset (off), 0 off, 1 on */
 } ce_server_config_t;
 
 #define CE_EVENT_RETRY_DEFAULT apr_time_from_sec(60)

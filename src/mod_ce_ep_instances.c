@@ -21,12 +21,20 @@ static apr_status_t instance_not_found(ce_request_t *req)
     return APR_NOTFOUND;
 }
 
-/* req's instance, if it is the caller's and (when scoped) of that element. */
-static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
+/* How a read that only answers reads: the stored view, and in full too
+ * when answers are checked against their reference. */
+static unsigned answer_read(const ce_request_t *req)
+{
+    return CE_STORE_READ_VIEW | (ce_request_render_check(req) ? CE_STORE_READ_FULL : 0);
+}
+
+/* req's instance, if it is the caller's and (when scoped) of that element,
+ * read as how says (ce_store.h). */
+static apr_status_t load_as(ce_instance_t **pinst, ce_request_t *req, unsigned how)
 {
     const char *err = NULL;
-    apr_status_t rv = ce_store_instance_get(pinst, &req->conn->db, req->r->pool, req->catalog,
-                                            req->user, req->instance_id, &err);
+    apr_status_t rv = ce_store_instance_read(pinst, &req->conn->db, req->r->pool, req->catalog,
+                                             req->user, req->instance_id, how, &err);
 
     if (rv == APR_SUCCESS && req->scope && (*pinst)->element_id != req->scope->id) {
         rv = APR_NOTFOUND;
@@ -40,6 +48,11 @@ static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
     return rv;
 }
 
+static apr_status_t load(ce_instance_t **pinst, ce_request_t *req)
+{
+    return load_as(pinst, req, CE_STORE_READ_FULL);
+}
+
 /* Answers j, a view of inst, with inst's ETag. */
 static int reply_with_etag(ce_request_t *req, const ce_instance_t *inst, const json_t *j)
 {
@@ -47,9 +60,30 @@ static int reply_with_etag(ce_request_t *req, const ce_instance_t *inst, const j
     return ce_request_reply(req, HTTP_OK, j);
 }
 
+/* Answers inst, rendered straight (ce_instance_render), with its ETag. */
 static int reply_instance(ce_request_t *req, const ce_instance_t *inst)
 {
-    return reply_with_etag(req, inst, ce_instance_to_json(req->r->pool, inst));
+    ce_render_t w;
+
+    ce_render_init(&w, req->r->pool, 4096);
+    ce_instance_render(&w, inst, 0);
+    apr_table_setn(req->r->headers_out, "ETag", ce_instance_etag(req->r->pool, inst));
+    return ce_request_reply_rendered(
+        req, HTTP_OK, &w,
+        ce_request_render_check(req) ? ce_instance_reference(req->r->pool, inst, 0) : NULL);
+}
+
+/* A list page's reference tree (CEInstancesRenderCheck). */
+static json_t *list_reference(apr_pool_t *p, const apr_array_header_t *found, unsigned flags)
+{
+    json_t *list = ce_json_array(p);
+    int i;
+
+    for (i = 0; i < found->nelts; i++) {
+        json_array_append(
+            list, ce_instance_reference(p, APR_ARRAY_IDX(found, i, const ce_instance_t *), flags));
+    }
+    return list;
 }
 
 /* What an update does to the instance as stored, inside the store's
@@ -147,31 +181,27 @@ int ce_ep_instances_list(ce_request_t *req)
     apr_pool_t *p = req->r->pool;
     ce_instance_query_t q;
     apr_array_header_t *found;
-    json_t *list;
-    int more = 0, i;
+    ce_render_t w;
+    unsigned flags;
+    int more = 0;
     apr_status_t rv;
 
-    if ((rv = ce_page_query_parse(&q, p, req->r->args, req->scope ? req->scope->id : 0,
-                                  &req->err)) != APR_SUCCESS ||
+    rv = ce_page_query_parse(&q, p, req->r->args, req->scope ? req->scope->id : 0, &req->err);
+    q.read = answer_read(req);
+    if (rv != APR_SUCCESS ||
         (rv = ce_store_instance_list(&found, &more, &req->conn->db, p, req->catalog, req->user, &q,
                                      &req->err)) != APR_SUCCESS ||
         (rv = total_count(req, &q)) != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
-    list = ce_json_array(p);
-    for (i = 0; i < found->nelts; i++) {
-        const ce_instance_t *inst = APR_ARRAY_IDX(found, i, ce_instance_t *);
-        json_t *j = ce_instance_to_json(p, inst);
-
-        if (q.dehydrated) {
-            ce_instance_json_dehydrate(j, inst);
-        }
-        json_array_append(list, j);
-    }
+    flags = q.dehydrated ? CE_INSTANCE_DEHYDRATED : 0;
+    ce_render_init(&w, p, 4096 * (apr_size_t)(found->nelts + 1));
+    ce_instance_render_list(&w, found, flags);
     ce_request_page_headers(
         req, found->nelts, more,
         found->nelts ? APR_ARRAY_IDX(found, found->nelts - 1, ce_instance_t *)->id : 0);
-    return ce_request_reply(req, HTTP_OK, list);
+    return ce_request_reply_rendered(
+        req, HTTP_OK, &w, ce_request_render_check(req) ? list_reference(p, found, flags) : NULL);
 }
 
 /* A new OAuth instance's tokens, obtained before anything is stored. */
@@ -207,7 +237,7 @@ int ce_ep_instances_create(ce_request_t *req)
 int ce_ep_instances_get(ce_request_t *req)
 {
     ce_instance_t *inst;
-    apr_status_t rv = load(&inst, req);
+    apr_status_t rv = load_as(&inst, req, answer_read(req));
 
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }

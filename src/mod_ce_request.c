@@ -11,6 +11,7 @@
 
 #include "ce_crypto.h"
 #include "ce_json.h"
+#include "ce_render.h"
 #include "ce_page.h"
 #include "mod_ce_guard.h"
 #include "mod_ce_request.h"
@@ -153,10 +154,9 @@ static void settle_body(ce_request_t *req, int status)
     }
 }
 
-static int send_text(ce_request_t *req, int status, const char *body)
+static int send_bytes(ce_request_t *req, int status, const char *body, apr_size_t len)
 {
     request_rec *r = req->r;
-    apr_size_t len = body ? strlen(body) : 0;
 
     ce_dbd_release(req->conn); /* the answer is made: let the next request have it */
     settle_body(req, status);
@@ -171,6 +171,44 @@ static int send_text(ce_request_t *req, int status, const char *body)
         ap_rwrite(body, (int)len, r);
     }
     return OK;
+}
+
+static int send_text(ce_request_t *req, int status, const char *body)
+{
+    return send_bytes(req, status, body, body ? strlen(body) : 0);
+}
+
+int ce_request_render_check(const ce_request_t *req)
+{
+    (void)req;
+    return ce_render_checking; /* the main server's setting (ce_post_config) */
+}
+
+int ce_request_reply_rendered(ce_request_t *req, int status, ce_render_t *w,
+                              const json_t *reference)
+{
+    const char *fast = ce_render_text(w), *ref;
+    apr_size_t at = 0;
+
+    if (ce_request_render_check(req)) {
+        ref = reference ? ce_json_dump(req->r->pool, reference) : NULL;
+        if (!ref || strcmp(ref, fast) != 0) {
+            while (ref && ref[at] && ref[at] == fast[at]) {
+                at++;
+            }
+            req->err = apr_psprintf(req->r->pool,
+                                    "CE00059: the rendered answer differs from its reference at "
+                                    "byte %" APR_SIZE_T_FMT " (%" APR_SIZE_T_FMT
+                                    " and %" APR_SIZE_T_FMT " bytes)",
+                                    at, w->len, ref ? strlen(ref) : 0);
+            return ce_request_fail(req, APR_EGENERAL);
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, req->r,
+                      "CE00060: the rendered answer equals its reference (%" APR_SIZE_T_FMT
+                      " bytes)",
+                      w->len);
+    }
+    return send_bytes(req, status, fast, w->len);
 }
 
 int ce_request_reply(ce_request_t *req, int status, const json_t *j)

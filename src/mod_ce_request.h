@@ -65,6 +65,18 @@ void ce_request_page_headers(ce_request_t *req, int returned, int more, apr_int6
  * answer is made, the next request may have it. Returns OK. */
 int ce_request_reply(ce_request_t *req, int status, const json_t *j);
 
+/* Sends status with w's text (JSON rendered straight, ce_render.h), as
+ * ce_request_reply does. With CEInstancesRenderCheck On, reference (the
+ * tree that defines the answer's shape; required then) must serialize to
+ * the same bytes: when it does not, the answer is 500, logged CE00059 with
+ * where they differ (never the bytes: answers hold tokens). */
+int ce_request_reply_rendered(ce_request_t *req, int status, ce_render_t *w,
+                              const json_t *reference);
+
+/* Whether answers are to be checked against their reference tree
+ * (CEInstancesRenderCheck On). */
+int ce_request_render_check(const ce_request_t *req);
+
 /* Sends 200 with an empty body. Returns OK. */
 int ce_request_reply_empty(ce_request_t *req);
 

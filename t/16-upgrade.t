@@ -129,8 +129,8 @@ stop_node($node);
 
 with_db(sub {
     my $dbh = shift;
-    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [7],
-        'the schema says version 7';
+    is_deeply $dbh->selectcol_arrayref('SELECT version FROM ce_schema_version'), [8],
+        'the schema says version 8';
     is_deeply $dbh->selectcol_arrayref('SELECT event_type FROM ce_event ORDER BY id'),
         [qw(CREATED DELETED)], 'the writes after the upgrade have their events (version 7)';
     is $dbh->selectrow_array('SELECT SUM(n) FROM ce_instance_count WHERE user_id = 1'),

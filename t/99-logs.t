@@ -5,6 +5,8 @@
 #     CETest: user and organization secrets, Element tokens, the tokens the
 #     API handed out, the secret configuration values it accepted) nor the
 #     key file's keys appears in any error_log or access_log;
+#   - no answer's fast rendering differed from the jansson tree that
+#     defines its shape (CEInstancesRenderCheck On: CE00059 in a log);
 #   - the logs looked at are the real ones: the suite's error_log has
 #     trace-level lines from httpd and from this module, and its access_log
 #     has the suite's requests.
@@ -84,5 +86,23 @@ diag sprintf '%d files, %.1f MB of logs searched for %d values', scalar @files, 
 is scalar(keys %leaked), 0, 'no secret, token, password or key in any log'
     or diag join "\n", map { "  in @{[ (sort keys %{{ map { $_ => 1 } @{ $leaked{$_} } }})[0] ]}: "
                               . substr($_, 0, 6) . '...' } sort keys %leaked;
+
+# CEInstancesRenderCheck: every instance answer of the whole suite (every
+# instance any test made: escapes, unicode, numbers, nulls, masked values,
+# stripped names) was also built as a jansson tree; a difference answers
+# 500 and logs CE00059.
+my @differed;
+for my $file (@files) {
+    my $text = slurp($file);
+    push @differed, "$file: $1" while $text =~ /(CE00059[^\n]*)/g;
+}
+is scalar(@differed), 0, 'every rendered answer equals its reference tree\'s bytes'
+    or diag join "\n", @differed[0 .. ($#differed < 9 ? $#differed : 9)];
+SKIP: {
+    skip "LogLevel $level", 1 unless $level =~ /^(?:debug|trace\d)$/;
+    my $checked = () = $error =~ /CE00060/g;
+    # one per instance answer: a whole run makes thousands, one file dozens
+    cmp_ok $checked, '>', 10, "$checked answers were checked against their reference";
+}
 
 done_testing;

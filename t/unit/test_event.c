@@ -92,6 +92,12 @@ START_TEST(event_json)
     ck_assert_ptr_null(strstr(text, "s3cr3t-value"));
     ck_assert_str_eq(unit_keys_of(json_object_get(shown, "element")), "id,key,name");
     ck_assert_ptr_null(ce_event_json(pool, "id-1", CE_EVENT_NONE, "d", inst));
+    /* the text stored and sent: the tree's bytes, written straight */
+    ck_assert_str_eq(
+        ce_event_text(pool, "id-\"1\"", CE_EVENT_UPDATED, "2026-12-03T10:00:00.000Z", inst),
+        ce_json_dump(pool, ce_event_json(pool, "id-\"1\"", CE_EVENT_UPDATED,
+                                         "2026-12-03T10:00:00.000Z", inst)));
+    ck_assert_ptr_null(ce_event_text(pool, "id-1", CE_EVENT_NONE, "d", inst));
 }
 END_TEST
 

@@ -12,6 +12,7 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include "unit.h"
+#include "ce_render.h"
 #include "unit_http.h"
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -159,7 +160,7 @@ START_TEST(init_is_idempotent)
     signup("Acme", "a@acme.test");
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_organization"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_schema_version"), 1);
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 7);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 8);
     ck_assert_int_eq(scalar(&db2, "PRAGMA foreign_keys"), 1);
     ce_store_close(&db2);
     apr_pool_destroy(p2);
@@ -1058,7 +1059,7 @@ END_TEST
  * every tag of the comma-separated tags (NULL: none). */
 static apr_int64_t total(const ce_user_t *owner, long element_id, const char *tags)
 {
-    ce_instance_query_t q = {element_id, NULL, 0, 1, 0};
+    ce_instance_query_t q = {element_id, NULL, 0, 1, 0, 0};
     apr_array_header_t *want = apr_array_make(pool, 2, sizeof(const char *));
     apr_int64_t n = -1;
     char *state, *tag;
@@ -1251,7 +1252,7 @@ START_TEST(migration_6_counts_existing_instances)
     open_db(&db2, p2);
     ce_store_close(&db);
     db = db2;
-    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 7);
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 8);
     ck_assert_int_eq(total(a.user, 0, NULL), 18);
     ck_assert_int_eq(total(a.user, 42, NULL), 6);
     ck_assert_int_eq(total(b.user, 0, NULL), 1);
@@ -1343,12 +1344,12 @@ START_TEST(rekey_reseals_every_registered_column)
     /* batches of one row; a second pass finds nothing left */
     /* 2 tokens, 2 configurations, the key check; 2 created events: body
      * each, callback URL and signature key the notified one's (the other
-     * has none: nothing sealed) */
-    ck_assert_int_eq(report->resealed, 2 + 2 + 1 + 2 + 2);
+     * has none: nothing sealed); 2 stored views */
+    ck_assert_int_eq(report->resealed, 2 + 2 + 1 + 2 + 2 + 2);
     ck_assert_int_eq(report->passes, 2);
     ck_assert_int_eq(report->unreadable->nelts, 0);
     ck_assert_int_eq(*(apr_int64_t *)apr_hash_get(report->by_key, next->kid, APR_HASH_KEY_STRING),
-                     2 + 10 + 1 + 2 + 2);
+                     2 + 10 + 1 + 2 + 2 + 2);
     for (i = 0; i < CE_SEALED_COLUMNS; i++) {
         const ce_sealed_column_t *c = &ce_store_sealed_columns[i];
         apr_array_header_t *values;
@@ -1372,8 +1373,8 @@ START_TEST(rekey_reseals_every_registered_column)
     }
     /* 2 tokens + 4 + 6 non-null configuration values (two's callback URL
      * and signature key entries) + the key check, and 2 event bodies, two's
-     * event's callback URL and signature key */
-    ck_assert_int_eq(n, 2 + 10 + 1 + 2 + 2);
+     * event's callback URL and signature key, and 2 stored views */
+    ck_assert_int_eq(n, 2 + 10 + 1 + 2 + 2 + 2);
     db.keys = only_next;
     ck_assert_str_eq(get(a.user, 1)->name, "one");
 }
@@ -1386,7 +1387,7 @@ START_TEST(registry_lists_every_secret_column)
 {
     static const char *const secretish[] = {"secret",        "token",    "digest",     "sealed",
                                             "configuration", "password", "credential", "signature",
-                                            "body",          "callback", NULL};
+                                            "body",          "callback", "rendered",   NULL};
     apr_array_header_t *cols;
     int i, k, n, found = 0;
 
@@ -1427,13 +1428,16 @@ static void exec_all(ce_db_t *d, const char *const *sql)
 }
 
 /* Back to before schema 6: no counts, tag rows without their user, the
- * index by tag alone. */
+ * index by tag alone (and no stored views, schema 8). */
 static void drop_version_6(ce_db_t *d)
 {
     static const char *const sql[] = {
-        "DROP TABLE ce_instance_count", "DROP INDEX ce_instance_tag_user",
+        "ALTER TABLE ce_instance DROP COLUMN rendered",
+        "DROP TABLE ce_instance_count",
+        "DROP INDEX ce_instance_tag_user",
         "ALTER TABLE ce_instance_tag DROP COLUMN user_id",
-        "CREATE INDEX ce_instance_tag_tag ON ce_instance_tag (tag, instance_id)", NULL};
+        "CREATE INDEX ce_instance_tag_tag ON ce_instance_tag (tag, instance_id)",
+        NULL};
 
     exec_all(d, sql);
 }
@@ -1454,6 +1458,90 @@ static void drop_version_5(ce_db_t *d)
         ck_assert_msg(ce_store_exec_update(d, pool, *q, &err) == APR_SUCCESS, "%s: %s", *q, err);
     }
 }
+
+/* An answer's read (CE_STORE_READ_VIEW): the view the last write stored,
+ * nothing parsed, the same bytes as a read in full; a view moved to
+ * another row, tampered with, or made under another element definition is
+ * not used (read in full instead). */
+static const char *answer(const ce_user_t *owner, apr_int64_t id, unsigned how, int *pviewed)
+{
+    ce_instance_t *inst = NULL;
+    ce_render_t w;
+
+    ck_assert_int_eq(ce_store_instance_read(&inst, &db, pool, cat, owner, id, how, &err),
+                     APR_SUCCESS);
+    *pviewed = inst->view != NULL && inst->configuration == NULL;
+    ce_render_init(&w, pool, 64);
+    ce_instance_render(&w, inst, 0);
+    return ce_render_text(&w);
+}
+
+START_TEST(read_answers_from_the_stored_view)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *one = create(a.user, 16, "one", json_pack("[s]", "x")), *two;
+    const char *full;
+    int viewed;
+
+    two = create(a.user, 42, "two", NULL);
+    full = answer(a.user, one->id, CE_STORE_READ_FULL, &viewed);
+    ck_assert_int_eq(viewed, 0);
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed), full);
+    ck_assert_int_eq(viewed, 1);
+    /* both: parsed and viewed, the view rendered */
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW | CE_STORE_READ_FULL, &viewed),
+                     full);
+    /* a write stores the new view with it */
+    one = get(a.user, one->id);
+    json_object_set_new(one->configuration, "bucket.name", json_string("renamed"));
+    one->name = "one again";
+    ck_assert_int_eq(ce_store_instance_update(&db, pool, one, &err), APR_SUCCESS);
+    full = answer(a.user, one->id, CE_STORE_READ_FULL, &viewed);
+    ck_assert_ptr_nonnull(strstr(full, "renamed"));
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed), full);
+    ck_assert_int_eq(viewed, 1);
+    /* two's view on one's row: not one's token's, not used */
+    exec_all(&db, (const char *const[]){
+                      apr_psprintf(pool,
+                                   "UPDATE ce_instance SET rendered = (SELECT rendered FROM "
+                                   "ce_instance WHERE id = %" APR_INT64_T_FMT
+                                   ") WHERE id = %" APR_INT64_T_FMT,
+                                   two->id, one->id),
+                      NULL});
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed), full);
+    ck_assert_int_eq(viewed, 0);
+    /* tampered: fails authentication, read in full */
+    exec_all(&db, (const char *const[]){
+                      "UPDATE ce_instance SET rendered = substr(rendered, 1, 20) || 'AAAA' || "
+                      "substr(rendered, 25)",
+                      NULL});
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed), full);
+    ck_assert_int_eq(viewed, 0);
+    /* none (a row an older module wrote): read in full */
+    exec_all(&db, (const char *const[]){"UPDATE ce_instance SET rendered = ''", NULL});
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed), full);
+    ck_assert_int_eq(viewed, 0);
+}
+END_TEST
+
+/* A view made under another definition of the element (the catalog
+ * changed since the write) is not used. */
+START_TEST(read_ignores_a_view_of_another_catalog)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_instance_t *one = create(a.user, 16, "one", NULL);
+    ce_element_t *e = (ce_element_t *)ce_catalog_by_id(cat, 16);
+    const char *was = e->tag, *full;
+    int viewed;
+
+    full = answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed);
+    ck_assert_int_eq(viewed, 1);
+    e->tag = "0123456789abcdef"; /* as another catalog file would name it */
+    ck_assert_str_eq(answer(a.user, one->id, CE_STORE_READ_VIEW, &viewed), full);
+    ck_assert_int_eq(viewed, 0);
+    e->tag = was;
+}
+END_TEST
 
 START_TEST(migration_seals_version_2_data)
 {
@@ -1499,7 +1587,7 @@ START_TEST(migration_seals_version_2_data)
     /* The old connection's statements predate the migration's DDL. */
     ce_store_close(&db);
     db = db2;
-    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 7);
+    ck_assert_int_eq(scalar(&db2, "SELECT version FROM ce_schema_version"), 8);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE token LIKE 'ce2:%'"), 1);
     ck_assert_int_eq(scalar(&db2, "SELECT COUNT(*) FROM ce_instance WHERE configuration LIKE "
                                   "'%\"aws.secret\":{\"$sealed\":\"ce2:%'"),
@@ -1560,7 +1648,7 @@ START_TEST(migration_4_seals_every_configuration_value)
     open_db(&db2, p2);
     ce_store_close(&db);
     db = db2;
-    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 7);
+    ck_assert_int_eq(scalar(&db, "SELECT version FROM ce_schema_version"), 8);
     ck_assert_int_eq(
         scalar(&db, "SELECT COUNT(*) FROM ce_instance WHERE instr(configuration, 'photos') > 0"),
         0);
@@ -1872,6 +1960,8 @@ int main(void)
     tcase_add_test(tc, totals_by_tags);
     tcase_add_test(tc, migration_6_counts_existing_instances);
     tcase_add_test(tc, rekey_reseals_every_registered_column);
+    tcase_add_test(tc, read_answers_from_the_stored_view);
+    tcase_add_test(tc, read_ignores_a_view_of_another_catalog);
     tcase_add_test(tc, registry_lists_every_secret_column);
     tcase_add_test(tc, migration_seals_version_2_data);
     tcase_add_test(tc, migration_4_seals_every_configuration_value);

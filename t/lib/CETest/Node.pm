@@ -133,6 +133,7 @@ sub make_node {
         ($dbd ? ("DBDriver $driver", qq{DBDParams "$params"}, "DBDKeep $threads", "DBDMax $threads")
               : ()),
         (defined $key ? qq{CEInstancesKeyFile "$key"} : ()),
+        'CEInstancesRenderCheck On',
         (defined $catalog ? qq{CEInstancesCatalog "$catalog"} : ()),
         ($o{outbound} // 1 ? ('CEInstancesOutboundAllow 127.0.0.1/32', 'CEInstancesOutboundTimeout 5')
                            : ()),
