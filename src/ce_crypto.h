@@ -117,8 +117,14 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
 /* Whether s has the form ce_crypto_seal produces. */
 int ce_crypto_is_sealed(const char *s);
 
-/* A request id for error bodies: 16 random bytes as 32 lowercase hex chars. */
+/* A request id (requestId, Elements-Request-Id): 32 lowercase hex chars,
+ * unique (the calling thread's 8 random bytes and its count of ids), not
+ * unpredictable: a random draw per request cost more than the rest of a
+ * small answer's crypto. */
 const char *ce_crypto_request_id(apr_pool_t *p);
+
+/* 16 random bytes as 32 lowercase hex chars (event ids). */
+const char *ce_crypto_random_id(apr_pool_t *p);
 
 /* Frees what OpenSSL keeps for the calling thread (its random generators,
  * error queue), for a thread of ours that is about to end: OpenSSL's own

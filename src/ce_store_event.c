@@ -36,7 +36,7 @@ const ce_store_statement_t ce_store_event_statements[] = {
 /* A fresh event id: a random UUID (version 4), in p. */
 static const char *new_event_id(apr_pool_t *p)
 {
-    const char *hex = ce_crypto_request_id(p); /* 32 random hex digits */
+    const char *hex = ce_crypto_random_id(p); /* 32 random hex digits */
     char *id;
 
     if (!hex || strlen(hex) != 32) {
