@@ -21,7 +21,7 @@ apr_status_t ce_crypto_token(const char **ptoken, apr_pool_t *p, apr_size_t nbyt
     char *out;
 
     *ptoken = NULL;
-    if (nbytes == 0 || nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1) {
+    if (nbytes == 0 || nbytes > sizeof(raw) || !ce_crypto_random(raw, nbytes)) {
         return APR_EGENERAL;
     }
     out = apr_palloc(p, 4 * ((nbytes + 2) / 3) + 1);
@@ -600,7 +600,7 @@ const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad
     EVP_CIPHER_CTX *ctx = thread_ctx(keys, 1);
     int out = 0, fin = 0, ok;
 
-    ok = ctx && len < (apr_size_t)1 << 30 && RAND_bytes(buf, NONCE_BYTES) == 1 &&
+    ok = ctx && len < (apr_size_t)1 << 30 && ce_crypto_random(buf, NONCE_BYTES) &&
          EVP_EncryptInit_ex(ctx, NULL, NULL, keys->enc, buf) == 1 &&
          EVP_EncryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_EncryptUpdate(ctx, buf + NONCE_BYTES, &out, (const unsigned char *)plaintext,

@@ -123,6 +123,11 @@ int ce_crypto_is_sealed(const char *s);
  * small answer's crypto. */
 const char *ce_crypto_request_id(apr_pool_t *p);
 
+/* n bytes from OpenSSL's generator, drawn a buffer at a time per thread
+ * (never handed out twice, nor across fork): nonces, tokens, ids. 0 when
+ * the generator fails. */
+int ce_crypto_random(unsigned char *out, apr_size_t n);
+
 /* 16 random bytes as 32 lowercase hex chars (event ids). */
 const char *ce_crypto_random_id(apr_pool_t *p);
 

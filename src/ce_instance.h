@@ -181,7 +181,7 @@ const char *ce_instance_view(apr_pool_t *p, const ce_instance_t *inst, apr_size_
 /* Bumped whenever ce_instance_view's shape changes: views written by
  * another version are not used (the store compares it with the element's
  * tag). */
-#define CE_INSTANCE_VIEW_VERSION "1"
+#define CE_INSTANCE_VIEW_VERSION "2"
 
 /* The tree ce_instance_render's bytes must equal once serialized:
  * ce_instance_to_json, then flags applied. Bound to p. */

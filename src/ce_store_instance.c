@@ -68,9 +68,10 @@ apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, 
 
 /* ---- the stored view (ce_instance_view) ----------------------------------
  *
- * Sealed as "<token digest>\n<element tag><view version>\n<view>": a view
- * is used only on the row of its token (not moved from another row) and
- * under the element definition and renderer it was made with. */
+ * Sealed as "<token digest>\n<element tag><view version>\n<token>\n<view>":
+ * a view is used only on the row of its token (not moved from another
+ * row) and under the element definition and renderer it was made with; it
+ * carries the token too, so that an answer opens one value, not two. */
 
 /* What binds a view of inst to its element's definition, or NULL. */
 static const char *view_tag(apr_pool_t *p, const ce_instance_t *inst)
@@ -87,11 +88,11 @@ static const char *sealed_view(apr_pool_t *p, const ce_db_t *db, const ce_instan
     const char *tag = view_tag(p, inst), *view, *plain;
     apr_size_t len;
 
-    if (!tag || !digest) {
+    if (!tag || !digest || !inst->token) {
         return "";
     }
     view = ce_instance_view(p, inst, &len);
-    plain = apr_pstrcat(p, digest, "\n", tag, "\n", view, NULL);
+    plain = apr_pstrcat(p, digest, "\n", tag, "\n", inst->token, "\n", view, NULL);
     return ce_store_seal(p, db->keys, CE_SEALED_INSTANCE_VIEW, plain, strlen(plain));
 }
 
@@ -112,7 +113,7 @@ static int take_line(const char **ps, apr_size_t *plen, const char *expect)
  * was made under inst's element definition; else 0 (read in full). */
 static int view_from_row(ce_instance_t *inst, const ce_db_t *db, apr_pool_t *p, const char **row)
 {
-    const char *sealed = row[CE_IC_VIEW], *tag = view_tag(p, inst), *plain;
+    const char *sealed = row[CE_IC_VIEW], *tag = view_tag(p, inst), *plain, *nl;
     apr_size_t len;
 
     if (!sealed || !*sealed || !tag || !row[CE_IC_TOKEN_DIGEST]) {
@@ -125,11 +126,13 @@ static int view_from_row(ce_instance_t *inst, const ce_db_t *db, apr_pool_t *p, 
                row[CE_IC_ID]);
         return 0;
     }
-    if (!take_line(&plain, &len, row[CE_IC_TOKEN_DIGEST]) || !take_line(&plain, &len, tag)) {
+    if (!take_line(&plain, &len, row[CE_IC_TOKEN_DIGEST]) || !take_line(&plain, &len, tag) ||
+        !(nl = memchr(plain, '\n', len))) {
         return 0;
     }
-    inst->view = plain;
-    inst->view_len = len;
+    inst->token = apr_pstrmemdup(p, plain, (apr_size_t)(nl - plain));
+    inst->view = nl + 1;
+    inst->view_len = len - (apr_size_t)(nl + 1 - plain);
     return 1;
 }
 
@@ -183,6 +186,9 @@ static apr_status_t open_sealed(ce_instance_t *inst, ce_db_t *db, apr_pool_t *p,
     const char *err = NULL;
     apr_size_t len;
 
+    if (inst->view && !inst->configuration) {
+        return APR_SUCCESS; /* an answer's read: the view held the token */
+    }
     if (ce_store_open(&inst->token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN,
                       row[CE_IC_TOKEN]) != APR_SUCCESS) {
         inst->token = NULL;
@@ -231,9 +237,6 @@ static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_po
     *pinst = NULL;
     if (rv == APR_SUCCESS && (rv = open_sealed(inst, db, p, row, perr)) == APR_SUCCESS) {
         *pinst = inst;
-    } else if (rv == APR_EGENERAL && inst->view && !inst->configuration) {
-        /* its token did not open: read in full, which says what did not */
-        return instance_from_row(pinst, db, p, row, cat, owner, CE_STORE_READ_FULL, perr);
     }
     return rv;
 }
@@ -251,11 +254,6 @@ apr_status_t ce_store_instance_listed(ce_instance_t **pinst, ce_db_t *db, apr_po
         return rv;
     }
     if (open_sealed(inst, db, p, row, &err) != APR_SUCCESS) {
-        if (inst->view && !inst->configuration) {
-            /* its token did not open: read in full, to list it as unreadable */
-            return ce_store_instance_listed(pinst, db, p, row, cat, owner, CE_STORE_READ_FULL,
-                                            perr);
-        }
         ce_log(CE_LOG_MARK, CE_LOG_ERR, 0,
                "CE00032: %s; listed as not valid, without its token and sealed values", err);
         inst->unreadable = 1;

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "ce_json.h"
+#include "ce_render.h"
 #include "ce_store_int.h"
 
 /* A sealed configuration value is stored as {"$sealed": "ce2:..."}: an
@@ -94,28 +95,44 @@ json_t *ce_store_seal_entry(apr_pool_t *p, const ce_keys_t *keys, const char *ke
 const char *ce_store_seal_configuration(apr_pool_t *p, const ce_keys_t *keys, const json_t *config,
                                         const ce_instance_t *inst)
 {
-    json_t *out, *v, *sealed;
-    const char *key, *text;
+    json_t *v;
+    const char *key, *sealed;
+    ce_render_t out, text;
+    int first = 1;
 
     if (!config) {
         return "{}";
     }
-    out = ce_json_object(p);
+    /* written straight (ce_render): what json_dumps made of the tree of
+     * {"key": {"$sealed": "..."}} it used to build */
+    ce_render_init(&out, p, 1024);
+    ce_render_init(&text, p, 256);
+    ce_render_lit(&out, "{");
     json_object_foreach((json_t *)config, key, v)
     {
+        if (!first) {
+            ce_render_lit(&out, ",");
+        }
+        first = 0;
+        ce_render_string(&out, key);
+        ce_render_lit(&out, ":");
         /* Every value is sealed, whatever its key: which keys are secret
          * depends on the element, which can change (and the catalog). */
         if (json_is_null(v) || json_is_object(v)) { /* an object: sealed already */
-            json_object_set(out, key, v);
+            ce_render_json(&out, v);
             continue;
         }
-        text = ce_json_dump(p, v);
-        if (!(sealed = ce_store_seal_entry(p, keys, key, text, text ? strlen(text) : 0))) {
+        text.len = 0;
+        ce_render_json(&text, v);
+        if (!(sealed = ce_crypto_seal(p, keys, config_aad(p, key), text.data, text.len))) {
             return NULL;
         }
-        json_object_set_new(out, key, sealed);
+        ce_render_lit(&out, "{\"" SEALED_KEY "\":");
+        ce_render_string(&out, sealed);
+        ce_render_lit(&out, "}");
     }
-    return ce_json_dump(p, out);
+    ce_render_lit(&out, "}");
+    return ce_render_text(&out);
 }
 
 apr_status_t ce_store_open_entry(const char **pplain, apr_size_t *plen, apr_pool_t *p,

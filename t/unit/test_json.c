@@ -1,5 +1,7 @@
 /* Unit tests of ce_json and ce_crypto. */
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "unit.h"
 #include "ce_json.h"
 #include "ce_crypto.h"
@@ -59,6 +61,37 @@ START_TEST(equal_and_request_id)
 }
 END_TEST
 
+/* Buffered random bytes are never handed out twice: not by one thread,
+ * not by a forked child and its parent (each would otherwise take the
+ * same next bytes of the buffer they share by copy: the same nonces). */
+START_TEST(random_never_repeats_across_fork)
+{
+    unsigned char a[16], b[16], child[16];
+    int fds[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(ce_crypto_random(a, sizeof(a)), 1); /* the buffer is drawn */
+    ck_assert_int_eq(ce_crypto_random(b, sizeof(b)), 1);
+    ck_assert(memcmp(a, b, sizeof(a)) != 0);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(ce_crypto_random(child, sizeof(child)) &&
+                      write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child)
+                  ? 0
+                  : 1);
+    }
+    ck_assert_int_eq(ce_crypto_random(a, sizeof(a)), 1);
+    ck_assert_int_eq(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(memcmp(a, child, sizeof(a)) != 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json+crypto");
@@ -69,6 +102,7 @@ int main(void)
     tcase_add_test(tc, token_is_fresh_base64);
     tcase_add_test(tc, digest_is_sha256_hex);
     tcase_add_test(tc, equal_and_request_id);
+    tcase_add_test(tc, random_never_repeats_across_fork);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
