@@ -19,9 +19,9 @@
 # BENCH_ONLY="get post list_small list_big" measures only those;
 # BENCH_HOOK="cmd" runs cmd in the background as each measurement starts
 # with the measurement name as $1 (e.g. perf record -a -g -o /tmp/$1.data -- sleep 5).
-# httpd runs BENCH_PROCS children of BENCH_THREADS threads (default 2 x 25,
-# the shape of Debian's mpm_event.conf) with DBDMax BENCH_DBDMAX (default:
-# one connection per thread); BENCH_MUTEX sets the ceinstances-db Mutex.
+# httpd runs BENCH_PROCS children of BENCH_THREADS threads (default 1 x 50,
+# the shape README advises for SQLite; Debian's mpm_event.conf has 2 x 25)
+# with DBDMax BENCH_DBDMAX (default: one connection per thread); BENCH_MUTEX sets the ceinstances-db Mutex.
 # The static file is served as well as httpd can: AllowOverride None (no
 # .htaccess probe up the path on each request), so the ratios are fair.
 # BENCH_SWEEP=1 (make bench sets it) then measures throughput against
@@ -81,11 +81,11 @@ LoadModule proxy_module $mods/mod_proxy.so
 LoadModule proxy_http_module $mods/mod_proxy_http.so
 LoadModule ceinstances_module $root/build/mod_ceinstances.so
 TypesConfig /etc/mime.types
-StartServers ${BENCH_PROCS:-2}
-ServerLimit ${BENCH_PROCS:-2}
-ThreadsPerChild ${BENCH_THREADS:-25}
-ThreadLimit ${BENCH_THREADS:-25}
-MaxRequestWorkers $(( ${BENCH_PROCS:-2} * ${BENCH_THREADS:-25} ))
+StartServers ${BENCH_PROCS:-1}
+ServerLimit ${BENCH_PROCS:-1}
+ThreadsPerChild ${BENCH_THREADS:-50}
+ThreadLimit ${BENCH_THREADS:-50}
+MaxRequestWorkers $(( ${BENCH_PROCS:-1} * ${BENCH_THREADS:-50} ))
 KeepAlive On
 MaxKeepAliveRequests 0
 DocumentRoot $work/htdocs
@@ -96,8 +96,8 @@ DBDriver sqlite3
 ${BENCH_MUTEX:+Mutex $BENCH_MUTEX ceinstances-db}
 DBDParams $work/bench.db
 DBDMin 0
-DBDKeep ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
-DBDMax ${BENCH_DBDMAX:-${BENCH_THREADS:-25}}
+DBDKeep ${BENCH_DBDMAX:-${BENCH_THREADS:-50}}
+DBDMax ${BENCH_DBDMAX:-${BENCH_THREADS:-50}}
 CEInstancesCatalog $root/conf/elements.json
 CEInstancesKeyFile $work/bench.key
 CEInstancesOutboundAllow 127.0.0.1

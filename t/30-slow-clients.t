@@ -30,7 +30,7 @@ my $MODS = '/usr/lib/apache2/modules';
 plan skip_all => 'no mod_reqtimeout' unless -e "$MODS/mod_reqtimeout.so";
 
 # As scripts/run.sh writes it (README: "Slow clients").
-my $node = start_node(name => 'slow', procs => 2, threads => 128, extra => [
+my $node = start_node(name => 'slow', procs => 1, threads => 256, extra => [
     "<IfModule !reqtimeout_module>\n    LoadModule reqtimeout_module $MODS/mod_reqtimeout.so\n"
         . "</IfModule>",
     'RequestReadTimeout handshake=5 header=10-20,MinRate=500 body=10,MinRate=500',
