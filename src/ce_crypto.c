@@ -91,7 +91,8 @@ void ce_crypto_thread_done(void)
 struct ce_crypto_algs_t {
     EVP_MD *sha256;
     EVP_CIPHER *gcm;
-    EVP_MAC_CTX *hmac; /* keyed with the digest key; duplicated per use */
+    EVP_MAC_CTX *hmac;      /* keyed with the digest key; duplicated per use */
+    ce_crypto_memo_t *memo; /* keyed digests remembered (ce_crypto_memo.c), or NULL */
 };
 
 static apr_status_t wipe_keys(void *data)
@@ -127,6 +128,7 @@ static ce_crypto_algs_t *fetch_algs(apr_pool_t *p, const ce_keys_t *keys)
         EVP_MAC_CTX_free(a->hmac);
         return NULL;
     }
+    a->memo = ce_crypto_memo_make(p, a->sha256, 4096); /* NULL: none, computed each time */
     return a;
 }
 
@@ -456,9 +458,7 @@ apr_status_t ce_crypto_keys_write(const char *path, const ce_keys_t *keep, apr_p
     return rv;
 }
 
-/* ------------------------------------------------------------------ */
-/* Keyed digests and sealing                                           */
-
+/* ---- keyed digests and sealing ---- */
 const char *ce_crypto_key_digest(apr_pool_t *p, const ce_keys_t *keys, const char *sha256_hex)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -486,19 +486,29 @@ const char *ce_crypto_key_digest(apr_pool_t *p, const ce_keys_t *keys, const cha
 
 const char *ce_crypto_keyed_digest(apr_pool_t *p, const ce_keys_t *keys, const char *s)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned char md[EVP_MAX_MD_SIZE], key[32];
     unsigned int len = 0;
-
+    char remembered[CE_DIGEST_HEX_LEN + 1];
+    const char *digest;
+    int memo;
     if (!s) {
         return NULL;
     }
     if (!keys->algs) {
         return ce_crypto_key_digest(p, keys, ce_crypto_digest(p, s));
     }
+    memo = keys->algs->memo && ce_crypto_memo_key(keys->algs->memo, key, s);
+    if (memo && ce_crypto_memo_get(keys->algs->memo, key, remembered)) {
+        return apr_pstrmemdup(p, remembered, CE_DIGEST_HEX_LEN);
+    }
     if (EVP_Digest(s, strlen(s), md, &len, keys->algs->sha256, NULL) != 1) {
         return NULL;
     }
-    return ce_crypto_key_digest(p, keys, to_hex(p, md, len));
+    digest = ce_crypto_key_digest(p, keys, to_hex(p, md, len));
+    if (memo && digest) {
+        ce_crypto_memo_put(keys->algs->memo, key, digest);
+    }
+    return digest;
 }
 
 int ce_crypto_is_sealed(const char *s)

@@ -9,6 +9,7 @@
 #define CE_CRYPTO_H
 
 #include <apr_pools.h>
+#include <openssl/types.h>
 
 /* Length of the random part of tokens and secrets, in bytes. */
 #define CE_TOKEN_BYTES 32
@@ -122,6 +123,16 @@ int ce_crypto_is_sealed(const char *s);
  * unpredictable: a random draw per request cost more than the rest of a
  * small answer's crypto. */
 const char *ce_crypto_request_id(apr_pool_t *p);
+
+/* ce_crypto_memo.c: keyed digests a process remembers, keyed by a salted
+ * SHA-256 of what was digested (ce_crypto_keyed_digest uses it). */
+typedef struct ce_crypto_memo_t ce_crypto_memo_t;
+ce_crypto_memo_t *ce_crypto_memo_make(apr_pool_t *p, const EVP_MD *sha256, apr_size_t nslots);
+/* key = salted SHA-256 of s; 0 when s is too long to be remembered. */
+int ce_crypto_memo_key(const ce_crypto_memo_t *m, unsigned char key[32], const char *s);
+int ce_crypto_memo_get(ce_crypto_memo_t *m, const unsigned char key[32],
+                       char digest[CE_DIGEST_HEX_LEN + 1]);
+void ce_crypto_memo_put(ce_crypto_memo_t *m, const unsigned char key[32], const char *digest);
 
 /* n bytes from OpenSSL's generator, drawn a buffer at a time per thread
  * (never handed out twice, nor across fork): nonces, tokens, ids. 0 when

@@ -109,6 +109,33 @@ START_TEST(keyed_digests)
 }
 END_TEST
 
+/* Remembered digests (ce_crypto_memo.c) are the digests: for many secrets
+ * (slots shared and replaced), asked again in another order, and for a
+ * secret too long to remember. */
+START_TEST(keyed_digests_remembered)
+{
+    ce_keys_t *a = fresh_keys("k1", NULL);
+    char secret[400];
+    int i, round;
+
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 10000; i++) {
+            int n = round ? 9999 - i : i;
+
+            snprintf(secret, sizeof(secret), "secret-%d", n);
+            ck_assert_str_eq(ce_crypto_keyed_digest(pool, a, secret),
+                             ce_crypto_key_digest(pool, a, ce_crypto_digest(pool, secret)));
+        }
+    }
+    memset(secret, 'x', sizeof(secret) - 1);
+    secret[sizeof(secret) - 1] = '\0';
+    ck_assert_str_eq(ce_crypto_keyed_digest(pool, a, secret),
+                     ce_crypto_key_digest(pool, a, ce_crypto_digest(pool, secret)));
+    ck_assert_str_eq(ce_crypto_keyed_digest(pool, a, secret),
+                     ce_crypto_keyed_digest(pool, a, secret));
+}
+END_TEST
+
 START_TEST(seal_and_open)
 {
     ce_keys_t *a = fresh_keys("k1", NULL), *b = fresh_keys("k2", NULL);
@@ -218,6 +245,7 @@ int main(void)
     tcase_add_test(tc, key_file_roundtrip);
     tcase_add_test(tc, key_file_refusals);
     tcase_add_test(tc, keyed_digests);
+    tcase_add_test(tc, keyed_digests_remembered);
     tcase_add_test(tc, seal_and_open);
     tcase_add_test(tc, key_ring);
     suite_add_tcase(s, tc);
