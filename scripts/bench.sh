@@ -23,7 +23,8 @@
 # the shape README advises for SQLite; Debian's mpm_event.conf has 2 x 25)
 # with DBDMax BENCH_DBDMAX (default: one connection per thread); BENCH_MUTEX sets the ceinstances-db Mutex.
 # The static file is served as well as httpd can: AllowOverride None (no
-# .htaccess probe up the path on each request), so the ratios are fair.
+# .htaccess probe up the path on each request), so the ratios are fair
+# (BENCH_OVERRIDE=All: httpd's default, the baseline before issue 15).
 # BENCH_SWEEP=1 (make bench sets it) then measures throughput against
 # concurrency (1, 4, 16, 64 connections, BENCH_SWEEP_SECONDS each) for
 # static, GET, a list page and POST, and draws it with gnuplot into
@@ -90,7 +91,7 @@ KeepAlive On
 MaxKeepAliveRequests 0
 DocumentRoot $work/htdocs
 <Directory />
-    AllowOverride None
+    AllowOverride ${BENCH_OVERRIDE:-None}
 </Directory>
 DBDriver sqlite3
 ${BENCH_MUTEX:+Mutex $BENCH_MUTEX ceinstances-db}
