@@ -12,7 +12,8 @@
  *   PATCH /instances/{id}/configuration/{n}: ce_instance_config_set, then
  *     ce_instance_config_entry, and ce_instance_config_list;
  *   any failure: the error body ce_request_fail_status() builds;
- * and every body through ce_json_dump, as ce_request_reply() sends it.
+ * and every body through ce_json_dump, as ce_request_reply() sends it, and
+ * every instance answered through ce_instance_render (the fast path).
  * One pool per input, destroyed at the end (see fuzz.h).
  *
  * Besides sanitizer reports it stops (FUZZ_CHECK) on a broken contract:
@@ -24,7 +25,9 @@
  *     set), a sanitized name and tags;
  *   - a set secret value is answered as ******** only; one sent back as
  *     ******** keeps the stored value;
- *   - every answer (also an error's) is JSON that parses back equal.
+ *   - every answer (also an error's) is JSON that parses back equal;
+ *   - ce_instance_render (also from ce_instance_view) writes the bytes
+ *     ce_json_dump makes of the reference tree, in every form.
  */
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +38,7 @@
 #include "ce_crypto.h"
 #include "ce_instance.h"
 #include "ce_json.h"
+#include "ce_render.h"
 #include "fuzz.h"
 
 static const ce_catalog_t *cat;
@@ -73,6 +77,33 @@ static apr_status_t parse_text(json_t **pj, apr_pool_t *p, const char *text)
 static int is_blank(const json_t *v)
 {
     return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
+}
+
+/* The fast path writes what the reference tree serializes to, byte for
+ * byte, in every form (reply_instance, a list's hydrate=false, an event),
+ * and from the view a write would store (ce_instance_view). */
+static void check_rendered(apr_pool_t *p, const ce_instance_t *answered, const char *what)
+{
+    ce_instance_t copy = *answered, *inst = &copy;
+    static const unsigned forms[] = {0, CE_INSTANCE_DEHYDRATED, CE_INSTANCE_NO_TOKEN,
+                                     CE_INSTANCE_DEHYDRATED | CE_INSTANCE_NO_TOKEN};
+    size_t i;
+
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        const char *ref = ce_json_dump(p, ce_instance_reference(p, inst, forms[i]));
+        ce_render_t w;
+
+        ce_render_init(&w, p, 64);
+        ce_instance_render(&w, inst, forms[i]);
+        FUZZ_CHECK(ref && strcmp(ce_render_text(&w), ref) == 0, "%s: rendered (form %zu) differs",
+                   what, i);
+        inst->view = ce_instance_view(p, inst, &inst->view_len);
+        ce_render_init(&w, p, 64);
+        ce_instance_render(&w, inst, forms[i]);
+        inst->view = NULL;
+        FUZZ_CHECK(strcmp(ce_render_text(&w), ref) == 0, "%s: rendered from the view (form %zu)",
+                   what, i);
+    }
 }
 
 /* What ce_request_reply() does with a body, plus: it parses back, equal. */
@@ -165,6 +196,7 @@ static void check_instance(apr_pool_t *p, const ce_instance_t *inst, const char 
     }
     FUZZ_CHECK(json_is_true(json_object_get(j, "valid")) == ce_instance_valid(inst), "%s: valid",
                what);
+    check_rendered(p, inst, what);
     send_json(p, j, what);
 }
 
