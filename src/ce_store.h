@@ -169,6 +169,16 @@ apr_status_t ce_store_instance_read(ce_instance_t **pinst, ce_db_t *db, apr_pool
                                     const ce_catalog_t *cat, const ce_user_t *owner, apr_int64_t id,
                                     unsigned how, const char **perr);
 
+/* Instance id, read as how says, if it belongs to the user of these
+ * secrets (the user, from the same row, set as inst->user): an answer's
+ * read and its caller's authentication in one statement. APR_NOTFOUND when
+ * the secrets name no user or the instance is not theirs (the caller tells
+ * which apart the usual way); APR_EGENERAL as ce_store_instance_get. */
+apr_status_t ce_store_instance_read_as(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                       const ce_catalog_t *cat, const char *user_secret,
+                                       const char *org_secret, apr_int64_t id, unsigned how,
+                                       const char **perr);
+
 /* Loads instance id if it belongs to owner (owner is set as inst->user);
  * element resolved through cat; sealed values opened. APR_NOTFOUND
  * otherwise; APR_EGENERAL with *perr for a database failure or a stored

@@ -22,6 +22,12 @@ const ce_store_statement_t ce_store_instance_statements[] = {
     {"ce_select_instance", "SELECT " CE_STORE_INSTANCE_COLUMNS
                            " FROM ce_instance i WHERE i.id = %lld AND i.user_id = %lld"},
 
+    /* an answer's read and its caller's authentication in one statement */
+    {"ce_select_instance_as",
+     "SELECT " CE_STORE_INSTANCE_COLUMNS ", " CE_STORE_USER_COLUMNS
+     " FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
+     "JOIN ce_organization o ON o.id = u.organization_id "
+     "WHERE i.id = %lld AND u.secret_digest = %s AND o.secret_digest = %s"},
     {"ce_select_instance_by_token",
      "SELECT id, disabled FROM ce_instance WHERE token_digest = %s AND user_id = %lld"},
     {"ce_select_instance_of_credentials",
@@ -415,6 +421,29 @@ apr_status_t ce_store_instance_read(ce_instance_t **pinst, ce_db_t *db, apr_pool
         return rv;
     }
     return instance_from_row(pinst, db, p, row, cat, owner, how, perr);
+}
+
+apr_status_t ce_store_instance_read_as(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                       const ce_catalog_t *cat, const char *user_secret,
+                                       const char *org_secret, apr_int64_t id, unsigned how,
+                                       const char **perr)
+{
+    const char **row;
+    const void *args[3] = {&id, NULL, NULL};
+    apr_status_t rv;
+
+    *pinst = NULL;
+    args[1] = ce_crypto_keyed_digest(p, db->keys, user_secret);
+    args[2] = ce_crypto_keyed_digest(p, db->keys, org_secret);
+    if (!args[1] || !args[2]) {
+        return APR_NOTFOUND;
+    }
+    if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_as", args, perr)) !=
+        APR_SUCCESS) {
+        return rv;
+    }
+    return instance_from_row(pinst, db, p, row, cat,
+                             ce_store_user_from_row(p, row + CE_IC_USER + 1), how, perr);
 }
 
 apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,

@@ -201,6 +201,59 @@ void ce_authn_name_instance(request_rec *r, apr_int64_t id)
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT, id));
 }
 
+/* ce_authn_request_reading's statement, as ce_dbd_first runs it. */
+typedef struct {
+    ce_request_t *req;
+    const ce_credentials_t *creds;
+    unsigned how;
+    ce_instance_t *inst;
+} read_as_t;
+
+static apr_status_t read_as(ce_db_t *db, apr_pool_t *scratch, void *baton, const char **perr)
+{
+    read_as_t *a = baton;
+
+    return ce_store_instance_read_as(&a->inst, db, a->req->r->pool, a->req->catalog,
+                                     a->creds->user_secret, a->creds->organization_secret,
+                                     a->req->instance_id, a->how, perr);
+}
+
+/* req's caller known: the access log's name for it (never a secret). */
+static void caller_known(ce_request_t *req, const ce_user_t *user, apr_int64_t instance_id)
+{
+    req->user = user;
+    req->token_instance_id = instance_id;
+    req->r->user = apr_psprintf(req->r->pool, "%" APR_INT64_T_FMT, user->id);
+    if (instance_id) {
+        ce_authn_name_instance(req->r, instance_id);
+    }
+}
+
+apr_status_t ce_authn_request_reading(ce_request_t *req, unsigned how, ce_instance_t **pinst)
+{
+    ce_credentials_t creds;
+    read_as_t a = {req, &creds, how, NULL};
+    const char *err = NULL;
+    apr_status_t rv;
+
+    *pinst = NULL;
+    if (req->instance_id &&
+        ce_auth_parse(&creds, req->r->pool, ce_guard_authorization(req->r), &err) == APR_SUCCESS &&
+        !creds.element_token) {
+        rv = ce_dbd_first(req->conn, read_as, &a, &req->err);
+        if (rv == APR_SUCCESS) {
+            caller_known(req, a.inst->user, 0);
+            *pinst = a.inst;
+            return APR_SUCCESS;
+        }
+        if (rv != APR_NOTFOUND) {
+            return rv; /* a database failure (req->err), or a value that does not open */
+        }
+        req->err = NULL;
+    }
+    return ce_authn_request(req); /* 401, or the caller: then the instance is not theirs */
+}
+
 apr_status_t ce_authn_request(ce_request_t *req)
 {
     request_rec *r = req->r;
@@ -211,12 +264,6 @@ apr_status_t ce_authn_request(ce_request_t *req)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    req->user = who.user;
-    req->token_instance_id = who.instance_id;
-    /* For the access log: who, by id — never a secret. */
-    r->user = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, who.user->id);
-    if (who.instance_id) {
-        ce_authn_name_instance(r, who.instance_id);
-    }
+    caller_known(req, who.user, who.instance_id);
     return APR_SUCCESS;
 }

@@ -59,6 +59,14 @@ apr_status_t ce_authn_check_instance(ce_instance_t **pinst, ce_dbd_conn_t *conn,
  * status goes to ce_request_fail. */
 apr_status_t ce_authn_request(ce_request_t *req);
 
+/* ce_authn_request for a call that reads req's instance (req->instance_id)
+ * to answer: with User and Organization secrets and no Element token, the
+ * authentication and the instance (read as how says, ce_store.h) are one
+ * statement, and *pinst is that instance. Otherwise (an Element token, no
+ * such instance of theirs, bad secrets) ce_authn_request as usual and
+ * *pinst NULL: the caller reads the instance itself, and answers 404. */
+apr_status_t ce_authn_request_reading(ce_request_t *req, unsigned how, ce_instance_t **pinst);
+
 /* Names instance id, which an Element token authenticated, on every
  * answer to r (Elements-Element-Instance-Id; errors too). */
 void ce_authn_name_instance(request_rec *r, apr_int64_t id);

@@ -34,4 +34,9 @@ int ce_ep_elements_list(ce_request_t *req);
 int ce_ep_elements_get(ce_request_t *req);
 int ce_ep_elements_oauth_url(ce_request_t *req); /* GET and POST .../oauth/url */
 
+/* How a read that only answers reads (CE_STORE_READ_*): the stored view,
+ * and in full too when answers are checked against their reference
+ * (CEInstancesRenderCheck). */
+unsigned ce_ep_answer_read(const ce_request_t *req);
+
 #endif

@@ -21,9 +21,7 @@ static apr_status_t instance_not_found(ce_request_t *req)
     return APR_NOTFOUND;
 }
 
-/* How a read that only answers reads: the stored view, and in full too
- * when answers are checked against their reference. */
-static unsigned answer_read(const ce_request_t *req)
+unsigned ce_ep_answer_read(const ce_request_t *req)
 {
     return CE_STORE_READ_VIEW | (ce_request_render_check(req) ? CE_STORE_READ_FULL : 0);
 }
@@ -187,7 +185,7 @@ int ce_ep_instances_list(ce_request_t *req)
     apr_status_t rv;
 
     rv = ce_page_query_parse(&q, p, req->r->args, req->scope ? req->scope->id : 0, &req->err);
-    q.read = answer_read(req);
+    q.read = ce_ep_answer_read(req);
     if (rv != APR_SUCCESS ||
         (rv = ce_store_instance_list(&found, &more, &req->conn->db, p, req->catalog, req->user, &q,
                                      &req->err)) != APR_SUCCESS ||
@@ -236,9 +234,14 @@ int ce_ep_instances_create(ce_request_t *req)
 
 int ce_ep_instances_get(ce_request_t *req)
 {
-    ce_instance_t *inst;
-    apr_status_t rv = load_as(&inst, req, answer_read(req));
+    ce_instance_t *inst = req->read; /* read with the caller, or not yet */
+    apr_status_t rv = APR_SUCCESS;
 
+    if (inst && req->scope && inst->element_id != req->scope->id) {
+        rv = instance_not_found(req);
+    } else if (!inst) {
+        rv = load_as(&inst, req, ce_ep_answer_read(req));
+    }
     return rv == APR_SUCCESS ? reply_instance(req, inst) : ce_request_fail(req, rv);
 }
 

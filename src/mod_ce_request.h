@@ -41,6 +41,7 @@ typedef struct {
     const char *err;               /* message for the failure being returned */
     const char *provider_message;  /* an OAuth provider's words on the failure, or NULL */
     int body_consumed;             /* request body read (or rejected) by us */
+    ce_instance_t *read; /* the instance, read with the caller (ce_authn_request_reading) */
 } ce_request_t;
 
 /* CE_EMEDIATYPE (415) when the request says its body is anything but

@@ -91,7 +91,11 @@ static int dispatch(ce_request_t *req)
     req->config_id = (long)rt.config_id;
     req->element_ref = rt.element_ref;
     req->event_id = rt.event_id;
-    if ((rv = ce_authn_request(req)) != APR_SUCCESS) {
+    /* GET /instances/{id}: the caller and the instance in one statement */
+    rv = rt.endpoint == CE_ROUTE_INSTANCES_GET && !rt.by_token
+             ? ce_authn_request_reading(req, ce_ep_answer_read(req), &req->read)
+             : ce_authn_request(req);
+    if (rv != APR_SUCCESS) {
         return ce_request_fail(req, rv);
     }
     if (rt.by_token) {
