@@ -197,6 +197,16 @@ pair() {
     measure "static_$1" "$big_auth" "$base/instance.json"
     measure "$@"
 }
+# The httpd children's resident memory (kB, each child's VmRSS summed
+# over the children; the parent's left out): at the start of the rounds
+# and after each, so that growth under load shows.
+children_rss() {
+    parent=$(cat "$work/httpd.pid" 2>/dev/null)
+    for p in $(pgrep -f "$work/httpd.conf"); do
+        [ "$p" = "$parent" ] || awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null
+    done | awk '{ t += $1 } END { print t + 0 }'
+}
+rss_log="$(children_rss)"
 round=0
 while [ $round -lt "$rounds" ]; do
     pair get "$big_auth" "$api/instances/$id"
@@ -213,6 +223,7 @@ while [ $round -lt "$rounds" ]; do
         pair proxy "$big_auth" "$base/plain/instance.json"
     fi
     round=$((round + 1))
+    rss_log="$rss_log $(children_rss)"
 done
 big=$(sqlite3 "$work/bench.db" "SELECT count(*) FROM ce_instance WHERE user_id = (SELECT min(id) FROM ce_user)")
 
@@ -265,6 +276,8 @@ perl -e '
         $med{proxy}{cpu} / ($med{gateway}{cpu} || 1), $med{proxy}{cpu}, $med{gateway}{cpu}
         if $med{gateway} && $med{proxy};
 ' "$size" "$secs" "$conns" "$page" "$small" "$big" "$rounds" | tee "$root/build/bench.md"
+echo "httpd children's RSS (kB) at the start and after each round: $rss_log" |
+    tee -a "$root/build/bench.md"
 
 if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then
     echo "bench: some requests failed (non-2xx); see the table" >&2

@@ -281,6 +281,16 @@ enum {
     CE_IC_USER
 };
 
+/* ce_store_view.c: inst's view (ce_instance_view) sealed for a write of
+ * inst, bound to its token's digest and its element's definition; "" when
+ * none is kept (no element, no token), NULL on failure. */
+const char *ce_store_view_sealed(apr_pool_t *p, const ce_db_t *db, const ce_instance_t *inst,
+                                 const char *digest);
+/* inst->view and inst->token from the row's view, when it has one that
+ * opens, is the row's and was made under inst's element definition; else
+ * 0 (the row is to be read in full). */
+int ce_store_view_from_row(ce_instance_t *inst, const ce_db_t *db, apr_pool_t *p, const char **row);
+
 /* Parses stored JSON text (tags / configuration) of the expected type. */
 apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, json_type type);
 
