@@ -42,7 +42,7 @@ static apr_status_t finalize(void *data)
 
 #define NATIVES_KEY "ce-sqlite-natives"
 /* Most placeholders a statement has (more: left to apr_dbd). */
-#define MAX_ARGS 16
+#define MAX_ARGS 32
 
 /* One prepared SELECT: its statement, and its placeholders' types in
  * order, as apr_dbd's (L: %lld, l: %ld, i: %d, s: %s). */
