@@ -8,7 +8,8 @@
 # Covered: truncated and invalid JSON; a wrong type for every field of the
 # create, update and configuration-entry bodies; bodies over the 1 MiB limit
 # (413) and nested 100,000 deep (400, never a crash or a 500); invalid UTF-8;
-# NUL bytes raw and as \u0000; duplicate keys; absurd ids and path traversal;
+# NUL bytes raw and as \u0000; duplicate keys; absurd ids and path traversal
+# (event ids too: another tenant's or another instance's event is 404);
 # malformed and oversized Authorization headers; unknown methods (405 + Allow);
 # wrong Content-Types (415). SQL and HTML injection are valid requests: 200,
 # the SQL kept as plain text, the HTML of names and tags stripped, and the
@@ -43,6 +44,16 @@ my @theirs = (create_instance($o, 'jira', name => 'bystander jira', tags => ['se
               create_instance($o, 'sfdc', name => 'bystander sfdc', tags => ['shared']));
 my $id = $inst->{id};
 my $theirs_db = db_instances($o);
+# Event ids: the other tenant's (its creates'), and one of ours of another
+# instance than $inst.
+my $their_event = api(GET => 'instances/events', auth => $o)->list->[0]{eventId};
+my($s3_event) = map { $_->{eventId} } grep { $_->{instanceId} == $s3->{id} }
+                @{ api(GET => 'instances/events', auth => $t)->list };
+ok $their_event && $s3_event, 'event ids found';
+# The events of another tenant's instance: none of the caller's (a deleted
+# instance's events stay listed under its id, so the list is not a 404).
+is_deeply api(GET => "instances/$theirs[0]{id}/events", auth => $t)->list, [],
+    'GET /instances/{their id}/events: an empty list, nothing of theirs';
 
 # Configuration entry ids by key (catalog order; looked up, not assumed).
 sub config_id {
@@ -402,6 +413,17 @@ for my $r (
     [DELETE => "elements/%27%3B%20DROP%20TABLE%20ce_instance%3B--/instances/$id"],
     [GET    => 'elements/' . ('j' x 4000) . '/instances'],
     [GET    => '/elements/api-v2'],
+    # events: another tenant's, another instance's, absurd ids
+    [GET    => "instances/events/$their_event"],
+    [PUT    => "instances/events/$their_event/redeliver"],
+    [GET    => "instances/$theirs[0]{id}/events/$their_event"],
+    [GET    => "instances/$id/events/$s3_event"],
+    [GET    => "instances/events/%27%20OR%201%3D1%20--"],
+    [PUT    => "instances/events/%27%20OR%201%3D1%20--/redeliver"],
+    [GET    => 'instances/events/' . ('e' x 4000)],
+    [PUT    => "instances/events/$s3_event%20/redeliver"],
+    [GET    => "instances/-1/events"],
+    [GET    => 'instances/99999999999999999999/events'],
     # traversal that stays below the API once normalised
     [GET    => 'instances/%2e%2e/etc/passwd'],
     [DELETE => "instances/$id/%2e%2e/%2e%2e/etc/passwd"],
