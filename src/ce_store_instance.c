@@ -35,7 +35,12 @@ const ce_store_statement_t ce_store_instance_statements[] = {
      " FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
      "JOIN ce_organization o ON o.id = u.organization_id "
      "WHERE i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
-    {"ce_select_instance_revision", CE_STORE_REVISION_SQL("%lld", "%s", "%s", "%s")},
+    /* the gateway's per-call check: the instance of id whose token, user and
+     * organization digests are those */
+    {"ce_select_instance_revision",
+     "SELECT i.revision, i.disabled FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "
+     "JOIN ce_organization o ON o.id = u.organization_id WHERE i.id = %lld "
+     "AND i.token_digest = %s AND u.secret_digest = %s AND o.secret_digest = %s"},
     {"ce_select_instance_of_token",
      "SELECT " CE_STORE_INSTANCE_COLUMNS " FROM ce_instance i WHERE i.token_digest = %s AND "
      "i.user_id = %lld"},
@@ -484,11 +489,7 @@ apr_status_t ce_store_instance_revision(apr_int64_t *prevision, int *pdisabled, 
     const void *args[1 + CE_STORE_CREDENTIAL_DIGESTS] = {&id, digests[0], digests[1], digests[2]};
     apr_status_t rv;
 
-    if (ce_store_sqlite_native(db) &&
-        (rv = ce_store_sqlite_revision(prevision, pdisabled, db, p, id, digests, perr)) !=
-            APR_EAGAIN) {
-        return rv; /* see ce_store_sqlite.c */
-    }
+    /* on SQLite, with SQLite's own API like every prepared SELECT */
     rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_revision", args, perr);
     if (rv == APR_SUCCESS) {
         *prevision = apr_atoi64(ce_store_or_empty(row[0]));

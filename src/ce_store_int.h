@@ -352,17 +352,8 @@ apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t
  * is its turn (ce_store_batch.c). */
 void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_store_create_t *c);
 
-/* The revision check's SELECT, one text for both ways of running it (apr_dbd
- * placeholders in ce_store_instance.c, SQLite's in ce_store_sqlite.c):
- * the instance of id whose token, user and organization digests are those. */
-#define CE_STORE_REVISION_SQL(ID, TOKEN, USER, ORG)                                                \
-    "SELECT i.revision, i.disabled FROM ce_instance i JOIN ce_user u ON u.id = i.user_id "         \
-    "JOIN ce_organization o ON o.id = u.organization_id WHERE i.id = " ID                          \
-    " AND i.token_digest = " TOKEN " AND u.secret_digest = " USER " AND o.secret_digest = " ORG
-
 /* ce_store_sqlite.c: whether db is an SQLite connection whose native
- * handle the hot statements below may use; ce_store_instance_revision on
- * it with SQLite's own API (APR_EAGAIN: busy, read it through apr_dbd). */
+ * handle its prepared SELECTs may use. */
 int ce_store_sqlite_native(const ce_db_t *db);
 /* Finalizes what ce_store_sqlite_* prepared on db (before it is closed). */
 void ce_store_sqlite_done(ce_db_t *db);
@@ -374,8 +365,5 @@ void ce_store_sqlite_prepare(ce_db_t *db, const char *label, const char *sql);
  * is busy (nothing appended: read it through apr_dbd). */
 apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_pool_t *p,
                                    const char *label, const void **args, const char **perr);
-apr_status_t ce_store_sqlite_revision(apr_int64_t *prevision, int *pdisabled, ce_db_t *db,
-                                      apr_pool_t *p, apr_int64_t id, const char *const *digests,
-                                      const char **perr);
 
 #endif
