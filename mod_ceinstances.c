@@ -20,6 +20,11 @@
 
 static int ce_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
+    /* Before any connection is opened (mod_dbd opens them after this). */
+    int mt = ce_store_sqlite_threading();
+
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, NULL, "CE00062: SQLite %s",
+                 mt ? "set to multi-thread mode" : "already in use: its threading mode kept");
     ce_gateway_pre_config();
     return ce_dbd_mutex_register(pconf) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -106,6 +106,14 @@ apr_status_t ce_store_rekey(ce_store_rekey_report_t **preport, ce_db_t *db, apr_
 apr_status_t ce_store_verify(ce_store_rekey_report_t **preport, ce_db_t *db, apr_pool_t *p,
                              const char **perr);
 
+/* SQLite in multi-thread mode for this process (each connection used by
+ * one thread at a time, as mod_dbd hands them out and the group-commit
+ * writer is used), without its per-connection mutexes, and without its
+ * memory statistics (a global mutex on every allocation). Works only
+ * before SQLite's first use in the process: 1 if set, 0 if SQLite was in
+ * use already (then it keeps its serialized mode). */
+int ce_store_sqlite_threading(void);
+
 /* Idempotent, cheap after the first call on a connection: applies driver
  * pragmas (SQLite: busy_timeout, WAL, foreign_keys), creates the schema if
  * missing (CREATE ... IF NOT EXISTS; records schema version 1), and prepares

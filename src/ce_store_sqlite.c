@@ -22,6 +22,16 @@
 
 #include "ce_store_int.h"
 
+int ce_store_sqlite_threading(void)
+{
+    /* Before SQLite's first use in this process only: SQLITE_MISUSE after. */
+    if (!sqlite3_threadsafe() || sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK) {
+        return 0;
+    }
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return 1;
+}
+
 int ce_store_sqlite_native(const ce_db_t *db)
 {
     return db->pool && strcmp(apr_dbd_name(db->driver), "sqlite3") == 0 &&
@@ -156,6 +166,24 @@ static int bind_all(const native_t *n, const void **args)
     return rc;
 }
 
+/* An integer column as apr_dbd would give it (decimal text), printed here
+ * into p: sqlite3_column_text of an integer converts it in a buffer SQLite
+ * allocates and frees on every row (measured 2026-12-04: ~15% of a GET's
+ * instructions). */
+static const char *decimal(sqlite3_int64 v, apr_pool_t *p)
+{
+    char buf[24], *e = buf + sizeof(buf), *d = e;
+    sqlite3_uint64 u = v < 0 ? 0 - (sqlite3_uint64)v : (sqlite3_uint64)v;
+
+    do {
+        *--d = (char)('0' + u % 10);
+    } while ((u /= 10) != 0);
+    if (v < 0) {
+        *--d = '-';
+    }
+    return apr_pstrmemdup(p, d, (apr_size_t)(e - d));
+}
+
 /* The current row's columns, copied into p (NULL for SQL NULL). */
 static const char **row_copy(sqlite3_stmt *st, apr_pool_t *p)
 {
@@ -163,10 +191,21 @@ static const char **row_copy(sqlite3_stmt *st, apr_pool_t *p)
     const char **values = apr_palloc(p, (ncols ? ncols : 1) * sizeof(*values));
 
     for (i = 0; i < ncols; i++) {
-        const unsigned char *v = sqlite3_column_text(st, i);
+        const unsigned char *v;
 
-        values[i] =
-            v ? apr_pstrmemdup(p, (const char *)v, (apr_size_t)sqlite3_column_bytes(st, i)) : NULL;
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL:
+            values[i] = NULL;
+            break;
+        case SQLITE_INTEGER:
+            values[i] = decimal(sqlite3_column_int64(st, i), p);
+            break;
+        default:
+            v = sqlite3_column_text(st, i);
+            values[i] = v ? apr_pstrmemdup(p, (const char *)v,
+                                           (apr_size_t)sqlite3_column_bytes(st, i))
+                          : NULL;
+        }
     }
     return values;
 }
