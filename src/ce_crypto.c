@@ -1,6 +1,5 @@
 /* ce_crypto: random tokens and secrets, digests, the key file, sealing.
  * Everything cryptographic delegates to OpenSSL. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <apr_file_info.h>
@@ -13,7 +12,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
-#include "ce_crypto.h"
+#include "ce_crypto_int.h"
 
 apr_status_t ce_crypto_token(const char **ptoken, apr_pool_t *p, apr_size_t nbytes)
 {
@@ -549,69 +548,16 @@ int ce_crypto_sealed_current(const ce_keys_t *keys, const char *s)
     return sealed_parts(kid, s) && strcmp(kid, keys->kid) == 0;
 }
 
-/* AES-256-GCM contexts: making one costs more than sealing or opening a
- * short value with it, so each thread keeps one per direction, set to the
- * cipher once, given a key and nonce per value; freed when the thread ends
- * (the main thread's at exit). */
-
-static pthread_key_t ctx_keys[2];
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
-static int ctx_keys_ok;
-
-static void ctx_free(void *ctx)
-{
-    EVP_CIPHER_CTX_free(ctx);
-}
-
-static void ctx_free_main(void)
-{
-    int enc;
-
-    for (enc = 0; enc < 2; enc++) {
-        EVP_CIPHER_CTX_free(pthread_getspecific(ctx_keys[enc]));
-        pthread_setspecific(ctx_keys[enc], NULL);
-    }
-}
-
-static void ctx_keys_make(void)
-{
-    ctx_keys_ok = pthread_key_create(&ctx_keys[0], ctx_free) == 0 &&
-                  pthread_key_create(&ctx_keys[1], ctx_free) == 0 && atexit(ctx_free_main) == 0;
-}
-
-/* The calling thread's context for sealing (enc 1) or opening (0), set to
- * AES-256-GCM; NULL on failure. */
-static EVP_CIPHER_CTX *thread_ctx(const ce_keys_t *keys, int enc)
-{
-    EVP_CIPHER_CTX *ctx;
-
-    if (pthread_once(&ctx_once, ctx_keys_make) != 0 || !ctx_keys_ok) {
-        return NULL;
-    }
-    if ((ctx = pthread_getspecific(ctx_keys[enc])) != NULL) {
-        return ctx;
-    }
-    ctx = EVP_CIPHER_CTX_new();
-    if (!ctx ||
-        EVP_CipherInit_ex(ctx, keys->algs ? keys->algs->gcm : EVP_aes_256_gcm(), NULL, NULL, NULL,
-                          enc) != 1 ||
-        pthread_setspecific(ctx_keys[enc], ctx) != 0) {
-        EVP_CIPHER_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
 const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad,
                            const char *plaintext, apr_size_t len)
 {
     apr_size_t n = NONCE_BYTES + len + TAG_BYTES;
     unsigned char *buf = apr_palloc(p, n);
-    EVP_CIPHER_CTX *ctx = thread_ctx(keys, 1);
+    EVP_CIPHER_CTX *ctx;
     int out = 0, fin = 0, ok;
 
-    ok = ctx && len < (apr_size_t)1 << 30 && ce_crypto_random(buf, NONCE_BYTES) &&
-         EVP_EncryptInit_ex(ctx, NULL, NULL, keys->enc, buf) == 1 &&
+    ok = len < (apr_size_t)1 << 30 && ce_crypto_random(buf, NONCE_BYTES) &&
+         (ctx = ce_crypto_gcm_ctx(keys->algs ? keys->algs->gcm : NULL, 1, keys->enc, buf)) &&
          EVP_EncryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_EncryptUpdate(ctx, buf + NONCE_BYTES, &out, (const unsigned char *)plaintext,
                            (int)len) == 1 &&
@@ -628,10 +574,10 @@ const char *ce_crypto_seal(apr_pool_t *p, const ce_keys_t *keys, const char *aad
 static int open_with(const ce_keys_t *keys, const unsigned char *key, const char *aad,
                      const unsigned char *buf, apr_size_t n, char *plain)
 {
-    EVP_CIPHER_CTX *ctx = thread_ctx(keys, 0);
+    EVP_CIPHER_CTX *ctx = ce_crypto_gcm_ctx(keys->algs ? keys->algs->gcm : NULL, 0, key, buf);
     int out = 0, fin = 0, ok;
 
-    ok = ctx && EVP_DecryptInit_ex(ctx, NULL, NULL, key, buf) == 1 &&
+    ok = ctx &&
          EVP_DecryptUpdate(ctx, NULL, &out, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_DecryptUpdate(ctx, (unsigned char *)plain, &out, buf + NONCE_BYTES, (int)n) == 1 &&
          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES,

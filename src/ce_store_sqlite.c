@@ -194,17 +194,17 @@ static const char **row_copy(sqlite3_stmt *st, apr_pool_t *p)
         const unsigned char *v;
 
         switch (sqlite3_column_type(st, i)) {
-        case SQLITE_NULL:
-            values[i] = NULL;
-            break;
-        case SQLITE_INTEGER:
-            values[i] = decimal(sqlite3_column_int64(st, i), p);
-            break;
-        default:
-            v = sqlite3_column_text(st, i);
-            values[i] = v ? apr_pstrmemdup(p, (const char *)v,
-                                           (apr_size_t)sqlite3_column_bytes(st, i))
-                          : NULL;
+            case SQLITE_NULL:
+                values[i] = NULL;
+                break;
+            case SQLITE_INTEGER:
+                values[i] = decimal(sqlite3_column_int64(st, i), p);
+                break;
+            default:
+                v = sqlite3_column_text(st, i);
+                values[i] =
+                    v ? apr_pstrmemdup(p, (const char *)v, (apr_size_t)sqlite3_column_bytes(st, i))
+                      : NULL;
         }
     }
     return values;

@@ -236,6 +236,41 @@ START_TEST(key_ring)
 }
 END_TEST
 
+/* Each thread's cipher contexts are re-keyed only when the key differs
+ * from their last one (ce_crypto_gcm.c): keys alternating value by value,
+ * a key changed in place (same address, other bytes), and an open that
+ * fails authentication never leave a context with the wrong key. */
+START_TEST(gcm_contexts_rekeyed)
+{
+    ce_keys_t *a = fresh_keys("k1", NULL), *b = fresh_keys("k2", NULL), copy;
+    const char *sa, *sb, *tampered;
+    char *t;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        sa = ce_crypto_seal(pool, a, "t", "A", 1);
+        sb = ce_crypto_seal(pool, b, "t", "B", 1);
+        ck_assert_str_eq(opened(a, sa), "A");
+        ck_assert_str_eq(opened(b, sb), "B");
+        ck_assert_ptr_null(opened(a, sb));
+        ck_assert_str_eq(opened(a, sa), "A");
+    }
+    tampered = t = apr_pstrdup(pool, sa);
+    t[strlen(t) - 3] = t[strlen(t) - 3] == 'A' ? 'B' : 'A';
+    ck_assert_ptr_null(opened(a, tampered));
+    ck_assert_str_eq(opened(a, sa), "A");
+    /* the same ce_keys_t, its key replaced: what it seals opens only with b */
+    copy = *a;
+    ck_assert_str_eq(opened(&copy, sa), "A");
+    memcpy(copy.enc, b->enc, CE_KEY_BYTES);
+    memcpy(copy.kid, b->kid, sizeof(copy.kid));
+    sb = ce_crypto_seal(pool, &copy, "t", "C", 1);
+    ck_assert_str_eq(opened(&copy, sb), "C");
+    ck_assert_str_eq(opened(b, sb), "C");
+    ck_assert_ptr_null(opened(a, sb));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("crypto");
@@ -248,6 +283,7 @@ int main(void)
     tcase_add_test(tc, keyed_digests_remembered);
     tcase_add_test(tc, seal_and_open);
     tcase_add_test(tc, key_ring);
+    tcase_add_test(tc, gcm_contexts_rekeyed);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
