@@ -163,12 +163,14 @@ deps:
 
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed. Then the fast checks
-# (format, unit, fuzz corpus replay), the suite on both drivers, and the
-# suite on both drivers under ASan/UBSan.
+# (format, unit, fuzz corpus replay), the Debian package installed into
+# Debian's apache2 and purged (scripts/test-deb.sh, root only), the suite on
+# both drivers, and the suite on both drivers under ASan/UBSan.
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
 	scripts/oauth.sh install
+	scripts/test-deb.sh
 	scripts/test.sh
 	$(MAKE) test-asan
 
