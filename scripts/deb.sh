@@ -34,7 +34,7 @@ fi
     exit 1
 }
 cp "$SRC"/*.deb "$SRC"/*.buildinfo "$SRC"/*.changes "$OUT"/
-echo "deb.sh: built in build/deb/:" $(cd "$OUT" && ls -- *.deb)
+echo "deb.sh: built in build/deb/: $(cd "$OUT" && echo ./*.deb | sed 's|\./||g')"
 
 if command -v lintian >/dev/null 2>&1; then
     # ceadmin's man page is doc/ceadmin.8 (installed by `make install` from

@@ -25,7 +25,6 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-TOP=$(pwd)
 PKG=libapache2-mod-ceinstances
 STATEDIR=/var/lib/ceinstances
 KEY=/etc/apache2/ceinstances/key
@@ -123,7 +122,7 @@ grep -q '^Include ports.conf$' /etc/apache2/apache2.conf || fail "apache2.conf h
 sed "s/^Include ports.conf\$/Listen 127.0.0.1:$PORT/" /etc/apache2/apache2.conf >"$WORK/apache2.conf"
 apache() {
     # Debian's environment, with pid, logs and locks of this test's own.
-    # shellcheck disable=SC1091
+    # shellcheck disable=SC2016 # expanded by the inner sh
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c '. /etc/apache2/envvars &&
         export APACHE_PID_FILE="$0/run/apache2.pid" APACHE_RUN_DIR="$0/run" \
             APACHE_LOCK_DIR="$0/lock" APACHE_LOG_DIR="$0/log" &&
@@ -178,7 +177,7 @@ dpkg -r "$PKG" >"$WORK/remove.log" 2>&1 || { cat "$WORK/remove.log" >&2; fail "d
 for m in ceinstances.load ceinstances.conf dbd.load; do
     [ ! -e "/etc/apache2/mods-enabled/$m" ] || fail "mods-enabled/$m is still there after dpkg -r"
 done
-[ -s "$DB" ] && [ -s "$KEY" ] || fail "dpkg -r removed the database or the key (only purge does)"
+{ [ -s "$DB" ] && [ -s "$KEY" ]; } || fail "dpkg -r removed the database or the key (only purge does)"
 dpkg --purge "$PKG" >"$WORK/purge.log" 2>&1 || { cat "$WORK/purge.log" >&2; fail "dpkg --purge"; }
 INSTALLED=""
 [ ! -e "$STATEDIR" ] || fail "$STATEDIR is still there after purge"
