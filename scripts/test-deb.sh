@@ -8,7 +8,8 @@
 #  2. dpkg -i: the module and mod_dbd enabled, /var/lib/ceinstances
 #     www-data's, the key root's 0600;
 #  3. the first tenant made as root with the installed /usr/sbin/ceadmin
-#     (a new database): every database file stays www-data's;
+#     (a new database): every database file stays www-data's (and again
+#     with the server running: a user added as root can create);
 #  4. Debian's apache2 (its /etc/apache2 and envvars) started directly (no
 #     systemd here) on a free loopback port instead of ports.conf's (a copy
 #     of apache2.conf naming that port is the only difference; pid, logs,
@@ -155,9 +156,21 @@ perl -MJSON::PP -e 'my $j = JSON::PP->new->canonical;
     my @d = map { open my $f, "<", $_ or die; local $/; $j->decode(<$f>) } @ARGV;
     exit($j->encode($d[0]) eq $j->encode($d[1]) ? 0 : 1)' "$WORK/post.json" "$WORK/get.json" \
     || fail "GET /instances/$id differs from the POST answer: $(cat "$WORK/get.json")"
+# ceadmin as root again, now with the server's -wal/-shm files there: a
+# second user, whose create the server still writes.
+/usr/sbin/ceadmin --db "sqlite3:$DB" --key "$KEY" user-add --org-id 1 \
+    --email two@example.com >"$WORK/user2.json"
+auth2=$(perl -MJSON::PP -e 'local $/; my $d = decode_json(<STDIN>);
+    print "User $d->{user}{secret}, Organization "' <"$WORK/user2.json")${auth##*Organization }
+code=$(curl -s -o "$WORK/post2.json" -w '%{http_code}' -X POST -H "Authorization: $auth2" \
+    -H 'Content-Type: application/json' \
+    -d '{"element":{"key":"jira"},"name":"Second JIRA","configuration":{"jira.username":"me","jira.password":"pw","jira.api.url":"https://example.atlassian.net"}}' \
+    "$URL/instances")
+[ "$code" = 200 ] || { cat "$WORK/post2.json" >&2; fail "POST /instances after ceadmin user-add: $code"; }
 bad=$(find "$STATEDIR" ! -user www-data)
 [ -z "$bad" ] || fail "after the server wrote, not www-data's: $bad"
-say "POST /instances 200 (id $id), GET /instances/$id 200, the same instance"
+say "POST /instances 200 (id $id), GET /instances/$id 200, the same instance;" \
+    "ceadmin user-add as root, then that user's POST 200"
 
 # 5. the suite, with the package installed and enabled, tests build/
 if [ -z "${CE_TEST_DEB_NO_SUITE:-}" ]; then
