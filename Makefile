@@ -194,9 +194,10 @@ bench: deps
 # `make install` puts the module, ceadmin, the catalog, the a2enmod files and
 # the man pages where apxs says httpd keeps them (DESTDIR honoured; nothing is
 # enabled or started, and no data directory or key is made: see README,
-# "Install"). `make deb` builds libapache2-mod-ceinstances (debian/) into
-# build/deb/ with dpkg-buildpackage, from a copy of the tree (scripts/deb.sh).
-VERSION     := 0.9.0
+# "Install"). `make deb` builds libapache2-mod-ceinstances (debian/; its
+# version is debian/changelog's, which must be src/ce_version.h's CE_VERSION)
+# into build/deb/ with dpkg-buildpackage, from a copy of the tree
+# (scripts/deb.sh).
 prefix      ?= /usr
 SBINDIR     ?= $(prefix)/sbin
 MANDIR      ?= $(prefix)/share/man

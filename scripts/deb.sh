@@ -16,6 +16,16 @@ SRC=$TOP/build/deb-src
 VERSION=$(dpkg-parsechangelog -S Version)
 PKG=libapache2-mod-ceinstances
 
+# One version: the package's (debian/changelog) is the program's.
+if [ -e src/ce_version.h ]; then
+    ce_version=$(sed -n 's/^#[[:space:]]*define[[:space:]]\{1,\}CE_VERSION[[:space:]]\{1,\}"\([^"]*\)".*/\1/p' \
+        src/ce_version.h)
+    [ "$ce_version" = "$VERSION" ] || {
+        echo "deb.sh: debian/changelog says $VERSION, src/ce_version.h says CE_VERSION \"$ce_version\"" >&2
+        exit 1
+    }
+fi
+
 rm -rf "$SRC" "$OUT"
 mkdir -p "$SRC/$PKG-$VERSION" "$OUT"
 if git rev-parse --git-dir >/dev/null 2>&1; then
