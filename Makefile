@@ -34,23 +34,24 @@ CELOAD   := $(BUILD)/ceload
 REBIND   := $(BUILD)/rebind_preload.so
 
 .PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
+.PHONY: install deb
 all: $(MODULE) $(CEADMIN) $(CELOAD) $(REBIND)
 
 # The core must build without httpd headers: it gets APR's include path only.
 $(OBJ)/ce_%.o: src/ce_%.c | $(OBJ)
-	$(CC) $(CFLAGS) $(APR_INC) -Isrc -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_INC) -Isrc -c $< -o $@
 $(OBJ)/ceadmin.o: src/ceadmin.c | $(OBJ)
-	$(CC) $(CFLAGS) $(APR_INC) -Isrc -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_INC) -Isrc -c $< -o $@
 $(OBJ)/mod_%.o: src/mod_%.c | $(OBJ)
-	$(CC) $(CFLAGS) $(APR_INC) $(HTTPD_INC) -Isrc -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_INC) $(HTTPD_INC) -Isrc -c $< -o $@
 $(OBJ)/mod_ceinstances.o: mod_ceinstances.c | $(OBJ)
-	$(CC) $(CFLAGS) $(APR_INC) $(HTTPD_INC) -Isrc -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(APR_INC) $(HTTPD_INC) -Isrc -c $< -o $@
 
 # apr/apr-util symbols come from httpd itself at load time.
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
-	$(CC) -shared -pthread -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -shared -pthread -o $@ $^ $(LIBS)
 $(CEADMIN): $(OBJ)/ceadmin.o $(CORE_OBJ)
-	$(CC) -pthread -o $@ $^ $(APR_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(APR_LIBS) $(LIBS)
 
 # The load generator (t/tools): libcurl's multi interface and jansson only.
 $(OBJ)/ceload.o: t/tools/ceload.c | $(OBJ)
@@ -162,12 +163,14 @@ deps:
 
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed. Then the fast checks
-# (format, unit, fuzz corpus replay), the suite on both drivers, and the
-# suite on both drivers under ASan/UBSan.
+# (format, unit, fuzz corpus replay), the Debian package installed into
+# Debian's apache2 and purged (scripts/test-deb.sh, root only), the suite on
+# both drivers, and the suite on both drivers under ASan/UBSan.
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
 	scripts/oauth.sh install
+	scripts/test-deb.sh
 	scripts/test.sh
 	$(MAKE) test-asan
 
@@ -185,6 +188,41 @@ run: deps
 bench: deps
 	$(MAKE) all
 	BENCH_SWEEP=$${BENCH_SWEEP-1} scripts/bench.sh
+
+# ---- install and the Debian package (issue 16)
+#
+# `make install` puts the module, ceadmin, the catalog, the a2enmod files and
+# the man pages where apxs says httpd keeps them (DESTDIR honoured; nothing is
+# enabled or started, and no data directory or key is made: see README,
+# "Install"). `make deb` builds libapache2-mod-ceinstances (debian/; its
+# version is debian/changelog's, which must be src/ce_version.h's CE_VERSION)
+# into build/deb/ with dpkg-buildpackage, from a copy of the tree
+# (scripts/deb.sh).
+prefix      ?= /usr
+SBINDIR     ?= $(prefix)/sbin
+MANDIR      ?= $(prefix)/share/man
+LIBEXECDIR   = $(shell $(APXS) -q LIBEXECDIR)
+SYSCONFDIR   = $(shell $(APXS) -q SYSCONFDIR)
+STATEDIR    ?= /var/lib/ceinstances
+CE_CONFDIR   = $(SYSCONFDIR)/ceinstances
+MAN8        := $(wildcard doc/*.8)
+
+install: $(MODULE) $(CEADMIN)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CE_CONFDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/mods-available
+	install -m 0644 $(MODULE) $(DESTDIR)$(LIBEXECDIR)/mod_ceinstances.so
+	install -m 0755 $(CEADMIN) $(DESTDIR)$(SBINDIR)/ceadmin
+	install -m 0644 conf/elements.json $(DESTDIR)$(CE_CONFDIR)/elements.json
+	sed 's|/usr/lib/apache2/modules|$(LIBEXECDIR)|' conf/ceinstances.load \
+	    >$(DESTDIR)$(SYSCONFDIR)/mods-available/ceinstances.load
+	sed -e 's|/etc/apache2|$(SYSCONFDIR)|g' -e 's|/var/lib/ceinstances|$(STATEDIR)|g' \
+	    conf/ceinstances.conf >$(DESTDIR)$(SYSCONFDIR)/mods-available/ceinstances.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/mods-available/ceinstances.load \
+	    $(DESTDIR)$(SYSCONFDIR)/mods-available/ceinstances.conf
+	$(if $(MAN8),install -d $(DESTDIR)$(MANDIR)/man8 && install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+
+deb:
+	scripts/deb.sh
 
 FORMAT_SRC = mod_ceinstances.c $(wildcard src/*.c src/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/fuzz/*.h)
 

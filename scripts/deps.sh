@@ -16,7 +16,10 @@ libapache2-mod-perl2 libdbd-sqlite3-perl libdbd-pg-perl libjson-perl libwww-perl
 postgresql
 sqlite3 curl wrk gnuplot-nox
 util-linux passwd
+lintian
 "
+# (make deb: dpkg-buildpackage and debhelper, with dh_apache2, come with
+# build-essential's dpkg-dev and apache2-dev; lintian checks the package.)
 
 missing=""
 for p in $PACKAGES; do

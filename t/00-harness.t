@@ -10,6 +10,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use CETest;
 use CETest::Port ();
+use Cwd ();
 use POSIX ();
 use Time::HiRes ();
 
@@ -17,6 +18,35 @@ ok -x Apache::Test::vars('ce_ceadmin'), 'build/ceadmin is there';
 like Apache::Test::vars('ce_dbd_driver'), qr/^(sqlite3|pgsql)\z/, 'database driver';
 is Apache::Test::vars('ce_dbd_driver'), $ENV{CE_TEST_DBD_DRIVER} || 'sqlite3',
     'the driver the run asked for';
+
+# The module under test is build/'s, whatever the machine has installed
+# (t/TEST.PL: a system-wide LoadModule of mod_ceinstances, e.g. the Debian
+# package's, is not inherited; scripts/test-deb.sh runs this file with the
+# package installed and enabled): every LoadModule of it in the generated
+# configuration names build/mod_ceinstances.so, and the running server has
+# that file mapped and no other mod_ceinstances.
+my $built = Cwd::realpath(Apache::Test::vars('top_dir') . '/build/mod_ceinstances.so');
+my @loads;
+for my $conf (map { Apache::Test::vars('t_conf') . "/$_" } 'httpd.conf', 'extra.conf') {
+    open my $fh, '<', $conf or die "$conf: $!";
+    while (<$fh>) {
+        push @loads, $1 if /^\s*LoadModule\s+\S*ceinstances\S*\s+"?([^"\s]+)/i
+            || /^\s*LoadModule\s+\S+\s+"?([^"\s]*ceinstances[^"\s]*)/i;
+    }
+}
+ok scalar(@loads), 'the configuration loads mod_ceinstances';
+is_deeply [map { Cwd::realpath($_) // $_ } @loads], [($built) x @loads],
+    "every LoadModule of it names $built" or diag("LoadModule: @loads");
+my $pidfile = Apache::Test::vars('t_pid_file');
+my($httpd_pid) = do { open my $fh, '<', $pidfile or die "$pidfile: $!"; <$fh> =~ /(\d+)/ };
+my %mapped;
+if (open my $maps, '<', "/proc/$httpd_pid/maps") {
+    while (my $line = <$maps>) {
+        $mapped{$1} = 1 if $line =~ m{\s(/\S*ceinstances\S*\.so)$};
+    }
+}
+is_deeply [sort map { Cwd::realpath($_) // $_ } keys %mapped], [$built],
+    "httpd ($httpd_pid) has mapped $built, no other mod_ceinstances";
 
 # Answered by the module (JSON), not by httpd's default handler.
 my $res = api(GET => 'instances');
