@@ -1,7 +1,8 @@
 # 02-auth: the Authorization header. "User <secret>, Organization <secret>"
 # authenticates; anything missing, malformed, unknown, rotated or mismatched
 # is 401 JSON, and a rejected request writes nothing. ", Element <token>" is
-# accepted only for one of the caller's live instances.
+# accepted only for one of the caller's live instances. Every 401 carries
+# WWW-Authenticate: User realm="..." (expect_error checks it on each).
 use strict;
 use warnings;
 use FindBin;
