@@ -163,11 +163,13 @@ deps:
 
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed. Then the fast checks
-# (format, unit, fuzz corpus replay), the suite on both drivers, and the
+# (format, unit, fuzz corpus replay, ceadmin as root, the README's API
+# examples against a make run server), the suite on both drivers, and the
 # suite on both drivers under ASan/UBSan.
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
+	scripts/test-readme.sh
 	scripts/oauth.sh install
 	scripts/test.sh
 	$(MAKE) test-asan
