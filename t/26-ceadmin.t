@@ -66,6 +66,12 @@ for my $c (@commands, sort keys %options) {
 }
 like $man, qr/^\.TH CEADMIN 8 "[^"]+" "mod_ceinstances \Q$version\E"/m,
     'the man page names this version';
+SKIP: {
+    skip 'man(1) is not installed', 1 unless -x '/usr/bin/man';
+    my $page = "$FindBin::Bin/../doc/ceadmin.8";
+    my $warnings = qx{LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z '$page' 2>&1 >/dev/null};
+    is $warnings, '', 'man --warnings: the page renders without a warning';
+}
 
 # The README's keygen commands take one of the forms --help shows.
 my @forms = map { join ' ', /(--[a-z]+)/g } $usage =~ /^ +ceadmin (keygen PATH.*)$/mg;
