@@ -34,7 +34,7 @@ CELOAD   := $(BUILD)/ceload
 REBIND   := $(BUILD)/rebind_preload.so
 
 .PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
-.PHONY: help stop reload test-readme
+.PHONY: help stop reload test-readme test-run
 all: $(MODULE) $(CEADMIN) $(CELOAD) $(REBIND)
 
 # The core must build without httpd headers: it gets APR's include path only.
@@ -164,12 +164,14 @@ deps:
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed. Then the fast checks
 # (format, unit, fuzz corpus replay, ceadmin as root, the README's API
-# examples against a make run server), the suite on both drivers, and the
+# examples against a make run server, make run's operator commands), the
+# suite on both drivers, and the
 # suite on both drivers under ASan/UBSan.
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
 	scripts/test-readme.sh
+	scripts/test-run.sh
 	scripts/oauth.sh install
 	scripts/test.sh
 	$(MAKE) test-asan
@@ -197,6 +199,10 @@ reload:
 # their own (a temporary CE_RUN_DIR, a free port): scripts/test-readme.sh.
 test-readme: all
 	scripts/test-readme.sh
+# make help, make stop, make reload, and make run renewing dead demo
+# secrets, on a server of their own: scripts/test-run.sh.
+test-run: all
+	scripts/test-run.sh
 
 # One benchmark run (wrk): module vs a same-size static file; table in build/bench.md.
 bench: deps
@@ -225,6 +231,7 @@ format-check:
 ## test-apache: the Apache::Test suite alone (TEST_ARGS=t/03-create.t for one file)
 ## test-asan: the suite with the module and ceadmin under ASan/UBSan (clang)
 ## test-readme: the README's API examples, in order, against a `make run` server of their own
+## test-run: make help, stop, reload, and make run renewing dead demo secrets, on a server of their own
 ## unit: the C unit tests of the core
 ## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60)
 ## fuzz-replay: the committed fuzzing corpus and regressions, once
