@@ -29,6 +29,11 @@ ok scalar(grep { $_->{id} == $ta->{org_id} && $_->{name} eq $ta->{org_name} } @$
     'list-orgs shows the new organization';
 
 expect_ok(api(GET => 'instances', auth => $ta), 'valid secrets');
+ok !defined api(GET => 'instances', auth => $ta)->header('WWW-Authenticate'),
+    'no WWW-Authenticate on an answer that is not 401';
+is api(GET => 'instances')->header('WWW-Authenticate'),
+    'User realm="Cloud Elements Instances API"',
+    'a 401 names the scheme of the Authorization header (User ..., Organization ...)';
 
 # Forms the header grammar accepts (ce_auth.h): any order, case-insensitive
 # names, optional spaces around commas.
