@@ -25,13 +25,12 @@
 # checking itself is broken. Usage: scripts/test-readme.sh [README]
 set -eu
 
+README=$(realpath "${1:-$(dirname "$0")/../README.md}")
 cd "$(dirname "$0")/.."
-TOP=$(pwd)
-README=${1:-README.md}
-[ -e build/mod_ceinstances.so ] && [ -e build/ceadmin ] || {
+if [ ! -e build/mod_ceinstances.so ] || [ ! -e build/ceadmin ]; then
     echo "test-readme: build first (make all)" >&2
     exit 1
-}
+fi
 [ -r "$README" ] || { echo "test-readme: no $README" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/ce-readme.XXXXXX)

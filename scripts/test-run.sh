@@ -9,10 +9,10 @@
 set -eu
 
 cd "$(dirname "$0")/.."
-[ -e build/mod_ceinstances.so ] && [ -e build/ceadmin ] || {
+if [ ! -e build/mod_ceinstances.so ] || [ ! -e build/ceadmin ]; then
     echo "test-run: build first (make all)" >&2
     exit 1
-}
+fi
 work=$(mktemp -d /tmp/ce-run.XXXXXX)
 chmod 0755 "$work"
 VAR=$work/var
