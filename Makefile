@@ -35,6 +35,7 @@ REBIND   := $(BUILD)/rebind_preload.so
 
 .PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
 .PHONY: install deb
+.PHONY: help stop reload test-readme test-run
 all: $(MODULE) $(CEADMIN) $(CELOAD) $(REBIND)
 
 # The core must build without httpd headers: it gets APR's include path only.
@@ -163,12 +164,16 @@ deps:
 
 # deps first, in its own step: the compile flags above ask apxs/apr-1-config,
 # which exist only once the packages are installed. Then the fast checks
-# (format, unit, fuzz corpus replay), the Debian package installed into
-# Debian's apache2 and purged (scripts/test-deb.sh, root only), the suite on
-# both drivers, and the suite on both drivers under ASan/UBSan.
+# (format, unit, fuzz corpus replay, ceadmin as root, the README's API
+# examples against a make run server, make run's operator commands), the
+# Debian package installed into Debian's apache2 and purged
+# (scripts/test-deb.sh, root only), the suite on both drivers, and the
+# suite on both drivers under ASan/UBSan.
 test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
+	scripts/test-readme.sh
+	scripts/test-run.sh
 	scripts/oauth.sh install
 	scripts/test-deb.sh
 	scripts/test.sh
@@ -183,6 +188,24 @@ test-apache: all oauth-deps
 run: deps
 	$(MAKE) all
 	scripts/run.sh
+
+# The `make run` server (its pid file in var/run/, or CE_RUN_DIR's): stop
+# ends it; reload is its graceful restart (configuration test first; the
+# catalog and build/mod_ceinstances.so are read again). Not apache2ctl:
+# that addresses Debian's own apache2.
+stop:
+	scripts/run.sh stop
+reload:
+	scripts/run.sh reload
+
+# The README's API examples, in order, against a `make run` server of
+# their own (a temporary CE_RUN_DIR, a free port): scripts/test-readme.sh.
+test-readme: all
+	scripts/test-readme.sh
+# make help, make stop, make reload, and make run renewing dead demo
+# secrets, on a server of their own: scripts/test-run.sh.
+test-run: all
+	scripts/test-run.sh
 
 # One benchmark run (wrk): module vs a same-size static file; table in build/bench.md.
 bench: deps
@@ -232,6 +255,38 @@ format:
 # Part of `make test`: the committed .clang-format (httpd style), enforced.
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_SRC)
+
+# ---- make help: one line per target (## lines; a target without one is
+# listed too, as undocumented).
+## all: build build/mod_ceinstances.so, build/ceadmin, build/ceload (the default)
+## help: this list
+## deps: install the Debian packages build and test need (scripts/deps.sh)
+## oauth-deps: install the suite's OAuth 2 server (npm, t/oauth)
+## run: deps, build, serve the API on 127.0.0.1:${PORT:-8080} in the foreground (var/)
+## stop: stop the `make run` server
+## reload: graceful restart of the `make run` server (catalog and module read again)
+## test: everything: format-check, unit, fuzz-replay, ceadmin as root, README examples, the Debian package, suite on both drivers, ASan suite
+## test-apache: the Apache::Test suite alone (TEST_ARGS=t/03-create.t for one file)
+## test-asan: the suite with the module and ceadmin under ASan/UBSan (clang)
+## test-readme: the README's API examples, in order, against a `make run` server of their own
+## test-run: make help, stop, reload, and make run renewing dead demo secrets, on a server of their own
+## unit: the C unit tests of the core
+## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60)
+## fuzz-replay: the committed fuzzing corpus and regressions, once
+## install: install the module, ceadmin, the catalog, the a2enmod files and the man page (DESTDIR, apxs paths)
+## deb: build the Debian package libapache2-mod-ceinstances into build/deb/ (lintian checked)
+## bench: one benchmark run (wrk): the module against a static file
+## format: clang-format the sources in place
+## format-check: fail unless the sources are formatted (.clang-format)
+## clean: remove build/ and the suite's generated files
+help:
+	@awk '/^## [a-z][a-z0-9-]*: / { n = substr($$2, 1, length($$2) - 1); \
+	         d[n] = substr($$0, length($$2) + 5); o[++k] = n; next } \
+	     /^[a-z][a-z0-9-]*:([^=]|$$)/ { t[++m] = substr($$0, 1, index($$0, ":") - 1) } \
+	     END { for (i = 1; i <= k; i++) printf "make %-12s %s\n", o[i], d[o[i]]; \
+	           for (i = 1; i <= m; i++) if (!(t[i] in d)) { d[t[i]] = ""; \
+	               printf "make %-12s (undocumented)\n", t[i] } }' \
+	    $(firstword $(MAKEFILE_LIST))
 
 clean:
 	rm -rf $(BUILD) t/logs t/conf/httpd.conf t/conf/apache_test_config.pm t/conf/extra.conf t/TEST

@@ -1,11 +1,25 @@
 #!/bin/sh
 # run.sh: serve the Instances API from this checkout on 127.0.0.1:${PORT:-8080}
-# in the foreground until Ctrl-C (`make run` installs packages and builds
-# first).
+# in the foreground until Ctrl-C or `make stop` (`make run` installs
+# packages and builds first).
+#
+#   scripts/run.sh          start (refused while that server runs)
+#   scripts/run.sh stop     stop it (make stop): SIGTERM, waits until it is gone
+#   scripts/run.sh reload   graceful restart (make reload): the configuration
+#                           test first, then SIGUSR1: re-reads the catalog and
+#                           reloads build/mod_ceinstances.so, requests under
+#                           way finish
+#
+# CE_RUN_DIR (default: var/ of the checkout) holds the server's state, so a
+# second server (scripts/test-readme.sh) never touches a developer's own.
 #
 # Everything lives in var/: the SQLite database (var/ceinstances.db), the
 # generated httpd config (var/httpd.conf), logs, pid file, and the demo
 # organization and user created on the first run (var/demo.json, mode 0600).
+# Once the server answers, the demo secrets are tried on it: dead ones
+# (ceadmin rotate-user or rotate-org since) are replaced by new ones (the
+# demo user and organization rotated; their instances stay), and those are
+# printed.
 # var/ceinstances.key is the key file sealing secrets at rest (made on the
 # first run with ceadmin keygen, mode 0600).
 # Run as root, httpd's children run as nobody:nogroup and var/ is made
@@ -14,7 +28,8 @@ set -eu
 
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
-VAR=$TOP/var
+VAR=${CE_RUN_DIR:-$TOP/var}
+case "$VAR" in /*) ;; *) VAR=$TOP/$VAR ;; esac
 PORT=${PORT:-8080}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 MODDIR=/usr/lib/apache2/modules
@@ -22,7 +37,53 @@ DB=$VAR/ceinstances.db
 KEY=$VAR/ceinstances.key
 CONF=$VAR/httpd.conf
 
-die() { echo "run.sh: $*" >&2; exit 1; }
+PIDFILE=$VAR/run/httpd.pid
+
+# Fails with a message; a server started by this script is stopped first.
+die() {
+    echo "run.sh: $*" >&2
+    if [ -n "${httpd_pid:-}" ]; then kill -TERM "$httpd_pid" 2>/dev/null || true; fi
+    exit 1
+}
+
+# The pid of the server this state directory's pid file names, if it runs
+# (an httpd: a pid file left by a crash may name another process by now).
+running_pid() {
+    [ -s "$PIDFILE" ] || return 1
+    pid=$(cat "$PIDFILE")
+    case "$pid" in ''|*[!0-9]*) return 1 ;; esac
+    kill -0 "$pid" 2>/dev/null || return 1
+    case "$(cat /proc/"$pid"/comm 2>/dev/null)" in apache2|httpd) ;; *) return 1 ;; esac
+    echo "$pid"
+}
+
+case "${1:-start}" in
+    start) ;;
+    stop)
+        pid=$(running_pid) || { echo "run.sh: no server of $VAR runs"; exit 0; }
+        kill -TERM "$pid"
+        i=0
+        while kill -0 "$pid" 2>/dev/null; do
+            i=$((i + 1))
+            [ "$i" -le 300 ] || die "httpd (pid $pid) still runs 30 s after SIGTERM"
+            sleep 0.1
+        done
+        echo "run.sh: stopped httpd (pid $pid)"
+        exit 0 ;;
+    reload)
+        pid=$(running_pid) || die "no server of $VAR runs (make run starts one)"
+        # A broken catalog or configuration would stop the server: refuse
+        # instead, it keeps what it has (apache2ctl graceful does the same).
+        "$HTTPD" -t -f "$VAR/httpd.conf" >/dev/null 2>&1 \
+            || { "$HTTPD" -t -f "$VAR/httpd.conf"; die "configuration test failed: not reloaded"; }
+        kill -USR1 "$pid"
+        echo "run.sh: graceful restart of httpd (pid $pid) asked"
+        exit 0 ;;
+    *) die "usage: run.sh [start|stop|reload]" ;;
+esac
+if pid=$(running_pid); then
+    die "a server of $VAR already runs (pid $pid): make stop (or make reload)"
+fi
 
 for f in build/mod_ceinstances.so build/ceadmin conf/elements.json; do
     [ -e "$f" ] || die "$f is missing (run 'make all' first)"
@@ -49,7 +110,7 @@ if [ ! -s "$KEY" ]; then
 fi
 
 # The demo tenant, once. ceadmin creates the schema if the database is new.
-if [ ! -s "$VAR/demo.json" ]; then
+if [ ! -s "$VAR/demo.json" ] || [ ! -s "$DB" ]; then
     umask 077
     build/ceadmin --db "sqlite3:$DB" --key "$KEY" signup --org Demo --email demo@example.com \
         --first Demo --last User >"$VAR/demo.json.tmp"
@@ -135,15 +196,110 @@ CONF
 
 "$HTTPD" -t -f "$CONF" >/dev/null 2>&1 || { "$HTTPD" -t -f "$CONF"; die "httpd rejects $CONF"; }
 
-secrets=$(perl -MJSON::PP -e '
-    local $/; my $d = decode_json(<STDIN>);
-    print "$d->{user}{secret} $d->{organization}{secret}\n";' <"$VAR/demo.json")
+# The demo tenant's secrets, as "USER_SECRET ORG_SECRET" or "USER_ID ORG_ID".
+demo() {
+    perl -MJSON::PP -e '
+        local $/; my $d = decode_json(<STDIN>);
+        my $f = shift;
+        print "$d->{user}{$f} $d->{organization}{$f}\n";' "$1" <"$VAR/demo.json"
+}
+
+# Whether the server takes var/demo.json's secrets: prints the status of
+# GET /instances with them (200: yes; 401: dead, e.g. after ceadmin
+# rotate-org). The secrets go from the file to the request, never on a
+# command line (ps shows those).
+demo_status() {
+    perl -MJSON::PP -MHTTP::Tiny -e '
+        local $/; my $d = decode_json(<STDIN>);
+        my $res = HTTP::Tiny->new(timeout => 10)->get($ARGV[0], { headers => { Authorization =>
+            "User $d->{user}{secret}, Organization $d->{organization}{secret}" } });
+        print "$res->{status}\n";' \
+        "http://127.0.0.1:$PORT/elements/api-v2/instances?pageSize=1" <"$VAR/demo.json"
+}
+
+# Dead demo secrets: new ones for the demo user and organization (their
+# instances stay), or, should that fail, a new demo tenant.
+renew_demo() {
+    ids=$(demo id)
+    umask 077
+    if build/ceadmin --db "sqlite3:$DB" --key "$KEY" rotate-user --user-id "${ids% *}" \
+            >"$VAR/demo.user.tmp" \
+        && build/ceadmin --db "sqlite3:$DB" --key "$KEY" rotate-org --org-id "${ids#* }" \
+            >"$VAR/demo.org.tmp"; then
+        perl -MJSON::PP -e '
+            local $/; my $d = decode_json(<STDIN>);
+            for my $k ("user", "organization") {
+                open my $fh, "<", shift or die "$!\n";
+                $d->{$k}{secret} = decode_json(<$fh>)->{$k}{secret};
+            }
+            print JSON::PP->new->canonical->encode($d), "\n";' \
+            "$VAR/demo.user.tmp" "$VAR/demo.org.tmp" <"$VAR/demo.json" >"$VAR/demo.json.tmp" \
+            || return 1
+    else
+        build/ceadmin --db "sqlite3:$DB" --key "$KEY" signup --org Demo \
+            --email demo@example.com --first Demo --last User >"$VAR/demo.json.tmp" || return 1
+    fi
+    mv "$VAR/demo.json.tmp" "$VAR/demo.json" || return 1
+    rm -f "$VAR/demo.user.tmp" "$VAR/demo.org.tmp"
+    umask 022
+}
+
+# httpd in the foreground, as a child: Ctrl-C reaches it too (same process
+# group; httpd sets its own handlers, so the background start's ignored
+# SIGINT does not stick); `make stop` sends it SIGTERM. The trap only
+# keeps this script alive to look at how it ended.
+start=0
+[ -f "$VAR/logs/error_log" ] && start=$(wc -c <"$VAR/logs/error_log")
+trap 'true' INT TERM
+"$HTTPD" -f "$CONF" -DFOREGROUND &
+httpd_pid=$!
+
+# When httpd stops by itself (a child's fatal error: the key file is not
+# the database's, CE00025), say so here, not only in error_log.
+stopped_at_start() {
+    if tail -c +$((start + 1)) "$VAR/logs/error_log" 2>/dev/null | grep -q 'AH00050'; then
+        tail -c +$((start + 1)) "$VAR/logs/error_log" | grep -E '\[ceinstances:(emerg|alert|crit)\]' \
+            | sed 's/.*\(CE[0-9][0-9]*:\)/\1/' | sort -u >&2
+        die "httpd stopped at start-up (see above and $VAR/logs/error_log)"
+    fi
+}
+
+# Up when it answers (at most 15 s); then the demo secrets must work.
+status=000
+i=0
+while [ "$i" -lt 150 ] && kill -0 "$httpd_pid" 2>/dev/null; do
+    status=$(demo_status 2>/dev/null) || status=000
+    case "$status" in 200|401) break ;; esac
+    sleep 0.1
+    i=$((i + 1))
+done
+if ! kill -0 "$httpd_pid" 2>/dev/null; then
+    wait "$httpd_pid" || true
+    stopped_at_start
+    die "httpd stopped at start-up (see $VAR/logs/error_log)"
+fi
+renewed=""
+if [ "$status" = 401 ]; then
+    renew_demo || die "could not make new demo secrets (see above)"
+    status=$(demo_status 2>/dev/null) || status=000
+    renewed="
+The secrets $VAR/demo.json held no longer worked (a ceadmin rotate-user or
+rotate-org since?): the demo user and organization have new ones, below.
+"
+fi
+if [ "$status" != 200 ]; then
+    echo "run.sh: the demo tenant's secrets get $status from the server, not 200;" >&2
+    echo "  look in $VAR/logs/error_log; to start afresh: make stop, then remove $VAR/demo.json" >&2
+fi
+
+secrets=$(demo secret)
 user_secret=${secrets% *}
 org_secret=${secrets#* }
 
 cat <<MSG
-
-mod_ceinstances on http://127.0.0.1:$PORT/elements/api-v2 (Ctrl-C stops it)
+$renewed
+mod_ceinstances on http://127.0.0.1:$PORT/elements/api-v2 (Ctrl-C or make stop stops it;
+make reload restarts it gracefully)
 database: $DB   logs: $VAR/logs/   demo tenant: $VAR/demo.json
 
 Authorization: User $user_secret, Organization $org_secret
@@ -155,19 +311,11 @@ curl -X POST -H 'Authorization: User $user_secret, Organization $org_secret' -H 
 
 MSG
 
-# Not exec: when httpd stops by itself (a child's fatal error: the key file
-# is not the database's, CE00025), say so here, not only in error_log.
-# Ctrl-C reaches httpd too (same process group); the trap only keeps this
-# script alive to look (a trap with a command is reset to the default in
-# httpd, which installs its own).
-start=0
-[ -f "$VAR/logs/error_log" ] && start=$(wc -c <"$VAR/logs/error_log")
-trap 'true' INT TERM
+# Until httpd ends (a wait cut short by Ctrl-C's signal is waited again).
 rc=0
-"$HTTPD" -f "$CONF" -DFOREGROUND || rc=$?
-if tail -c +$((start + 1)) "$VAR/logs/error_log" 2>/dev/null | grep -q 'AH00050'; then
-    tail -c +$((start + 1)) "$VAR/logs/error_log" | grep -E '\[ceinstances:(emerg|alert|crit)\]' \
-        | sed 's/.*\(CE[0-9][0-9]*:\)/\1/' | sort -u >&2
-    die "httpd stopped at start-up (see above and $VAR/logs/error_log)"
-fi
+while :; do
+    if wait "$httpd_pid"; then rc=0; else rc=$?; fi
+    kill -0 "$httpd_pid" 2>/dev/null || break
+done
+stopped_at_start
 exit "$rc"

@@ -20,13 +20,15 @@
 #include "ce_store.h"
 #include "ce_json.h"
 #include "ce_num.h"
+#include "ce_version.h"
 
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
     "Usage: ceadmin --db DRIVER:PARAMS --key KEYFILE COMMAND [OPTIONS]\n"
-    "       ceadmin keygen PATH [--rotate OLDKEYFILE [--stage STAGEDKEYFILE]]\n"
-    "       ceadmin keygen PATH --prune OLDKEYFILE\n"
+    "       ceadmin keygen PATH [--rotate OLD [--stage STAGED]]\n"
+    "       ceadmin keygen PATH --prune OLD\n"
+    "       ceadmin help | --help | --version\n"
     "\n"
     "  DRIVER is sqlite3 or pgsql; PARAMS are the apr_dbd connection parameters\n"
     "  (sqlite3: a file path; pgsql: \"host=... dbname=... user=...\").\n"
@@ -57,6 +59,7 @@ static const char usage_text[] =
     "      [--timeout SECONDS]  a new access token for OAuth instance N now,\n"
     "      from its element's provider in FILE (the servers' CEInstancesCatalog),\n"
     "      taking the servers' refresh lease; prints when it expires, no token\n"
+    "  help, --help, -h           this text;  --version: ceadmin's version\n"
     "\n"
     "Each command prints one JSON object. Secrets are shown once, never stored.\n";
 
@@ -586,13 +589,21 @@ static int open_db(ce_db_t *db, apr_pool_t *p, const char *spec, const char *key
     return EXIT_SUCCESS;
 }
 
-static int wants_help(int argc, const char *const *argv)
+/* --help or -h anywhere, or the command help: 'h'; --version anywhere:
+ * 'v'; else 0. Before parsing: neither takes a value. */
+static int wants_info(int argc, const char *const *argv)
 {
     int i;
 
+    if (argc == 2 && strcmp(argv[1], "help") == 0) {
+        return 'h';
+    }
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            return 1;
+            return 'h';
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            return 'v';
         }
     }
     return 0;
@@ -611,8 +622,11 @@ static int ceadmin(apr_pool_t *p, int argc, const char *const *argv)
         return usage_error(msg);
     }
     if (!(cmd = find_command(cli.command))) {
-        return usage_error(cli.command ? apr_psprintf(p, "unknown command '%s'", cli.command)
-                                       : "no command given");
+        fprintf(stderr, "ceadmin: %s\n\n%s",
+                cli.command ? apr_psprintf(p, "unknown command '%s'", cli.command)
+                            : "no command given",
+                usage_text);
+        return EXIT_USAGE;
     }
     if (strcmp(cmd->name, "rekey") == 0 &&
         (apr_table_get(cli.opts, "old") || apr_table_get(cli.opts, "new"))) {
@@ -645,9 +659,11 @@ int main(int argc, const char *const *argv)
     apr_pool_t *p;
     int status;
 
-    if (wants_help(argc, argv)) {
-        fputs(usage_text, stdout);
-        return EXIT_SUCCESS;
+    switch (wants_info(argc, argv)) {
+        case 'h':
+            return fputs(usage_text, stdout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        case 'v':
+            return printf("ceadmin %s\n", CE_VERSION) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
     }
     if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS ||
         apr_pool_create(&p, NULL) != APR_SUCCESS) {

@@ -10,7 +10,7 @@
 /* What a browser script may read of an answer, beyond the simple headers. */
 #define EXPOSED                                                                                    \
     "Elements-Request-Id, Elements-Element-Instance-Id, Elements-Returned-Count, "                 \
-    "Elements-Total-Count, Elements-Next-Page-Token, ETag"
+    "Elements-Total-Count, Elements-Next-Page-Token, ETag, WWW-Authenticate"
 /* What a client sends beyond the simple headers. */
 #define ALLOWED_HEADERS "Authorization, Content-Type, If-Match"
 #define MAX_AGE "600"

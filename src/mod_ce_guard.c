@@ -1,6 +1,7 @@
 /* mod_ce_guard: credentials out of httpd's logs, httpd's errors as the
  * API's JSON (see mod_ce_guard.h). */
 #include <httpd.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
@@ -77,6 +78,36 @@ const char *ce_guard_request_id(request_rec *r)
     return id;
 }
 
+/* quoted-string (RFC 9110): '"' and '\\' escaped; a control character,
+ * which the header cannot carry, becomes a space. */
+static const char *quoted(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, strlen(s) * 2 + 3), *o = out;
+
+    *o++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = apr_iscntrl(*s) ? ' ' : *s;
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
+void ce_guard_challenge(request_rec *r, int status)
+{
+    const char *realm = ap_auth_name(r);
+
+    if (status != HTTP_UNAUTHORIZED) {
+        return;
+    }
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_pstrcat(r->pool, CE_GUARD_SCHEME " realm=",
+                               quoted(r->pool, realm && *realm ? realm : CE_GUARD_REALM), NULL));
+}
+
 void ce_guard_error_json(request_rec *r)
 {
     const char *id = ce_guard_request_id(r), *body;
@@ -91,6 +122,7 @@ void ce_guard_error_json(request_rec *r)
                   id, r->status);
     ap_custom_response(r, r->status, body);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    ce_guard_challenge(r, r->status);
     ap_add_output_filter_handle(error_type_filter, NULL, r, r->connection);
 }
 

@@ -10,6 +10,7 @@
  *   refuses (401), and masks apiSecret in a request line's query (httpd
  *   logs the request line at trace before any hook runs).
  * - httpd's own error responses to API requests get the API's JSON body.
+ * - Every 401 says how to authenticate (ce_guard_challenge).
  */
 #ifndef MOD_CE_GUARD_H
 #define MOD_CE_GUARD_H
@@ -45,6 +46,21 @@ void ce_guard_filters_add(conn_rec *c);
  * an error itself: the body becomes {"requestId", "message"} JSON
  * (ce_json_error) with Content-Type application/json. */
 void ce_guard_error_json(request_rec *r);
+
+/* The scheme of the challenge every 401 carries: the Authorization
+ * header is "User <secret>, Organization <secret>[, Element <token>]". */
+#define CE_GUARD_SCHEME "User"
+/* Its realm where no AuthName says otherwise. */
+#define CE_GUARD_REALM "Cloud Elements Instances API"
+
+/* For an answer of status: when it is 401, sets (in err_headers_out, so
+ * httpd's own error answers carry it too) WWW-Authenticate: User
+ * realm="<AuthName of r's Location, else CE_GUARD_REALM>". The one place
+ * the challenge is made: the API's errors (ce_request_fail_status),
+ * httpd's errors for the API and AuthType CEInstances Locations
+ * (ce_guard_error_json) and mod_authz_core's ap_note_auth_failure for
+ * AuthType CEInstances all call it. */
+void ce_guard_challenge(request_rec *r, int status);
 
 /* A note naming the message ce_guard_error_json gives (else the status's
  * reason phrase), set by code that refuses a request with a status. */

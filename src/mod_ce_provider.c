@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_protocol.h>
 #include <http_request.h>
 #include <mod_auth.h>
 
@@ -148,6 +149,17 @@ static authz_status element_check(request_rec *r, const char *line, const void *
     return AUTHZ_DENIED;
 }
 
+/* mod_authz_core's 401 (a Require this caller does not meet) notes the
+ * failure for the Location's AuthType: the challenge, as on every 401. */
+static int note_auth_failure(request_rec *r, const char *auth_type)
+{
+    if (strcasecmp(auth_type, AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    ce_guard_challenge(r, HTTP_UNAUTHORIZED);
+    return OK;
+}
+
 static const authz_provider instance_provider = {&instance_check, NULL};
 static const authz_provider element_provider = {&element_check, NULL};
 
@@ -158,4 +170,5 @@ void ce_provider_register(apr_pool_t *p)
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "ce-element", AUTHZ_PROVIDER_VERSION,
                               &element_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -292,6 +292,7 @@ int ce_request_fail_status(ce_request_t *req, int status, const char *message, c
     if (allow) {
         apr_table_setn(r->headers_out, "Allow", allow);
     }
+    ce_guard_challenge(r, status);
     /* Status and id only: a message may quote the caller's body. */
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CE00003: requestId %s: status %d", id, status);
     j = ce_json_error(r->pool, id, message);

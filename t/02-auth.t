@@ -1,7 +1,8 @@
 # 02-auth: the Authorization header. "User <secret>, Organization <secret>"
 # authenticates; anything missing, malformed, unknown, rotated or mismatched
 # is 401 JSON, and a rejected request writes nothing. ", Element <token>" is
-# accepted only for one of the caller's live instances.
+# accepted only for one of the caller's live instances. Every 401 carries
+# WWW-Authenticate: User realm="..." (expect_error checks it on each).
 use strict;
 use warnings;
 use FindBin;
@@ -28,6 +29,11 @@ ok scalar(grep { $_->{id} == $ta->{org_id} && $_->{name} eq $ta->{org_name} } @$
     'list-orgs shows the new organization';
 
 expect_ok(api(GET => 'instances', auth => $ta), 'valid secrets');
+ok !defined api(GET => 'instances', auth => $ta)->header('WWW-Authenticate'),
+    'no WWW-Authenticate on an answer that is not 401';
+is api(GET => 'instances')->header('WWW-Authenticate'),
+    'User realm="Cloud Elements Instances API"',
+    'a 401 names the scheme of the Authorization header (User ..., Organization ...)';
 
 # Forms the header grammar accepts (ce_auth.h): any order, case-insensitive
 # names, optional spaces around commas.

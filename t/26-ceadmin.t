@@ -2,7 +2,9 @@
 # only read or change never create a database (a mistyped path is an
 # error, not an empty answer); errors say what is wrong and why, once:
 # a missing key file, a key file that exists, a missing directory, an
-# instance id that is not there.
+# instance id that is not there. --version, help and --help answer on
+# stdout with 0; the man page (doc/ceadmin.8) and the README's keygen
+# forms follow --help.
 use strict;
 use warnings;
 use FindBin;
@@ -22,7 +24,74 @@ sub run_admin {
     return ($? >> 8, $out);
 }
 
-my($rc, $out) = run_admin('keygen', "$dir/key");
+# (exit status, stdout, stderr) of ceadmin with @args.
+sub run_split {
+    my @args = @_;
+    my $cmd = qq{"$ceadmin" @{[ map { "'$_'" } @args ]}};
+    my $err = qx{$cmd 2>&1 >/dev/null};
+    my $out = qx{$cmd 2>/dev/null};
+    return ($? >> 8, $out, $err);
+}
+
+my($version) = slurp("$FindBin::Bin/../src/ce_version.h") =~ /CE_VERSION "([^"]+)"/;
+my($rc, $out, $err) = run_split('--version');
+is $rc, 0, '--version: exit 0';
+is $out, "ceadmin $version\n", '--version: "ceadmin <CE_VERSION>" on stdout';
+is $err, '', '--version: nothing on stderr';
+my $usage;
+for my $args (['help'], ['--help'], ['-h'], ['signup', '--help']) {
+    ($rc, $out, $err) = run_split(@$args);
+    is $rc, 0, "@$args: exit 0";
+    like $out, qr/^Usage: ceadmin .*^Commands:\n.*oauth-refresh/ms, "@$args: the usage on stdout";
+    is $err, '', "@$args: nothing on stderr";
+    $usage //= $out;
+}
+for my $args (['nosuch'], ['--db', "sqlite3:$dir/x.db", 'frobnicate'], []) {
+    ($rc, $out, $err) = run_split(@$args);
+    is $rc, 2, "'@$args': a usage error (2)";
+    is $out, '', "'@$args': nothing on stdout";
+    like $err, qr/^ceadmin: (unknown command|no command given).*^Usage: ceadmin /ms,
+        "'@$args': says so, and the usage, on stderr";
+}
+
+# Every command and option --help lists is in the man page.
+my @commands = $usage =~ /^  ([a-z][a-z-]+)\b/mg;
+my %options = map { $_ => 1 } $usage =~ /(--[a-z][a-z-]+)/g;
+cmp_ok scalar(@commands), '>=', 11, 'the commands --help lists: ' . join(' ', @commands);
+my $man = slurp("$FindBin::Bin/../doc/ceadmin.8");
+(my $plain = $man) =~ s/\\-/-/g;    # troff escapes out
+$plain =~ s/\\f[BIRP]|\\&|\\c//g;
+for my $c (@commands, sort keys %options) {
+    like $plain, qr/(?<![\w-])\Q$c\E(?![\w-])/, "the man page mentions $c";
+}
+like $man, qr/^\.TH CEADMIN 8 "[^"]+" "mod_ceinstances \Q$version\E"/m,
+    'the man page names this version';
+SKIP: {
+    skip 'man(1) is not installed', 1 unless -x '/usr/bin/man';
+    my $page = "$FindBin::Bin/../doc/ceadmin.8";
+    my $warnings = qx{LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z '$page' 2>&1 >/dev/null};
+    is $warnings, '', 'man --warnings: the page renders without a warning';
+}
+
+# The README's keygen commands take one of the forms --help shows.
+my @forms = map { join ' ', /(--[a-z]+)/g } $usage =~ /^ +ceadmin (keygen PATH.*)$/mg;
+is_deeply [sort @forms], ['--prune', '--rotate --stage'], 'the keygen forms of --help';
+my @readme = slurp("$FindBin::Bin/../README.md") =~ /^(?:build\/)?ceadmin keygen (.*)$/mg;
+cmp_ok scalar(@readme), '>=', 3, "the README's keygen commands";
+for my $line (@readme) {
+    # none, or a form's options from its first on ([--rotate OLD [--stage STAGED]])
+    my $opts = join ' ', $line =~ /(--[a-z]+)/g;
+    ok scalar(grep { "$_ " =~ /^\Q$opts\E / || $opts eq '' } @forms),
+        "README: ceadmin keygen $line: a form of --help";
+}
+
+sub slurp {
+    open my $fh, '<', $_[0] or die "$_[0]: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+($rc, $out) = run_admin('keygen', "$dir/key");
 is $rc, 0, 'keygen' or diag $out;
 
 ($rc, $out) = run_admin('keygen', "$dir/key");

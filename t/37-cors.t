@@ -56,8 +56,8 @@ $res = api(GET => "instances/$i->{id}", auth => $t, node => $node, headers => { 
 expect_ok($res, 'GET from an allowed origin');
 is $res->header('Access-Control-Allow-Origin'), $APP, 'Access-Control-Allow-Origin';
 like $res->header('Access-Control-Expose-Headers') // '',
-    qr/Elements-Request-Id.*Elements-Element-Instance-Id.*Elements-Returned-Count.*Elements-Total-Count.*Elements-Next-Page-Token.*ETag/,
-    'the Elements-* headers exposed';
+    qr/Elements-Request-Id.*Elements-Element-Instance-Id.*Elements-Returned-Count.*Elements-Total-Count.*Elements-Next-Page-Token.*ETag.*WWW-Authenticate/,
+    'the Elements-* headers and the 401 challenge exposed';
 $res = api(GET => "instances/$i->{id}", node => $node, headers => { Origin => $APP });
 expect_error($res, 401, 'an error from an allowed origin');
 is $res->header('Access-Control-Allow-Origin'), $APP, '... readable by the page';

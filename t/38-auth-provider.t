@@ -4,7 +4,8 @@
 # instance in environment variables, the Authorization header taken out);
 # no token, a bad, deleted or foreign one 401; a disabled instance 403; an
 # instance of another element than the Location allows is refused; every
-# refusal a JSON body.
+# refusal a JSON body, every 401 a WWW-Authenticate challenge (realm: the
+# Location's AuthName, else the API's).
 use strict;
 use warnings;
 use FindBin;
@@ -26,6 +27,7 @@ my $node = start_node(name => 'authp', extra => [
     '</Location>',
     '<Location /hubs/jira-only>',
     '    AuthType CEInstances',
+    '    AuthName "JIRA hubs"',
     '    Require ce-element jira',
     '</Location>',
 ]);
@@ -78,7 +80,11 @@ expect_ok(api(PUT => "instances/$s3->{id}/enabled", auth => $t), 'enable it agai
 # Require ce-element jira
 is hub('jira-only/hello.txt', $el->($jira->{token}))->code, 200, 'ce-element jira: a jira instance';
 $res = hub('jira-only/hello.txt', $el->($s3->{token}));
-expect_error($res, 401, 'ce-element jira: an amazons3 instance is refused', message => qr/element/);
+expect_error($res, 401, 'ce-element jira: an amazons3 instance is refused', message => qr/element/,
+             realm => 'JIRA hubs');
+expect_error(hub('jira-only/hello.txt', $el->('x' x 43)), 401,
+             'ce-element jira: a bad Element token, the AuthName as realm',
+             realm => 'JIRA hubs');
 unlike $res->content, qr/hello from/, '... without the file';
 
 # A deleted instance's token

@@ -464,8 +464,14 @@ sub expect_ok {
     return $ok;
 }
 
+# The realm of a 401 where no AuthName names one (mod_ce_guard.h).
+our $DEFAULT_REALM = 'Cloud Elements Instances API';
+
 # An error: status, JSON Content-Type, {"requestId","message"} body; options
-# message => qr// or string (exact), allow => [methods] (405).
+# message => qr// or string (exact), allow => [methods] (405), realm =>
+# the 401's WWW-Authenticate realm (default $DEFAULT_REALM). A 401 must
+# carry WWW-Authenticate: User realm="...", any other error none.
+
 sub expect_error {
     my($res, $status, $name, %o) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -490,8 +496,19 @@ sub expect_error {
         $ok &= Test::More::is_deeply(allow_set(scalar $res->header('Allow')), [sort @$allow],
                                      "$name: Allow");
     }
+    # Every 401 says how to authenticate (README, "Errors"), nothing else does.
+    my @challenge = $res->header('WWW-Authenticate');
+    if ($status == 401) {
+        my $realm = $o{realm} // $DEFAULT_REALM;
+        $ok &= Test::More::is(join('|', @challenge), qq{User realm="$realm"},
+                              "$name: WWW-Authenticate");
+    } else {
+        $ok &= Test::More::ok(!@challenge, "$name: no WWW-Authenticate")
+            or Test::More::diag("WWW-Authenticate: @challenge");
+    }
     return $ok;
 }
+
 
 # ---------------------------------------------------------------- catalog
 
