@@ -90,8 +90,9 @@ void ce_crypto_thread_done(void)
 struct ce_crypto_algs_t {
     EVP_MD *sha256;
     EVP_CIPHER *gcm;
-    EVP_MAC_CTX *hmac;      /* keyed with the digest key; duplicated per use */
-    ce_crypto_memo_t *memo; /* keyed digests remembered (ce_crypto_memo.c), or NULL */
+    EVP_MAC_CTX *hmac;          /* keyed with the digest key; duplicated per use */
+    ce_crypto_memo_t *memo;     /* keyed digests remembered (ce_crypto_memo.c), or NULL */
+    ce_crypto_opened_t *opened; /* values opened, remembered (ce_crypto_opened.c), or NULL */
 };
 
 static apr_status_t wipe_keys(void *data)
@@ -128,6 +129,7 @@ static ce_crypto_algs_t *fetch_algs(apr_pool_t *p, const ce_keys_t *keys)
         return NULL;
     }
     a->memo = ce_crypto_memo_make(p, a->sha256, 4096); /* NULL: none, computed each time */
+    a->opened = ce_crypto_opened_make(p, 1024);        /* NULL: none, opened each time */
     return a;
 }
 
@@ -607,6 +609,23 @@ static int open_named(const ce_keys_t *keys, const char *kid, const char *aad,
     return 0;
 }
 
+/* Where a value sealed under kid, opened with keys, is remembered: NULL
+ * when not (no memo, a "ce1:" value, or a key id keys do not have). */
+static ce_crypto_opened_t *opened_memo(const ce_keys_t *keys, const char *kid)
+{
+    int i;
+
+    if (!keys->algs || !keys->algs->opened || !*kid) {
+        return NULL;
+    }
+    for (i = -1; i < keys->nread; i++) {
+        if (strcmp(kid, i < 0 ? keys->kid : keys->read_kid[i]) == 0) {
+            return keys->algs->opened;
+        }
+    }
+    return NULL;
+}
+
 apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p,
                             const ce_keys_t *keys, const char *aad, const char *sealed)
 {
@@ -616,11 +635,16 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
     unsigned char *buf;
     char *plain;
     int dec;
+    ce_crypto_opened_t *memo;
 
     *pplain = NULL;
     *plen = 0;
     if (!(b64 = sealed_parts(kid, sealed))) {
         return APR_EINVAL;
+    }
+    memo = opened_memo(keys, kid);
+    if (memo && ce_crypto_opened_get(memo, aad, sealed, strlen(sealed), p, pplain, plen)) {
+        return APR_SUCCESS;
     }
     b64len = strlen(b64);
     if (b64len == 0 || b64len % 4 != 0 || b64len > ((apr_size_t)1 << 31)) {
@@ -641,5 +665,8 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
     plain[n] = '\0';
     *pplain = plain;
     *plen = n;
+    if (memo) {
+        ce_crypto_opened_put(memo, aad, sealed, strlen(sealed), plain, n);
+    }
     return APR_SUCCESS;
 }

@@ -14,4 +14,16 @@
 EVP_CIPHER_CTX *ce_crypto_gcm_ctx(const EVP_CIPHER *cipher, int enc, const unsigned char *key,
                                   const unsigned char *nonce);
 
+/* Sealed values a process has opened, remembered (ce_crypto_opened.c):
+ * nslots slots; NULL on failure. _get gives (copied into p) the plaintext
+ * of a value opened before with the same sealed text (len bytes) and
+ * associated data; _put remembers one just opened (values longer than
+ * 4 KB are not). The caller checks the value's key id is one of its keys. */
+typedef struct ce_crypto_opened_t ce_crypto_opened_t;
+ce_crypto_opened_t *ce_crypto_opened_make(apr_pool_t *p, apr_size_t nslots);
+int ce_crypto_opened_get(ce_crypto_opened_t *m, const char *aad, const char *sealed, apr_size_t len,
+                         apr_pool_t *p, const char **pplain, apr_size_t *plen);
+void ce_crypto_opened_put(ce_crypto_opened_t *m, const char *aad, const char *sealed,
+                          apr_size_t len, const char *plain, apr_size_t plen);
+
 #endif

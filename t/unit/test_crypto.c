@@ -271,6 +271,41 @@ START_TEST(gcm_contexts_rekeyed)
 }
 END_TEST
 
+/* Values opened are remembered (ce_crypto_opened.c) but served only for
+ * the same sealed bytes, the same associated data and a key id the keys
+ * have: a second open gives the same plaintext; another associated data,
+ * a changed byte, or keys without the value's key fail as before; more
+ * values than slots all still open. */
+START_TEST(opened_values_remembered)
+{
+    ce_keys_t *a = fresh_keys("k1", NULL), *b, *pruned;
+    const char *sa = ce_crypto_seal(pool, a, "t", "secret", 6), *out = NULL, *sb;
+    char *t;
+    apr_size_t len = 0;
+    int i;
+
+    ck_assert_str_eq(opened(a, sa), "secret");
+    ck_assert_str_eq(opened(a, sa), "secret");
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "u", sa), APR_EGENERAL);
+    ck_assert_int_eq(ce_crypto_open(&out, &len, pool, a, "tt", sa), APR_EGENERAL);
+    t = apr_pstrdup(pool, sa);
+    t[20] = t[20] == 'A' ? 'B' : 'A';
+    ck_assert_ptr_null(opened(a, t));
+    ck_assert_int_eq(ce_crypto_keys_rotate(&b, a, pool), APR_SUCCESS);
+    sb = ce_crypto_seal(pool, b, "t", "new", 3);
+    ck_assert_str_eq(opened(b, sa), "secret");
+    ck_assert_str_eq(opened(b, sb), "new");
+    ce_crypto_keys_prune(&pruned, b, pool);
+    ck_assert_ptr_null(opened(pruned, sa));
+    for (i = 0; i < 3000; i++) {
+        const char *v = apr_psprintf(pool, "value %d", i);
+
+        ck_assert_str_eq(opened(a, ce_crypto_seal(pool, a, "t", v, strlen(v))), v);
+    }
+    ck_assert_str_eq(opened(a, sa), "secret");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("crypto");
@@ -284,6 +319,7 @@ int main(void)
     tcase_add_test(tc, seal_and_open);
     tcase_add_test(tc, key_ring);
     tcase_add_test(tc, gcm_contexts_rekeyed);
+    tcase_add_test(tc, opened_values_remembered);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }
