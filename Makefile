@@ -33,7 +33,7 @@ CEADMIN  := $(BUILD)/ceadmin
 CELOAD   := $(BUILD)/ceload
 REBIND   := $(BUILD)/rebind_preload.so
 
-.PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
+.PHONY: all deps oauth-deps openapi-deps openapi-lint build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
 all: $(MODULE) $(CEADMIN) $(CELOAD) $(REBIND)
 
 # The core must build without httpd headers: it gets APR's include path only.
@@ -145,7 +145,7 @@ fuzz-replay: $(FUZZ_BIN)
 # every apache2 and ceadmin the suite starts (scripts/asan.sh). Fails on a
 # failing test or any sanitizer report. Logs and reports in build/asan-logs/.
 # Extra t/TEST arguments: make test-asan TEST_ARGS=t/03-create.t
-test-asan: all oauth-deps $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
+test-asan: all oauth-deps openapi-deps $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
 	CE_ASAN_CC=$(ASAN_CC) scripts/asan.sh $(TEST_ARGS)
 
 # Each unit suite runs in its own process; any failure fails the target.
@@ -168,13 +168,15 @@ test: deps
 	$(MAKE) format-check all unit fuzz-replay
 	scripts/test-ceadmin-root.sh
 	scripts/oauth.sh install
+	scripts/openapi.sh install
+	scripts/openapi.sh lint
 	scripts/test.sh
 	$(MAKE) test-asan
 
 # The Apache::Test suite alone, against what is built (scripts/test.sh runs
 # it as an unprivileged user when invoked as root and fails without
 # "Result: PASS"). Extra t/TEST arguments: make test-apache TEST_ARGS=t/03-create.t
-test-apache: all oauth-deps
+test-apache: all oauth-deps openapi-deps
 	scripts/test.sh $(TEST_ARGS)
 
 run: deps
@@ -185,6 +187,16 @@ run: deps
 bench: deps
 	$(MAKE) all
 	BENCH_SWEEP=$${BENCH_SWEEP-1} scripts/bench.sh
+
+# ---- the OpenAPI document, doc/openapi.json (README: "The OpenAPI document")
+# Built into the module: .incbin in src/mod_ce_ep_docs.c reads it.
+$(OBJ)/mod_ce_ep_docs.o $(ASAN_OBJ)/mod_ce_ep_docs.o: doc/openapi.json
+# Its validators (Redocly's CLI, ajv), pinned by t/openapi's lockfile.
+openapi-deps:
+	scripts/openapi.sh install
+# Part of `make test`: the document linted by Redocly's CLI.
+openapi-lint: openapi-deps
+	scripts/openapi.sh lint
 
 FORMAT_SRC = mod_ceinstances.c $(wildcard src/*.c src/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/fuzz/*.h)
 
