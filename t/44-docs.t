@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use File::Spec;
+use File::Temp ();
 use Apache::Test qw(-withtestmore);
 use CETest;
 
@@ -101,6 +102,22 @@ for my $case (["instances/$id/docs", {}], ["elements/jira/instances/$id/docs", {
     for my $v (grep { !ref && length > 3 } values %{ valid_config('jira') }) {
         ok index($text, $v) < 0, "$path: no configuration value ($v)";
     }
+}
+
+# ---- an instance's document is a valid OpenAPI document itself (Redocly's
+# linter: no error; its warnings are the components only the API's
+# document uses)
+SKIP: {
+    my $redocly = File::Spec->catfile(Apache::Test::vars('t_dir'), 'openapi', 'node_modules', '.bin', 'redocly');
+    skip "t/openapi is not installed (scripts/openapi.sh install)", 2 unless -x $redocly;
+    my $tmp = File::Temp->new(SUFFIX => '.json');
+    print $tmp api(GET => "instances/$id/docs", auth => $t)->content;
+    close $tmp;
+    local $ENV{REDOCLY_TELEMETRY} = 'off';
+    local $ENV{REDOCLY_SUPPRESS_UPDATE_NOTICE} = 'true';
+    my $out = `'$redocly' lint --format=summary '$tmp' 2>&1`;
+    is $? >> 8, 0, "the instance's document lints without error" or diag $out;
+    like $out, qr/valid/, 'Redocly calls it valid';
 }
 
 done_testing;

@@ -372,6 +372,14 @@ sub contract_dir { File::Spec->catdir(vars('t_dir'), 'var', 'contract') }
 sub record_answer {
     my($method, $url, $res) = @_;
     my $path = $url =~ s/[?#].*//sr;
+    # As httpd sees it: '.' and '..' segments (also as %2e) resolved; one
+    # that leaves the API, or the root, is another Location's answer.
+    my @segs;
+    for my $seg (split m{/}, $path =~ s/%2e/./gir, -1) {
+        if ($seg eq '..') { return if @segs <= 1; pop @segs }
+        elsif ($seg ne '.') { push @segs, $seg }
+    }
+    $path = join '/', @segs;
     return unless $path =~ s{^\Q$BASE\E(?=/|$)}{};
     return if ($res->header('Client-Warning') // '') eq 'Internal response';
     my %h;
