@@ -33,7 +33,7 @@ CEADMIN  := $(BUILD)/ceadmin
 CELOAD   := $(BUILD)/ceload
 REBIND   := $(BUILD)/rebind_preload.so
 
-.PHONY: all deps oauth-deps build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
+.PHONY: all deps oauth-deps openapi-deps openapi-lint build unit test test-apache test-asan fuzz fuzz-replay run bench clean format format-check FORCE
 .PHONY: install deb
 .PHONY: help stop reload test-readme test-run
 all: $(MODULE) $(CEADMIN) $(CELOAD) $(REBIND)
@@ -147,7 +147,7 @@ fuzz-replay: $(FUZZ_BIN)
 # every apache2 and ceadmin the suite starts (scripts/asan.sh). Fails on a
 # failing test or any sanitizer report. Logs and reports in build/asan-logs/.
 # Extra t/TEST arguments: make test-asan TEST_ARGS=t/03-create.t
-test-asan: all oauth-deps $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
+test-asan: all oauth-deps openapi-deps $(ASAN_MODULE) $(ASAN_CEADMIN) $(ASAN_PRELOAD)
 	CE_ASAN_CC=$(ASAN_CC) scripts/asan.sh $(TEST_ARGS)
 
 # Each unit suite runs in its own process; any failure fails the target.
@@ -176,13 +176,15 @@ test: deps
 	scripts/test-run.sh
 	scripts/oauth.sh install
 	scripts/test-deb.sh
+	scripts/openapi.sh install
+	scripts/openapi.sh lint
 	scripts/test.sh
 	$(MAKE) test-asan
 
 # The Apache::Test suite alone, against what is built (scripts/test.sh runs
 # it as an unprivileged user when invoked as root and fails without
 # "Result: PASS"). Extra t/TEST arguments: make test-apache TEST_ARGS=t/03-create.t
-test-apache: all oauth-deps
+test-apache: all oauth-deps openapi-deps
 	scripts/test.sh $(TEST_ARGS)
 
 run: deps
@@ -247,6 +249,16 @@ install: $(MODULE) $(CEADMIN)
 deb:
 	scripts/deb.sh
 
+# ---- the OpenAPI document, doc/openapi.json (README: "The OpenAPI document")
+# Built into the module: .incbin in src/mod_ce_ep_docs.c reads it.
+$(OBJ)/mod_ce_ep_docs.o $(ASAN_OBJ)/mod_ce_ep_docs.o: doc/openapi.json
+# Its validators (Redocly's CLI, ajv), pinned by t/openapi's lockfile.
+openapi-deps:
+	scripts/openapi.sh install
+# Part of `make test`: the document linted by Redocly's CLI.
+openapi-lint: openapi-deps
+	scripts/openapi.sh lint
+
 FORMAT_SRC = mod_ceinstances.c $(wildcard src/*.c src/*.h t/unit/*.c t/unit/*.h t/fuzz/*.c t/fuzz/*.h)
 
 format:
@@ -274,6 +286,8 @@ format-check:
 ## fuzz: each libFuzzer target for FUZZ_SECONDS (default 60)
 ## fuzz-replay: the committed fuzzing corpus and regressions, once
 ## install: install the module, ceadmin, the catalog, the a2enmod files and the man page (DESTDIR, apxs paths)
+## openapi-deps: install the OpenAPI document's validators (npm, t/openapi)
+## openapi-lint: lint doc/openapi.json with Redocly's CLI
 ## deb: build the Debian package libapache2-mod-ceinstances into build/deb/ (lintian checked)
 ## bench: one benchmark run (wrk): the module against a static file
 ## format: clang-format the sources in place

@@ -33,6 +33,7 @@ typedef struct {
 } route_t;
 
 static const route_t routes[] = {
+    {"docs", "GET", {M("GET", CE_ROUTE_DOCS)}},
     {"elements", "GET", {M("GET", CE_ROUTE_ELEMENTS_LIST)}},
     {"elements/*", "GET", {M("GET", CE_ROUTE_ELEMENTS_GET)}},
     {"elements/*/oauth/url",
@@ -50,6 +51,7 @@ static const route_t routes[] = {
     {"instances/enabled",
      "PUT, DELETE",
      {T("PUT", CE_ROUTE_ENABLE), T("DELETE", CE_ROUTE_DISABLE)}},
+    {"instances/docs", "GET", {T("GET", CE_ROUTE_INSTANCE_DOCS)}},
     {"instances/events", "GET", {M("GET", CE_ROUTE_EVENTS_LIST)}},
     {"instances/events/~", "GET", {M("GET", CE_ROUTE_EVENTS_GET)}},
     {"instances/events/~/redeliver", "PUT", {M("PUT", CE_ROUTE_EVENTS_REDELIVER)}},
@@ -66,6 +68,7 @@ static const route_t routes[] = {
      {M("PUT", CE_ROUTE_ENABLE), M("DELETE", CE_ROUTE_DISABLE)}},
     {"instances/#/events", "GET", {M("GET", CE_ROUTE_EVENTS_LIST)}},
     {"instances/#/events/~", "GET", {M("GET", CE_ROUTE_EVENTS_GET)}},
+    {"instances/#/docs", "GET", {M("GET", CE_ROUTE_INSTANCE_DOCS)}},
 };
 
 /* Splits path on '/', ignoring empty segments ("/instances/" is "instances").

@@ -23,12 +23,15 @@
  *   instances/events/{eventId}/redeliver       PUT
  *   instances/{id}/events                      GET (that instance's)
  *   instances/{id}/events/{eventId}            GET
+ *   instances/{id}/docs                        GET (its OpenAPI document)
+ *   docs                                       GET (the API's OpenAPI document)
  * and elements/{ref}/instances... is instances... scoped to that element.
  * Without {id}, the caller's Element token names the instance (by_token):
  *   instances                                  PUT, PATCH, DELETE
  *   instances/configuration                    GET
  *   instances/configuration/{configId}         GET, PATCH
  *   instances/enabled                          PUT, DELETE
+ *   instances/docs                             GET
  */
 #ifndef CE_ROUTE_H
 #define CE_ROUTE_H
@@ -56,6 +59,8 @@ typedef enum {
     CE_ROUTE_EVENTS_LIST,      /* GET instances[/{id}]/events */
     CE_ROUTE_EVENTS_GET,       /* GET instances[/{id}]/events/{eventId} */
     CE_ROUTE_EVENTS_REDELIVER, /* PUT instances/events/{eventId}/redeliver */
+    CE_ROUTE_DOCS,             /* GET docs (public: no caller) */
+    CE_ROUTE_INSTANCE_DOCS,    /* GET instances[/{id}]/docs */
     CE_ROUTE_ENDPOINTS         /* how many values there are */
 } ce_route_endpoint_t;
 

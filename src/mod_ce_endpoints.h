@@ -7,6 +7,7 @@
  *
  * mod_ce_ep_instances.c: /instances... (and /elements/{key}/instances...)
  * mod_ce_ep_elements.c:  /elements, /elements/{key or id}, .../oauth/url
+ * mod_ce_ep_docs.c:      /docs, /instances[/{id}]/docs (OpenAPI documents)
  */
 #ifndef MOD_CE_ENDPOINTS_H
 #define MOD_CE_ENDPOINTS_H
@@ -29,6 +30,9 @@ int ce_ep_instances_disable(ce_request_t *req); /* DELETE .../enabled */
 int ce_ep_events_list(ce_request_t *req);      /* GET instances[/{id}]/events */
 int ce_ep_events_get(ce_request_t *req);       /* GET instances[/{id}]/events/{eventId} */
 int ce_ep_events_redeliver(ce_request_t *req); /* PUT instances/events/{eventId}/redeliver */
+
+int ce_ep_docs_get(ce_request_t *req);       /* GET docs: public, req->user is NULL */
+int ce_ep_instances_docs(ce_request_t *req); /* GET instances[/{id}]/docs */
 
 int ce_ep_elements_list(ce_request_t *req);
 int ce_ep_elements_get(ce_request_t *req);

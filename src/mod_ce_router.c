@@ -5,7 +5,7 @@
  *
  * Order of checks, each answered in JSON: a CORS preflight from an origin
  * not allowed 403, unknown path 404, a preflight 204, wrong method
- * 405 (+ Allow), caller 401, a by-token call without an Element token 400,
+ * 405 (+ Allow), the public GET /docs, caller 401, a by-token call without an Element token 400,
  * unknown scope element 404, then the endpoint. */
 #include <httpd.h>
 #ifdef __GLIBC__
@@ -45,6 +45,8 @@ static const ce_endpoint_fn endpoints[CE_ROUTE_ENDPOINTS] = {
     [CE_ROUTE_EVENTS_LIST] = ce_ep_events_list,
     [CE_ROUTE_EVENTS_GET] = ce_ep_events_get,
     [CE_ROUTE_EVENTS_REDELIVER] = ce_ep_events_redeliver,
+    [CE_ROUTE_DOCS] = ce_ep_docs_get,
+    [CE_ROUTE_INSTANCE_DOCS] = ce_ep_instances_docs,
 };
 
 /* The path below the <Location> the handler is mounted at, or NULL when
@@ -86,6 +88,9 @@ static int dispatch(ce_request_t *req)
         return ce_request_fail_status(
             req, HTTP_METHOD_NOT_ALLOWED,
             apr_psprintf(req->r->pool, "Method not allowed here; use %s", rt.allow), rt.allow);
+    }
+    if (rt.endpoint == CE_ROUTE_DOCS) {
+        return endpoints[rt.endpoint](req); /* public: the document holds no tenant's data */
     }
     req->instance_id = rt.instance_id;
     req->config_id = (long)rt.config_id;

@@ -30,6 +30,7 @@ use Exporter 'import';
 use B ();
 use Carp ();
 use Digest::MD5 ();
+use Encode ();
 use HTTP::Request ();
 use JSON::PP ();
 use MIME::Base64 ();
@@ -59,6 +60,7 @@ our @EXPORT = (qw(
 our $BASE = '/elements/api-v2';
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+my $CONTRACT_JSON = JSON::PP->new->utf8->canonical;
 sub encode_json { $JSON->encode($_[0]) }
 sub decode_json { $JSON->decode($_[0]) }
 sub json_true  { JSON::PP::true() }
@@ -350,7 +352,51 @@ sub api {
         ->request($req);
     my $r = CETest::Res->new($res, "$method $url");
     remember_used($req, \%o, $r) if $res->is_success;
+    record_answer($method, $url, $res);
     return $r;
+}
+
+# ---------------------------------------------------------------- contract
+
+# Every answer of the API api() receives goes to t/var/contract/<pid>.jsonl
+# (one JSON line each: method, path below $BASE as sent, status, headers,
+# body), for t/98-contract.t to validate against doc/openapi.json. Not the
+# API's (another Location, the gateway) and the user agent's own answers
+# (no connection) are left out.
+my @CONTRACT_HEADERS = qw(Content-Type Allow ETag Cache-Control Elements-Request-Id
+    Elements-Element-Instance-Id Elements-Returned-Count Elements-Total-Count
+    Elements-Next-Page-Token WWW-Authenticate);
+
+sub contract_dir { File::Spec->catdir(vars('t_dir'), 'var', 'contract') }
+
+sub record_answer {
+    my($method, $url, $res) = @_;
+    my $path = $url =~ s/[?#].*//sr;
+    # As httpd sees it: '.' and '..' segments (also as %2e) resolved; one
+    # that leaves the API, or the root, is another Location's answer.
+    my @segs;
+    for my $seg (split m{/}, $path =~ s/%2e/./gir, -1) {
+        if ($seg eq '..') { return if @segs <= 1; pop @segs }
+        elsif ($seg ne '.') { push @segs, $seg }
+    }
+    $path = join '/', @segs;
+    return unless $path =~ s{^\Q$BASE\E(?=/|$)}{};
+    return if ($res->header('Client-Warning') // '') eq 'Internal response';
+    my %h;
+    for my $name (@CONTRACT_HEADERS) {
+        my @v = $res->header($name);
+        $h{$name} = join ', ', @v if @v;
+    }
+    my $body = $res->content // '';
+    $body = Encode::decode('UTF-8', $body) if length $body;
+    my $dir = contract_dir();
+    mkdir $dir unless -d $dir;
+    open my $fh, '>>:raw', File::Spec->catfile($dir, "$$.jsonl") or die "CETest: $dir: $!";
+    print $fh $CONTRACT_JSON->encode({
+        method => $method, path => $path, status => $res->code + 0, headers => \%h,
+        body => $body, test => File::Spec->abs2rel($0, vars('t_dir')),
+    }), "\n";
+    close $fh;
 }
 
 # raw_res(RESPONSE, WHAT): a raw_parse/raw_request response as a CETest::Res

@@ -48,6 +48,9 @@ static const struct {
     {"instances/events/ev-9/redeliver", "PUT", {0, 0, 0, CE_ROUTE_EVENTS_REDELIVER}, 0},
     {"instances/7/events", "GET", {CE_ROUTE_EVENTS_LIST, CE_ROUTE_EVENTS_LIST}, 0},
     {"instances/7/events/ev-9", "GET", {CE_ROUTE_EVENTS_GET, CE_ROUTE_EVENTS_GET}, 0},
+    {"instances/7/docs", "GET", {CE_ROUTE_INSTANCE_DOCS, CE_ROUTE_INSTANCE_DOCS}, 0},
+    {"instances/docs", "GET", {CE_ROUTE_INSTANCE_DOCS, CE_ROUTE_INSTANCE_DOCS}, 1},
+    {"docs", "GET", {CE_ROUTE_DOCS, CE_ROUTE_DOCS}, 0},
 };
 #define N_TABLE (sizeof(table) / sizeof(table[0]))
 
@@ -140,6 +143,9 @@ START_TEST(unknown_paths)
         "elements/jira/instances/7/enabled/1",
         "instances%2F7",
         "instances/7/Enabled",
+        "elements/jira/docs",
+        "instances/7/docs/x",
+        "docs/x",
         /* more than CE_ROUTE_MAX_SEGMENTS segments */
         "elements/x/instances/7/configuration/3/a/b/c",
         "/a/b/c/d/e/f/g/h/i",
