@@ -13,14 +13,12 @@ set -eu
 
 die() { echo "openapi.sh: $*" >&2; exit 1; }
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
 
 case "${1:-}" in
 install)
-    cd "$top/t/openapi"
-    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
-        npm ci --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed in t/openapi"
-        touch node_modules
-    fi
+    npm_install "$top/t/openapi" openapi.sh
     ;;
 lint)
     cd "$top/t/openapi"

@@ -27,6 +27,8 @@ set -eu
 
 README=$(realpath "${1:-$(dirname "$0")/../README.md}")
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 if [ ! -e build/mod_ceinstances.so ] || [ ! -e build/ceadmin ]; then
     echo "test-readme: build first (make all)" >&2
     exit 1
@@ -197,16 +199,7 @@ unmarked() {
 # The server.
 CE_RUN_DIR=$work/var PORT=$PORT scripts/run.sh >"$work/run.out" 2>&1 &
 run_pid=$!
-i=0
-until grep -q '^Authorization: User' "$work/run.out" 2>/dev/null; do
-    if ! kill -0 "$run_pid" 2>/dev/null || [ "$i" -ge 300 ]; then
-        echo "test-readme: the make run server did not start:" >&2
-        sed 's/\(User\|Organization\) [A-Za-z0-9+\/=]*/\1 <secret>/g' "$work/run.out" >&2
-        exit 1
-    fi
-    sleep 0.1
-    i=$((i + 1))
-done
+wait_run_server "$work/run.out" "$run_pid" test-readme
 echo "test-readme: $README's API examples against scripts/run.sh on 127.0.0.1:$PORT ($work/var)"
 
 . "$T/examples.sh"

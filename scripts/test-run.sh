@@ -9,6 +9,8 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 if [ ! -e build/mod_ceinstances.so ] || [ ! -e build/ceadmin ]; then
     echo "test-run: build first (make all)" >&2
     exit 1
@@ -58,16 +60,7 @@ start() {
     n=$((n + 1))
     CE_RUN_DIR=$VAR PORT=$PORT scripts/run.sh >"$work/run.$n" 2>&1 &
     run_pid=$!
-    i=0
-    until grep -q '^Authorization: User' "$work/run.$n" 2>/dev/null; do
-        if ! kill -0 "$run_pid" 2>/dev/null || [ "$i" -ge 300 ]; then
-            echo "test-run: the make run server did not start:" >&2
-            sed 's/\(User\|Organization\) [A-Za-z0-9+\/=]*/\1 <secret>/g' "$work/run.$n" >&2
-            exit 1
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
+    wait_run_server "$work/run.$n" "$run_pid" test-run
 }
 
 # Whether the run.sh started last has ended (within 30 s).
