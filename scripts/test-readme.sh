@@ -29,6 +29,7 @@ README=$(realpath "${1:-$(dirname "$0")/../README.md}")
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+TOP_DIR=$(pwd)
 if [ ! -e build/mod_ceinstances.so ] || [ ! -e build/ceadmin ]; then
     echo "test-readme: build first (make all)" >&2
     exit 1
@@ -42,7 +43,7 @@ mkdir "$T" "$T/state"
 run_pid=""
 cleanup() {
     if [ -s "$work/var/run/httpd.pid" ]; then
-        CE_RUN_DIR=$work/var scripts/run.sh stop >/dev/null 2>&1 || true
+        CE_RUN_DIR=$work/var "$TOP_DIR/scripts/run.sh" stop >/dev/null 2>&1 || true
     fi
     if [ -n "$run_pid" ]; then
         kill "$run_pid" 2>/dev/null || true
@@ -202,7 +203,10 @@ run_pid=$!
 wait_run_server "$work/run.out" "$run_pid" test-readme
 echo "test-readme: $README's API examples against scripts/run.sh on 127.0.0.1:$PORT ($work/var)"
 
+# In a directory of their own: an example may write a file (curl -o).
+cd "$T"
 . "$T/examples.sh"
+cd "$TOP_DIR"
 
 # The canary: an example the README would get wrong must fail here.
 before=$fail
