@@ -42,7 +42,9 @@ my($httpd_pid) = do { open my $fh, '<', $pidfile or die "$pidfile: $!"; <$fh> =~
 my %mapped;
 if (open my $maps, '<', "/proc/$httpd_pid/maps") {
     while (my $line = <$maps>) {
-        $mapped{$1} = 1 if $line =~ m{\s(/\S*ceinstances\S*\.so)$};
+        # (the file's name: the sanitizer run's preload library lives in a
+        # directory named ceinstances-asan.*)
+        $mapped{$1} = 1 if $line =~ m{\s(/\S*/mod_ceinstances[^/\s]*\.so)$};
     }
 }
 is_deeply [sort map { Cwd::realpath($_) // $_ } keys %mapped], [$built],
