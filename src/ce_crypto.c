@@ -636,14 +636,16 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
     char *plain;
     int dec;
     ce_crypto_opened_t *memo;
+    apr_size_t slen;
 
     *pplain = NULL;
     *plen = 0;
     if (!(b64 = sealed_parts(kid, sealed))) {
         return APR_EINVAL;
     }
+    slen = strlen(sealed);
     memo = opened_memo(keys, kid);
-    if (memo && ce_crypto_opened_get(memo, aad, sealed, strlen(sealed), p, pplain, plen)) {
+    if (memo && ce_crypto_opened_get(memo, aad, sealed, slen, p, pplain, plen)) {
         return APR_SUCCESS;
     }
     b64len = strlen(b64);
@@ -666,7 +668,7 @@ apr_status_t ce_crypto_open(const char **pplain, apr_size_t *plen, apr_pool_t *p
     *pplain = plain;
     *plen = n;
     if (memo) {
-        ce_crypto_opened_put(memo, aad, sealed, strlen(sealed), plain, n);
+        ce_crypto_opened_put(memo, aad, sealed, slen, plain, n);
     }
     return APR_SUCCESS;
 }

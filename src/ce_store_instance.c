@@ -66,146 +66,6 @@ const ce_store_statement_t ce_store_instance_locking_statements[] = {
      "SELECT element_id FROM ce_instance WHERE id = %lld AND user_id = %lld"},
     {NULL, NULL}};
 
-apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, json_type type)
-{
-    const char *err;
-
-    if (!text || ce_json_parse(pj, p, text, strlen(text), &err) != APR_SUCCESS ||
-        json_typeof(*pj) != type) {
-        return APR_EGENERAL;
-    }
-    return APR_SUCCESS;
-}
-
-/* Tags and configuration of the row parsed into inst (nothing opened). */
-static apr_status_t json_from_row(ce_instance_t *inst, apr_pool_t *p, const char **row,
-                                  const char **perr)
-{
-    if (ce_store_json_column(&inst->tags, p, row[CE_IC_TAGS], JSON_ARRAY) != APR_SUCCESS ||
-        ce_store_json_column(&inst->configuration, p, row[CE_IC_CONFIGURATION], JSON_OBJECT) !=
-            APR_SUCCESS) {
-        *perr =
-            apr_psprintf(p, "Instance %s: stored tags or configuration unreadable", row[CE_IC_ID]);
-        return APR_EGENERAL;
-    }
-    return APR_SUCCESS;
-}
-
-/* The plain columns of a row into inst (tags and configuration neither
- * parsed nor opened). */
-static void columns_from_row(ce_instance_t *inst, apr_pool_t *p, const char **row,
-                             const ce_catalog_t *cat, const ce_user_t *owner)
-{
-    inst->id = apr_atoi64(row[CE_IC_ID]);
-    inst->organization_id = apr_atoi64(ce_store_or_empty(row[CE_IC_ORGANIZATION]));
-    inst->user = owner;
-    inst->element_id = (long)apr_atoi64(ce_store_or_empty(row[CE_IC_ELEMENT]));
-    inst->element = cat ? ce_catalog_by_id(cat, inst->element_id) : NULL;
-    inst->name = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_NAME]));
-    inst->disabled = atoi(ce_store_or_empty(row[CE_IC_DISABLED]));
-    inst->max_cache_size = (long)apr_atoi64(ce_store_or_empty(row[CE_IC_MAX_CACHE_SIZE]));
-    inst->cache_time_to_live = (long)apr_atoi64(ce_store_or_empty(row[CE_IC_CACHE_TTL]));
-    inst->caching_enabled = atoi(ce_store_or_empty(row[CE_IC_CACHING]));
-    inst->trace_logging_enabled = atoi(ce_store_or_empty(row[CE_IC_TRACE]));
-    inst->revision = apr_atoi64(ce_store_or_empty(row[CE_IC_REVISION]));
-    inst->created_date = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_CREATED]));
-    inst->updated_date = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_UPDATED]));
-    inst->oauth_due = apr_atoi64(ce_store_or_empty(row[CE_IC_OAUTH_DUE]));
-    inst->oauth_failures = atoi(ce_store_or_empty(row[CE_IC_OAUTH_FAILURES]));
-    inst->oauth_status = apr_pstrdup(p, ce_store_or_empty(row[CE_IC_OAUTH_STATUS]));
-    inst->external_authentication = row[CE_IC_EXTERNAL_AUTH] && *row[CE_IC_EXTERNAL_AUTH]
-                                        ? apr_pstrdup(p, row[CE_IC_EXTERNAL_AUTH])
-                                        : "none";
-}
-
-/* Opens inst's sealed token (from the row) and configuration values in
- * place. APR_EGENERAL, *perr naming the instance and the value (never its
- * content), when one fails authentication. */
-static apr_status_t open_sealed(ce_instance_t *inst, ce_db_t *db, apr_pool_t *p, const char **row,
-                                const char **perr)
-{
-    const char *err = NULL;
-    apr_size_t len;
-
-    if (inst->view && !inst->configuration) {
-        return APR_SUCCESS; /* an answer's read: the view held the token */
-    }
-    if (ce_store_open(&inst->token, &len, p, db->keys, CE_SEALED_INSTANCE_TOKEN,
-                      row[CE_IC_TOKEN]) != APR_SUCCESS) {
-        inst->token = NULL;
-        *perr = apr_psprintf(p,
-                             "Instance %s: the stored token fails authentication "
-                             "(tampered, or another key)",
-                             row[CE_IC_ID]);
-        return APR_EGENERAL;
-    }
-    if (inst->configuration &&
-        ce_store_open_configuration(inst->configuration, p, db->keys, &err) != APR_SUCCESS) {
-        *perr = apr_psprintf(p, "Instance %s: %s", row[CE_IC_ID], err);
-        return APR_EGENERAL;
-    }
-    return APR_SUCCESS;
-}
-
-/* The row into a new *pinst, read as how says (ce_store.h): with a view
- * that serves (and only a view asked for), its tags and configuration are
- * left unparsed and unopened. */
-static apr_status_t read_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p, const char **row,
-                             const ce_catalog_t *cat, const ce_user_t *owner, unsigned how,
-                             const char **perr)
-{
-    ce_instance_t *inst = apr_pcalloc(p, sizeof(*inst));
-
-    *pinst = inst;
-    columns_from_row(inst, p, row, cat, owner);
-    if ((how & CE_STORE_READ_VIEW) && ce_store_view_from_row(inst, db, p, row) &&
-        !(how & CE_STORE_READ_FULL)) {
-        return APR_SUCCESS;
-    }
-    return json_from_row(inst, p, row, perr);
-}
-
-/* The instance of a row, its sealed values opened. A value that fails
- * authentication fails this instance only: APR_EGENERAL, *perr naming the
- * instance and the value, never its content. */
-static apr_status_t instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                      const char **row, const ce_catalog_t *cat,
-                                      const ce_user_t *owner, unsigned how, const char **perr)
-{
-    ce_instance_t *inst;
-    apr_status_t rv = read_row(&inst, db, p, row, cat, owner, how, perr);
-
-    *pinst = NULL;
-    if (rv == APR_SUCCESS && (rv = open_sealed(inst, db, p, row, perr)) == APR_SUCCESS) {
-        *pinst = inst;
-    }
-    return rv;
-}
-
-apr_status_t ce_store_instance_listed(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
-                                      const char **row, const ce_catalog_t *cat,
-                                      const ce_user_t *owner, unsigned how, const char **perr)
-{
-    ce_instance_t *inst;
-    const char *err = NULL;
-    apr_status_t rv = read_row(&inst, db, p, row, cat, owner, how, perr);
-
-    *pinst = NULL;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (open_sealed(inst, db, p, row, &err) != APR_SUCCESS) {
-        ce_log(CE_LOG_MARK, CE_LOG_ERR, 0,
-               "CE00032: %s; listed as not valid, without its token and sealed values", err);
-        inst->unreadable = 1;
-        inst->token = NULL;
-        inst->view = NULL; /* what it shows is what opened */
-        ce_store_drop_sealed(inst->configuration);
-    }
-    *pinst = inst;
-    return APR_SUCCESS;
-}
-
 /* Compact JSON text of j, or of empty when j is NULL. */
 static const char *json_text(apr_pool_t *p, const json_t *j, const char *empty)
 {
@@ -355,7 +215,7 @@ apr_status_t ce_store_instance_read(ce_instance_t **pinst, ce_db_t *db, apr_pool
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return instance_from_row(pinst, db, p, row, cat, owner, how, perr);
+    return ce_store_instance_from_row(pinst, db, p, row, cat, owner, how, perr);
 }
 
 apr_status_t ce_store_instance_read_as(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
@@ -377,8 +237,8 @@ apr_status_t ce_store_instance_read_as(ce_instance_t **pinst, ce_db_t *db, apr_p
         APR_SUCCESS) {
         return rv;
     }
-    return instance_from_row(pinst, db, p, row, cat,
-                             ce_store_user_from_row(p, row + CE_IC_USER + 1), how, perr);
+    return ce_store_instance_from_row(pinst, db, p, row, cat,
+                                      ce_store_user_from_row(p, row + CE_IC_USER + 1), how, perr);
 }
 
 apr_status_t ce_store_instance_get(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
@@ -402,7 +262,7 @@ apr_status_t ce_store_instance_admin_get(ce_instance_t **pinst, ce_db_t *db, apr
     }
     nobody->id = apr_atoi64(ce_store_or_empty(row[CE_IC_USER])); /* whose it is, nothing more */
     nobody->email_address = nobody->first_name = nobody->last_name = "";
-    return instance_from_row(pinst, db, p, row, cat, nobody, CE_STORE_READ_FULL, perr);
+    return ce_store_instance_from_row(pinst, db, p, row, cat, nobody, CE_STORE_READ_FULL, perr);
 }
 
 /* Owner's row whose token is token (by digest), from statement label. */
@@ -445,8 +305,9 @@ apr_status_t ce_store_instance_get_by_token(ce_instance_t **pinst, ce_db_t *db, 
         fetch_by_token(&row, db, p, owner, token, "ce_select_instance_of_token", perr);
 
     *pinst = NULL;
-    if (rv != APR_SUCCESS || (rv = instance_from_row(pinst, db, p, row, cat, owner,
-                                                     CE_STORE_READ_FULL, perr)) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS ||
+        (rv = ce_store_instance_from_row(pinst, db, p, row, cat, owner, CE_STORE_READ_FULL,
+                                         perr)) != APR_SUCCESS) {
         return rv;
     }
     return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
@@ -473,9 +334,9 @@ apr_status_t ce_store_instance_of_credentials(ce_instance_t **pinst, ce_db_t *db
     }
     if ((rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_of_credentials", args, perr)) !=
             APR_SUCCESS ||
-        (rv = instance_from_row(pinst, db, p, row, cat,
-                                ce_store_user_from_row(p, row + CE_IC_USER + 1), CE_STORE_READ_FULL,
-                                perr)) != APR_SUCCESS) {
+        (rv = ce_store_instance_from_row(pinst, db, p, row, cat,
+                                         ce_store_user_from_row(p, row + CE_IC_USER + 1),
+                                         CE_STORE_READ_FULL, perr)) != APR_SUCCESS) {
         return rv;
     }
     return (*pinst)->disabled ? CE_STORE_EDISABLED : APR_SUCCESS;
@@ -678,8 +539,9 @@ apr_status_t ce_store_instance_modify(ce_instance_t **pinst, ce_db_t *db, apr_po
      * (PostgreSQL: FOR UPDATE; SQLite: the transaction holds the write
      * lock), so no other update can come between this read and the write. */
     rv = ce_store_fetch_one(&row, db, p, "ce_select_instance_for_update", args, perr);
-    if (rv == APR_SUCCESS && (rv = instance_from_row(pinst, db, p, row, cat, owner,
-                                                     CE_STORE_READ_FULL, perr)) == APR_SUCCESS) {
+    if (rv == APR_SUCCESS &&
+        (rv = ce_store_instance_from_row(pinst, db, p, row, cat, owner, CE_STORE_READ_FULL,
+                                         perr)) == APR_SUCCESS) {
         was_element = (*pinst)->element_id;
         before = snapshot(p, *pinst);
         rv = modify(*pinst, baton, perr);

@@ -12,6 +12,7 @@
  *                        batches
  *   ce_store_tenant.c    organizations and users, authentication
  *   ce_store_instance.c  instances: create, read, update, delete
+ *   ce_store_instance_row.c  a row into an instance (view or full, opened)
  *   ce_store_list.c      listing instances a page at a time (keyset)
  *   ce_store_batch.c     group commit of creates within a process
  *   ce_store_count.c     instance counts: kept by the writes, summed for
@@ -293,6 +294,14 @@ int ce_store_view_from_row(ce_instance_t *inst, const ce_db_t *db, apr_pool_t *p
 
 /* Parses stored JSON text (tags / configuration) of the expected type. */
 apr_status_t ce_store_json_column(json_t **pj, apr_pool_t *p, const char *text, json_type type);
+
+/* ce_store_instance_row.c: the instance of a row of
+ * CE_STORE_INSTANCE_COLUMNS, read as how says, its sealed values opened. A
+ * value that fails authentication fails this instance only: APR_EGENERAL,
+ * *perr naming the instance and the value, never its content. */
+apr_status_t ce_store_instance_from_row(ce_instance_t **pinst, ce_db_t *db, apr_pool_t *p,
+                                        const char **row, const ce_catalog_t *cat,
+                                        const ce_user_t *owner, unsigned how, const char **perr);
 
 /* The instance of a row of CE_STORE_INSTANCE_COLUMNS, for a listing: one
  * whose sealed values do not open is still listed, as unreadable (not
