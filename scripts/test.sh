@@ -209,6 +209,10 @@ run_suite() {
             echo "---- last lines of t/logs/error_log ----" >&2
             tail -n 40 t/logs/error_log >&2
         fi
+        # Last, as a CI log shows only its tail: which tests failed, how.
+        echo "---- failures in the harness's output ----" >&2
+        grep -E -A3 '#   Failed test' "$log" | head -n 40 >&2
+        grep -E -A12 '^Failed Test|^Test Summary Report' "$log" | head -n 20 >&2
         fail="$drv: $fail (log: $log, error_log: $LOGDIR/test-apache-error_log-$drv)"
         return
     fi
