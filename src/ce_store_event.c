@@ -33,18 +33,23 @@ const ce_store_statement_t ce_store_event_statements[] = {
      "lease = 0 WHERE user_id = %lld AND event_id = %s AND status = 'FAILED'"},
     {NULL, NULL}};
 
-/* A fresh event id: a random UUID (version 4), in p. */
+/* A fresh event id, in p: a UUID of version 7 (RFC 9562), the creation
+ * time in milliseconds, then 74 random bits. Time-ordered, so that new ids
+ * go to the end of the event_id index, whose last page a batch of creates
+ * shares, instead of a random page each (a version 4 id dirtied, and read
+ * back, a page of that index per event). The time is no secret: the event
+ * says its date. */
 static const char *new_event_id(apr_pool_t *p)
 {
     const char *hex = ce_crypto_random_id(p); /* 32 random hex digits */
-    char *id;
+    apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(apr_time_now()) & APR_UINT64_C(0xffffffffffff);
 
     if (!hex || strlen(hex) != 32) {
         return NULL;
     }
-    id = apr_psprintf(p, "%.8s-%.4s-4%.3s-%c%.3s-%.12s", hex, hex + 8, hex + 13,
-                      "89ab"[hex[16] % 4], hex + 17, hex + 20);
-    return id;
+    return apr_psprintf(
+        p, "%08" APR_UINT64_T_HEX_FMT "-%04" APR_UINT64_T_HEX_FMT "-7%.3s-%c%.3s-%.12s", ms >> 16,
+        ms & 0xffff, hex + 13, "89ab"[hex[16] % 4], hex + 17, hex + 20);
 }
 
 static apr_int64_t now_ms(void)

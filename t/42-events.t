@@ -15,7 +15,7 @@ use Apache::Test qw(-withtestmore);
 use CETest;
 
 my $TOKEN = 'Elements-Next-Page-Token';
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 my $DATE = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 my $t = signup();
@@ -34,7 +34,7 @@ my $ev = $res->list->[0];
 is_deeply [sort keys %$ev],
     [sort qw(eventId instanceId elementKey eventType eventDate instance status attempts lastError)],
     'an event\'s fields';
-like $ev->{eventId}, $UUID, 'eventId: a random UUID';
+like $ev->{eventId}, $UUID, 'eventId: a UUID of version 7';
 is $ev->{instanceId}, $id, 'instanceId';
 is $ev->{elementKey}, 'jira', 'elementKey';
 is $ev->{eventType}, 'CREATED', 'eventType CREATED';
@@ -53,6 +53,20 @@ expect_ok(api(DELETE => "instances/$id/enabled", auth => $t), 'disable', empty =
 expect_ok(api(PUT => "instances/$id/enabled", auth => $t), 'enable', empty => 1);
 is_deeply types("instances/$id/events"), [qw(ENABLED DISABLED UPDATED CREATED)],
     'rename, disable, enable: one event each, newest first';
+{
+    # A version 7 id begins with its creation time (ms): ids sort by age,
+    # and the time is the event's date.
+    my @evs = @{ api(GET => "instances/$id/events", auth => $t)->list };
+    my @ids = map { $_->{eventId} } @evs;
+    is_deeply [reverse sort @ids], \@ids, 'eventIds sort as the events were made';
+    my ($hex) = join('', (split /-/, $evs[0]{eventId})[0, 1]);
+    my ($d, $ms) = $evs[0]{eventDate} =~ /^(.*)\.(\d{3})Z$/;
+    require Time::Local;
+    my @t = reverse split /[-T:]/, $d;
+    $t[4]--;
+    my $date_ms = Time::Local::timegm(@t) * 1000 + $ms;
+    cmp_ok abs(hex($hex) - $date_ms), '<', 1000, 'an eventId\'s time is its eventDate';
+}
 is api(GET => "instances/$id/events", auth => $t)->list->[0]{instance}{name}, 'renamed',
     'an event shows the instance as written';
 
