@@ -67,6 +67,30 @@ static void bg_leave(void)
     apr_thread_mutex_unlock(bg_lock);
 }
 
+/* Server s's database for a job's work (bg_enter, and a connection
+ * acquired), or NULL: the child is exiting, or the database is away (the
+ * next look tries again). Given back with bg_release. */
+static ce_dbd_conn_t *bg_acquire(server_rec *s, apr_pool_t *p)
+{
+    ce_dbd_conn_t *conn = ce_dbd_conn(s, p, NULL);
+    const char *err = NULL;
+
+    if (!bg_enter()) {
+        return NULL;
+    }
+    if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
+        bg_leave();
+        return NULL;
+    }
+    return conn;
+}
+
+static void bg_release(ce_dbd_conn_t *conn)
+{
+    ce_dbd_release(conn);
+    bg_leave();
+}
+
 static apr_status_t bg_stop(void *data)
 {
     apr_time_t until = apr_time_now() + STOP_WAIT_MAX;
@@ -151,18 +175,14 @@ static void log_outcome(server_rec *s, const ce_store_due_t *d, ce_refresh_outco
 static void refresh_due(server_rec *s, apr_pool_t *p)
 {
     const ce_server_config_t *cfg = ce_config_server_of(s);
-    ce_dbd_conn_t *conn = ce_dbd_conn(s, p, NULL);
+    ce_dbd_conn_t *conn = bg_acquire(s, p);
     apr_array_header_t *due = NULL;
     const char *err = NULL;
     apr_status_t rv;
     int i;
 
-    if (!bg_enter()) {
+    if (!conn) {
         return;
-    }
-    if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
-        bg_leave();
-        return; /* the database is away; the next look tries again */
     }
     rv = ce_store_oauth_due(&due, &conn->db, p, apr_time_as_msec(apr_time_now()), CE_REFRESH_BATCH,
                             &err);
@@ -183,8 +203,7 @@ static void refresh_due(server_rec *s, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "CE00044: token refresh: %s",
                      err ? err : "database failure");
     }
-    ce_dbd_release(conn);
-    bg_leave();
+    bg_release(conn);
 }
 
 /* ---- events: the outbox sent (ce_store_event_send) ---- */
@@ -231,18 +250,14 @@ typedef struct {
 static void send_events(pass_t *pass, apr_pool_t *p)
 {
     const ce_server_config_t *cfg = ce_config_server_of(pass->s);
-    ce_dbd_conn_t *conn = ce_dbd_conn(pass->s, p, NULL);
+    ce_dbd_conn_t *conn = bg_acquire(pass->s, p);
     const char *err = NULL;
-    apr_status_t rv;
+    apr_status_t rv = APR_SUCCESS;
     apr_uint32_t i;
     apr_pool_t *each;
 
-    if (!bg_enter()) {
+    if (!conn) {
         return;
-    }
-    if ((rv = ce_dbd_acquire(conn, &err)) != APR_SUCCESS) {
-        bg_leave();
-        return; /* the database is away: the next pass tries again */
     }
     apr_pool_create(&each, p);
     while (rv == APR_SUCCESS && !bg_stopping &&
@@ -259,8 +274,7 @@ static void send_events(pass_t *pass, apr_pool_t *p)
                          err ? err : "database failure");
         }
     }
-    ce_dbd_release(conn);
-    bg_leave();
+    bg_release(conn);
 }
 
 /* A sender thread. It touches no pool of the thread that started it: its
@@ -306,17 +320,13 @@ static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
     const ce_server_config_t *cfg = ce_config_server_of(s);
     ce_event_policy_t pol = {ce_config_event_retry(cfg), ce_config_event_attempts(cfg),
                              lease_of(cfg)};
-    ce_dbd_conn_t *conn = ce_dbd_conn(s, p, NULL);
+    ce_dbd_conn_t *conn = bg_acquire(s, p);
     apr_array_header_t *due = NULL;
     const char *err = NULL;
     apr_status_t rv;
     int n = 0;
 
-    if (!bg_enter()) {
-        return;
-    }
-    if (ce_dbd_acquire(conn, &err) != APR_SUCCESS) {
-        bg_leave();
+    if (!conn) {
         return;
     }
     rv = ce_store_event_due(&due, &conn->db, p, EVENT_BATCH, &err);
@@ -325,8 +335,7 @@ static void deliver_due(server_rec *s, apr_pool_t *p, int prune)
                                   apr_time_as_msec(apr_time_now() - ce_config_event_retention(cfg)),
                                   &err);
     }
-    ce_dbd_release(conn); /* each sender takes its own */
-    bg_leave();
+    bg_release(conn); /* each sender takes its own */
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "CE00058: event delivery: %s",
                      err ? err : "database failure");
