@@ -24,6 +24,14 @@
 /* Creates a process commits between its checkpoints (see create_checkpoint). */
 #define CHECKPOINT_EVERY 1000
 
+/* Batches the writer writes in a row, as long as creates queue while it
+ * writes, before handing the turn to one of them: the thread writing is
+ * running, and the one it would wake may wait for a core (measured, see
+ * ARCHITECTURE.md). It bounds what the writer's own request waits. */
+#ifndef LEAD_ROUNDS
+#define LEAD_ROUNDS 4
+#endif
+
 struct ce_store_batch_t {
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;
@@ -181,76 +189,132 @@ static void create_checkpoint(ce_db_t *db, apr_pool_t *p)
 }
 
 /* The create joins the queue and waits until it is done or it is its
- * turn to write the next batch. Called and returns with b->mutex held. */
+ * turn to write the next batch. The wait is on the create's own mutex, not
+ * the queue's: a batch's creates, woken together, would otherwise all
+ * queue for the one mutex the writer holds while it wakes them, only to
+ * let it go (measured: most of a create's futex calls). */
 static void enqueue(ce_store_batch_t *b, ce_store_create_t *me)
 {
+    apr_thread_mutex_lock(b->mutex);
     *b->tail = me;
     b->tail = &me->next;
     if (!b->committing) {
         b->committing = 1;
         me->lead = 1;
     }
-    while (!me->done && !me->lead) {
-        apr_thread_cond_wait(me->wake, b->mutex);
+    apr_thread_mutex_unlock(b->mutex);
+    if (!me->lead) {
+        apr_thread_mutex_lock(me->lock);
+        while (!me->done && !me->lead) {
+            apr_thread_cond_wait(me->wake, me->lock);
+        }
+        apr_thread_mutex_unlock(me->lock);
     }
 }
 
-/* After list was written: wakes its creates and hands the turn to the
- * first create that queued meanwhile. Returns whether to checkpoint.
- * Called with b->mutex held. */
-static int finish(ce_store_batch_t *b, ce_store_create_t *list, ce_store_create_t *me)
+/* Tells c's thread that it is done (done) or that the turn is its (lead).
+ * Under c's mutex, which that thread needs back before it can return: c
+ * (on its stack) stays valid until the unlock. */
+static void wake(ce_store_create_t *c, int lead)
 {
-    ce_store_create_t *c;
-    int checkpoint = 0;
+    apr_thread_mutex_lock(c->lock);
+    if (lead) {
+        c->lead = 1;
+    } else {
+        c->done = 1;
+    }
+    apr_thread_cond_signal(c->wake);
+    apr_thread_mutex_unlock(c->lock);
+}
+
+/* After list was written, with b->mutex held: the count to the next
+ * checkpoint (*checkpoint set when one is due) and who writes next: NULL
+ * when the queue is empty (it goes idle) or the writer keeps the turn,
+ * else the first create queued meanwhile. */
+static ce_store_create_t *finish(ce_store_batch_t *b, const ce_store_create_t *list, int keep,
+                                 int *checkpoint)
+{
+    const ce_store_create_t *c;
 
     for (c = list; c; c = c->next) {
-        c->done = 1;
         b->since_checkpoint++;
-        if (c != me) {
-            apr_thread_cond_signal(c->wake);
-        }
     }
     if (b->since_checkpoint >= CHECKPOINT_EVERY) {
         b->since_checkpoint = 0;
-        checkpoint = 1;
+        *checkpoint = 1;
     }
-    if (b->head) {
-        b->head->lead = 1;
-        apr_thread_cond_signal(b->head->wake);
-    } else {
+    if (!b->head) {
         b->committing = 0;
+        return NULL;
     }
-    return checkpoint;
+    return keep ? NULL : b->head;
+}
+
+/* Wakes list's creates, each done, but me (the caller's own). Each one's
+ * next is read before it is woken: its thread may return at once. */
+static void wake_done(ce_store_create_t *list, ce_store_create_t *me)
+{
+    ce_store_create_t *c, *next;
+
+    for (c = list; c; c = next) {
+        next = c->next;
+        if (c == me) {
+            c->done = 1;
+        } else {
+            wake(c, 0);
+        }
+    }
+}
+
+/* The whole queue, which is left empty. Called with b->mutex held. */
+static ce_store_create_t *take_queue(ce_store_batch_t *b)
+{
+    ce_store_create_t *list = b->head;
+
+    b->head = NULL;
+    b->tail = &b->head;
+    return list;
 }
 
 /* Group commit. The create joins the process's queue. The thread that finds
  * the queue idle, or is handed the turn, takes the whole queue and writes it
  * in one transaction, while creates arriving meanwhile queue for the next
- * one; then it hands the turn to the first of those. Each create learns its
- * outcome only after its commit. */
+ * one; it writes those too, up to LEAD_ROUNDS batches, then hands the turn
+ * to the first create still queued. Each create learns its outcome only
+ * after its commit. */
 void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_store_create_t *me)
 {
-    ce_store_create_t *list;
-    int checkpoint = 0;
+    ce_store_create_t *list, *next;
+    apr_pool_t *wp = NULL;
+    int checkpoint = 0, round = 0, more;
 
-    if (apr_thread_cond_create(&me->wake, p) != APR_SUCCESS) {
+    if (apr_thread_cond_create(&me->wake, p) != APR_SUCCESS ||
+        apr_thread_mutex_create(&me->lock, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS ||
+        apr_pool_create(&wp, p) != APR_SUCCESS) {
         create_failed(me, APR_ENOMEM, "Out of memory");
         return;
     }
-    apr_thread_mutex_lock(b->mutex);
     enqueue(b, me);
-    if (!me->done) {
-        list = b->head;
-        b->head = NULL;
-        b->tail = &b->head;
+    for (more = !me->done; more;) { /* not done: this thread's turn */
+        apr_thread_mutex_lock(b->mutex);
+        list = take_queue(b);
         apr_thread_mutex_unlock(b->mutex);
 
-        create_write_batch(batch_writer(b, db), p, list);
+        /* what a batch allocates is dropped with it: outcomes are copied */
+        create_write_batch(batch_writer(b, db), wp, list);
+        apr_pool_clear(wp);
 
         apr_thread_mutex_lock(b->mutex);
-        checkpoint = finish(b, list, me);
+        round++;
+        next = finish(b, list, round < LEAD_ROUNDS, &checkpoint);
+        more = b->head && round < LEAD_ROUNDS;
+        apr_thread_mutex_unlock(b->mutex);
+        if (next) {
+            wake(next, 1); /* first: it can write while these wake */
+        }
+        wake_done(list, me);
     }
-    apr_thread_mutex_unlock(b->mutex);
+    apr_pool_destroy(wp);
     if (checkpoint) {
         create_checkpoint(db, p);
     }

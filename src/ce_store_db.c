@@ -188,6 +188,11 @@ apr_status_t ce_store_run(int *pnrows, ce_db_t *db, apr_pool_t *p, const char *l
     int rc;
 
     *pnrows = 0;
+    /* SQLite: SQLite's own API, when the statement is prepared there */
+    rv = ce_store_sqlite_run(pnrows, db, p, label, args, perr);
+    if (rv != APR_ENOTIMPL && rv != APR_EAGAIN) {
+        return rv;
+    }
     if ((rv = statement(&st, db, p, label, perr)) != APR_SUCCESS) {
         return rv;
     }

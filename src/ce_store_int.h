@@ -345,7 +345,8 @@ struct ce_store_create_t {
     int done;
     int lead; /* this create's thread writes the next batch */
 #if APR_HAS_THREADS
-    apr_thread_cond_t *wake; /* signalled when done or lead is set */
+    apr_thread_mutex_t *lock; /* guards done and lead once queued */
+    apr_thread_cond_t *wake;  /* signalled when done or lead is set */
 #endif
     char err[256]; /* the committer's message: its pool is not ours */
     ce_store_create_t *next;
@@ -366,13 +367,18 @@ void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_st
 int ce_store_sqlite_native(const ce_db_t *db);
 /* Finalizes what ce_store_sqlite_* prepared on db (before it is closed). */
 void ce_store_sqlite_done(ce_db_t *db);
-/* Prepares SELECT statement label (apr_dbd's placeholders) natively too,
- * when db allows it; nothing otherwise (apr_dbd runs it). */
+/* Prepares statement label (SELECT, INSERT, UPDATE or DELETE; apr_dbd's
+ * placeholders) natively too, when db allows it; nothing otherwise
+ * (apr_dbd runs it). */
 void ce_store_sqlite_prepare(ce_db_t *db, const char *label, const char *sql);
 /* ce_store_fetch's rows (appended to rows) through the native statement
  * of label: APR_ENOTIMPL when it has none, APR_EAGAIN when the database
  * is busy (nothing appended: read it through apr_dbd). */
 apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_pool_t *p,
                                    const char *label, const void **args, const char **perr);
+/* ce_store_run through the native statement of label (*pnrows: the rows
+ * it changed); APR_ENOTIMPL and APR_EAGAIN as ce_store_sqlite_fetch. */
+apr_status_t ce_store_sqlite_run(int *pnrows, ce_db_t *db, apr_pool_t *p, const char *label,
+                                 const void **args, const char **perr);
 
 #endif

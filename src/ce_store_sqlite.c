@@ -1,6 +1,7 @@
-/* ce_store_sqlite: the SELECTs, run with SQLite's own API on the mod_dbd
- * connection (apr_dbd_native_handle): every prepared SELECT of
- * ce_store_fetch, the gateway's per-call revision read among them.
+/* ce_store_sqlite: the prepared statements, run with SQLite's own API on
+ * the connection (apr_dbd_native_handle): every prepared SELECT of
+ * ce_store_fetch, the gateway's per-call revision read among them, and
+ * (since 2026-12-05) the prepared INSERTs, UPDATEs and DELETEs.
  *
  * Why: apr-util's sqlite3 driver holds one mutex of the whole process
  * (apr_dbd_mutex_lock) around every statement of every connection, and
@@ -13,8 +14,11 @@
  * connection, prepared once per connection (kept in its pool, finalized
  * before apr_dbd closes it), under SQLite's own locking (its connections
  * are safe in threads of their own; mod_dbd gives each one to one thread
- * at a time). Writes (and a SELECT that finds the database busy) go
- * through apr_dbd as before. */
+ * at a time). Writes, inside apr_dbd's transactions (BEGIN and COMMIT
+ * stay apr_dbd's): a statement that fails fails its caller, which ends
+ * the transaction with a rollback (ce_store_tx_end), as apr_dbd's own
+ * record of a failure would. A statement that finds the database busy
+ * changed nothing, and runs again through apr_dbd. */
 #include <string.h>
 #include <sqlite3.h>
 #include <apr_dbd.h>
@@ -129,7 +133,9 @@ void ce_store_sqlite_prepare(ce_db_t *db, const char *label, const char *sql)
     native_t *n;
     const char *text;
 
-    if (strncmp(sql, "SELECT ", 7) != 0 || !ce_store_sqlite_native(db)) {
+    if ((strncmp(sql, "SELECT ", 7) != 0 && strncmp(sql, "INSERT ", 7) != 0 &&
+         strncmp(sql, "UPDATE ", 7) != 0 && strncmp(sql, "DELETE ", 7) != 0) ||
+        !ce_store_sqlite_native(db)) {
         return;
     }
     h = apr_dbd_native_handle(db->driver, db->handle);
@@ -210,8 +216,12 @@ static const char **row_copy(sqlite3_stmt *st, apr_pool_t *p)
     return values;
 }
 
-apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_pool_t *p,
-                                   const char *label, const void **args, const char **perr)
+/* Runs label's statement natively, its rows (if rows) copied into p.
+ * APR_ENOTIMPL: not prepared here; APR_EAGAIN: SQLite found the database
+ * busy, and the statement changed nothing (the caller runs it through
+ * apr_dbd, which waits). */
+static apr_status_t native_step(apr_array_header_t *rows, int *pnrows, ce_db_t *db, apr_pool_t *p,
+                                const char *label, const void **args, const char **perr)
 {
     natives_t *all = natives(db, 0);
     native_t *n = all ? apr_hash_get(all->by_label, label, APR_HASH_KEY_STRING) : NULL;
@@ -223,21 +233,37 @@ apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_po
     }
     rc = bind_all(n, args);
     while (rc == SQLITE_OK || rc == SQLITE_ROW) {
-        if ((rc = sqlite3_step(n->st)) == SQLITE_ROW) {
+        if ((rc = sqlite3_step(n->st)) == SQLITE_ROW && rows) {
             APR_ARRAY_PUSH(rows, const char **) = row_copy(n->st, p);
         }
     }
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-        rows->nelts = 0;
-        rv = APR_EAGAIN; /* the caller reads through apr_dbd, which waits */
+        if (rows) {
+            rows->nelts = 0;
+        }
+        rv = APR_EAGAIN;
     } else if (rc != SQLITE_DONE) {
         *perr = apr_psprintf(p, "Database error (%s): %s", label,
                              sqlite3_errmsg(sqlite3_db_handle(n->st)));
         rv = APR_EGENERAL;
+    } else if (pnrows) {
+        *pnrows = sqlite3_changes(sqlite3_db_handle(n->st));
     }
     sqlite3_reset(n->st);
     sqlite3_clear_bindings(n->st); /* (bound static: the caller's) */
     return rv;
+}
+
+apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_pool_t *p,
+                                   const char *label, const void **args, const char **perr)
+{
+    return native_step(rows, NULL, db, p, label, args, perr);
+}
+
+apr_status_t ce_store_sqlite_run(int *pnrows, ce_db_t *db, apr_pool_t *p, const char *label,
+                                 const void **args, const char **perr)
+{
+    return native_step(NULL, pnrows, db, p, label, args, perr);
 }
 
 void ce_store_sqlite_done(ce_db_t *db)
