@@ -211,7 +211,9 @@ run_suite() {
         fi
         # Last, as a CI log shows only its tail: which tests failed, how.
         echo "---- failures in the harness's output ----" >&2
-        grep -E -A3 '#   Failed test' "$log" | head -n 40 >&2
+        # (each failed test's comment lines: where, got/expected, its diag)
+        awk '/#   Failed test/ { n = 16 } n > 0 && /^#/ { print; n--; next } { n = 0 }' \
+            "$log" | head -n 60 >&2
         grep -E -A12 '^Failed Test|^Test Summary Report' "$log" | head -n 20 >&2
         fail="$drv: $fail (log: $log, error_log: $LOGDIR/test-apache-error_log-$drv)"
         return
