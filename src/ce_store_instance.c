@@ -185,6 +185,12 @@ apr_status_t ce_store_instance_create(ce_db_t *db, apr_pool_t *p, ce_instance_t 
     if (!inst->updated_date) {
         inst->updated_date = inst->created_date;
     }
+    /* The view, rendered once for what it is used for: the stored view,
+     * the CREATED event's body and the answer. Nothing changes the
+     * instance after this. */
+    if (!inst->view) {
+        inst->view = ce_instance_view(p, inst, &inst->view_len);
+    }
     if ((rv = create_prepare(&c, db, p, inst, perr)) != APR_SUCCESS) {
         return rv;
     }

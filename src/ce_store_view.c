@@ -30,7 +30,8 @@ const char *ce_store_view_sealed(apr_pool_t *p, const ce_db_t *db, const ce_inst
     if (!tag || !digest || !inst->token) {
         return "";
     }
-    view = ce_instance_view(p, inst, &len);
+    /* (a create renders it once: ce_store_instance_create) */
+    view = inst->view ? inst->view : ce_instance_view(p, inst, &len);
     plain = apr_pstrcat(p, digest, "\n", tag, "\n", inst->token, "\n", view, NULL);
     return ce_store_seal(p, db->keys, CE_SEALED_INSTANCE_VIEW, plain, strlen(plain));
 }
