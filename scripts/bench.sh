@@ -285,7 +285,7 @@ if awk '$4 != 0 {bad = 1} END {exit !bad}' "$results"; then
 fi
 
 # ---- throughput against concurrency (BENCH_SWEEP=1)
-[ -n "${BENCH_SWEEP:-}" ] || exit 0
+[ "${BENCH_SWEEP:-0}" != 0 ] || exit 0
 sweep="$work/sweep"
 : > "$sweep"
 sweep_secs=${BENCH_SWEEP_SECONDS:-3}
