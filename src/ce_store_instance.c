@@ -114,7 +114,7 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
     c->args[16] = &inst->oauth_failures;
     c->args[17] = inst->oauth_status ? inst->oauth_status : "";
     c->args[18] = inst->external_authentication ? inst->external_authentication : "none";
-    c->args[19] = ce_store_view_sealed(p, db, inst, c->args[5]);
+    c->args[19] = ce_store_view_sealed(p, db, inst, c->args[5], inst->view);
     if (!c->args[4] || !c->args[5] || !c->args[6] || !c->args[7] || !c->args[19]) {
         *perr = "Could not serialize the instance";
         return APR_EGENERAL;
@@ -389,7 +389,7 @@ static apr_status_t update_instance(ce_db_t *db, apr_pool_t *p, const ce_instanc
     args[13] = inst->oauth_status ? inst->oauth_status : "";
     args[14] = inst->external_authentication ? inst->external_authentication : "none";
     args[15] = ce_store_view_sealed(
-        p, db, inst, inst->token ? ce_crypto_keyed_digest(p, db->keys, inst->token) : NULL);
+        p, db, inst, inst->token ? ce_crypto_keyed_digest(p, db->keys, inst->token) : NULL, NULL);
     args[16] = &inst->id;
     args[17] = &inst->user->id;
     if (!args[0] || !args[2] || !args[3] || !args[15]) {

@@ -284,9 +284,12 @@ enum {
 
 /* ce_store_view.c: inst's view (ce_instance_view) sealed for a write of
  * inst, bound to its token's digest and its element's definition; "" when
- * none is kept (no element, no token), NULL on failure. */
+ * none is kept (no element, no token), NULL on failure. view: the view the
+ * caller has just rendered of inst as written (a create), or NULL to
+ * render it here: never a view read with the row, which a change of inst
+ * would leave stale. */
 const char *ce_store_view_sealed(apr_pool_t *p, const ce_db_t *db, const ce_instance_t *inst,
-                                 const char *digest);
+                                 const char *digest, const char *view);
 /* inst->view and inst->token from the row's view, when it has one that
  * opens, is the row's and was made under inst's element definition; else
  * 0 (the row is to be read in full). */

@@ -19,19 +19,21 @@ static const char *view_tag(apr_pool_t *p, const ce_instance_t *inst)
                          : NULL;
 }
 
-/* inst's view sealed, for a write of inst (its token's digest given); ""
- * when none is kept (no element, no token), NULL on failure. */
+/* inst's view sealed, for a write of inst (its token's digest given; view
+ * when the caller has it, see ce_store_int.h); "" when none is kept (no
+ * element, no token), NULL on failure. */
 const char *ce_store_view_sealed(apr_pool_t *p, const ce_db_t *db, const ce_instance_t *inst,
-                                 const char *digest)
+                                 const char *digest, const char *view)
 {
-    const char *tag = view_tag(p, inst), *view, *plain;
+    const char *tag = view_tag(p, inst), *plain;
     apr_size_t len;
 
     if (!tag || !digest || !inst->token) {
         return "";
     }
-    /* (a create renders it once: ce_store_instance_create) */
-    view = inst->view ? inst->view : ce_instance_view(p, inst, &len);
+    if (!view) {
+        view = ce_instance_view(p, inst, &len);
+    }
     plain = apr_pstrcat(p, digest, "\n", tag, "\n", inst->token, "\n", view, NULL);
     return ce_store_seal(p, db->keys, CE_SEALED_INSTANCE_VIEW, plain, strlen(plain));
 }
