@@ -112,8 +112,16 @@ if [ "$n" -gt 0 ]; then
     echo "asan.sh: $n sanitizer report file(s) in $LOGDIR/sanitizer/:" >&2
     for f in "$LOGDIR"/sanitizer/*; do
         echo "---- $(basename "$f")" >&2
-        grep -E 'ERROR: |SUMMARY: |runtime error: |^    #[0-9]+ .* in (ce_|mod_ce|ceadmin)' "$f" \
-            | head -n 12 >&2
+        grep -E 'ERROR: |SUMMARY: |runtime error: ' "$f" | head -n 4 >&2
+        # The first reports' stacks, one line each (a CI log shows only its
+        # tail): "what: frame < frame < ...", the allocator's frames left out.
+        awk '/^(Direct|Indirect) leak|ERROR: |runtime error: |^[A-Z].* (at|on) / {
+                 if (k) print line; if (++r > 4) exit; line = $0; sub(/ allocated from:$/, "", line)
+                 line = substr(line, 1, 90) ":"; k = 0; next }
+             /^    #[0-9]+ / && r > 0 && k < 10 {
+                 if ($4 ~ /^(malloc|calloc|realloc|free|operator|__interceptor_)/) next
+                 line = line (k++ ? " < " : " ") $4; next }
+             END { if (k) print line }' "$f" >&2
     done
 fi
 
@@ -126,6 +134,10 @@ ceadmins=$(grep -c '/ceadmin ' "$SANDIR/started" || true)
 echo "asan.sh: under ASan: $httpds apache2 and $ceadmins ceadmin processes started"
 
 if [ "$suite" -ne 0 ] || [ "$n" -gt 0 ] || [ "$httpds" -eq 0 ]; then
+    if [ -s "$LOGDIR/failed-tests.txt" ]; then
+        echo "---- failed tests ----" >&2
+        cut -c1-400 "$LOGDIR/failed-tests.txt" >&2
+    fi
     echo "asan.sh: FAIL (suite exit $suite, $n sanitizer report file(s)," \
         "$httpds apache2 / $ceadmins ceadmin under ASan)" >&2
     exit 1

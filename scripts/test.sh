@@ -215,6 +215,14 @@ run_suite() {
         awk '/#   Failed test/ { n = 16 } n > 0 && /^#/ { print; n--; next } { n = 0 }' \
             "$log" | head -n 60 >&2
         grep -E -A12 '^Failed Test|^Test Summary Report' "$log" | head -n 20 >&2
+        # A digest for the very end of a run (asan.sh prints it again after
+        # its sanitizer summary): each failure's test file, name, where and
+        # first diagnostics, in a few lines.
+        awk -v drv="$drv" '
+            /^t\/[^ ]*\.t / { file = $1 }
+            /#   Failed test/ { n = 5; printf "%s %s:", drv, file }
+            n > 0 && /^#/ { sub(/^# */, " "); printf "%s", $0; if (--n == 0) print ""; next }
+            n > 0 { print ""; n = 0 }' "$log" | head -n 8 >>"$LOGDIR/failed-tests.txt"
         fail="$drv: $fail (log: $log, error_log: $LOGDIR/test-apache-error_log-$drv)"
         return
     fi
@@ -233,6 +241,7 @@ export CE_TEST_OAUTH_URL
 
 total=0
 failed=""
+rm -f "$LOGDIR/failed-tests.txt"
 for driver in ${CE_TEST_DRIVERS:-sqlite3 pgsql}; do
     case "$driver" in
     sqlite3)
@@ -257,6 +266,10 @@ for driver in ${CE_TEST_DRIVERS:-sqlite3 pgsql}; do
 done
 
 if [ -n "$failed" ]; then
+    if [ -s "$LOGDIR/failed-tests.txt" ]; then
+        echo "---- failed tests (driver, file: name, where, diagnostics) ----" >&2
+        cut -c1-600 "$LOGDIR/failed-tests.txt" >&2
+    fi
     echo "test.sh: FAIL: $failed" >&2
     exit 1
 fi

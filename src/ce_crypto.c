@@ -70,6 +70,7 @@ int ce_crypto_equal(const char *a, const char *b)
 
 void ce_crypto_thread_done(void)
 {
+    ce_crypto_gcm_thread_done();
     OPENSSL_thread_stop();
 }
 

@@ -142,11 +142,11 @@ int ce_crypto_random(unsigned char *out, apr_size_t n);
 /* 16 random bytes as 32 lowercase hex chars (event ids). */
 const char *ce_crypto_random_id(apr_pool_t *p);
 
-/* Frees what OpenSSL keeps for the calling thread (its random generators,
- * error queue), for a thread of ours that is about to end: OpenSSL's own
- * thread-exit cleanup does not run when the process exits first, which
- * is how httpd's watchdog thread can end, and LeakSanitizer then reports
- * the thread's generators. */
+/* Frees what the calling thread keeps (its cipher contexts, OpenSSL's
+ * random generators and error queue), for a background thread at the end
+ * of its work: thread-exit cleanup does not run when the process exits
+ * first, which is how httpd's watchdog thread can end, and LeakSanitizer
+ * then reports what the thread kept. */
 void ce_crypto_thread_done(void);
 
 #endif

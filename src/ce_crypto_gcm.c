@@ -5,7 +5,7 @@
  * direction, set to the cipher once, and re-keys it only when it is given
  * another key than last time (most values open with the current key), the
  * nonce being set per value. Freed, the key copy wiped, when the thread
- * ends (the main thread's at exit). */
+ * ends (the main thread's at exit), or before: ce_crypto_gcm_thread_done. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +34,13 @@ static void gcm_free(void *data)
     }
 }
 
-static void gcm_free_main(void)
+void ce_crypto_gcm_thread_done(void)
 {
     int enc;
 
+    if (!gcm_keys_ok) {
+        return; /* (no context was ever made) */
+    }
     for (enc = 0; enc < 2; enc++) {
         gcm_free(pthread_getspecific(gcm_keys[enc]));
         pthread_setspecific(gcm_keys[enc], NULL);
@@ -47,7 +50,8 @@ static void gcm_free_main(void)
 static void gcm_keys_make(void)
 {
     gcm_keys_ok = pthread_key_create(&gcm_keys[0], gcm_free) == 0 &&
-                  pthread_key_create(&gcm_keys[1], gcm_free) == 0 && atexit(gcm_free_main) == 0;
+                  pthread_key_create(&gcm_keys[1], gcm_free) == 0 &&
+                  atexit(ce_crypto_gcm_thread_done) == 0;
 }
 
 /* The calling thread's context for enc, made on first use. */

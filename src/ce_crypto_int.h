@@ -11,6 +11,8 @@
  * expanded only when it differs from the key this thread's context had
  * last) and given nonce; NULL on failure. Reused by the thread's next
  * call: finish with it before calling again (ce_crypto_gcm.c). */
+/* Frees the calling thread's contexts now (not at its end). */
+void ce_crypto_gcm_thread_done(void);
 EVP_CIPHER_CTX *ce_crypto_gcm_ctx(const EVP_CIPHER *cipher, int enc, const unsigned char *key,
                                   const unsigned char *nonce);
 

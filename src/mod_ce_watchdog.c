@@ -27,12 +27,15 @@ static APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) * wd_get_instance;
 static APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) * wd_register_callback;
 
 /* ---- the child's exit: no background work may hold a database connection
- * when mod_dbd's pool of them goes (apr_reslist asserts, the child aborts).
- * mod_watchdog joins its threads only when the process pool goes, after
- * the child's pool: so a pre-cleanup of the child's pool stops new work
- * and waits for the work under way (a delivery: at most the outbound
- * timeout). A job that finds the child exiting does nothing; what it left
- * undone is due again on the next start or another node (the leases). */
+ * when mod_dbd's pool of them goes (apr_reslist asserts, the child aborts),
+ * nor be still running when the process exits (what its threads keep,
+ * freed only at their end, would be left to LeakSanitizer). mod_watchdog
+ * joins its threads only when the process pool goes, after the child's
+ * pool: so a pre-cleanup of the child's pool stops new work and waits for
+ * a job's whole pass under way (a delivery: at most the outbound timeout;
+ * its senders joined, their thread state freed). A job that finds the
+ * child exiting does nothing; what it left undone is due again on the next
+ * start or another node (the leases). */
 #define STOP_WAIT_MAX apr_time_from_sec(120)
 static apr_thread_mutex_t *bg_lock;
 static apr_thread_cond_t *bg_idle;
@@ -351,6 +354,9 @@ static void each_server(server_rec *first, apr_pool_t *pool, int prune,
 {
     server_rec *s;
 
+    if (!bg_enter()) {
+        return; /* the child is exiting */
+    }
     for (s = first; s; s = s->next) {
         const ce_server_config_t *cfg = ce_config_server_of(s);
         apr_pool_t *p;
@@ -370,6 +376,7 @@ static void each_server(server_rec *first, apr_pool_t *pool, int prune,
      * own thread-exit hook can be outrun by the child's exit, which leaves
      * them to LeakSanitizer. */
     ce_crypto_thread_done();
+    bg_leave(); /* the child's exit waits for this pass, its senders joined */
 }
 
 static void refresh_server(server_rec *s, apr_pool_t *p, int prune)
