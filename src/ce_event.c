@@ -1,5 +1,6 @@
 /* ce_event: which event a change is, and an event's JSON (see ce_event.h). */
 #include <string.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -159,6 +160,68 @@ const char *ce_event_text(apr_pool_t *p, const char *event_id, ce_event_type_t t
         }
     }
     return ce_render_text(&w);
+}
+
+/* s past the JSON string that begins there, or NULL. */
+static const char *past_string(const char *s, const char *end)
+{
+    if (!s || s >= end || *s != '"') {
+        return NULL;
+    }
+    for (s++; s < end; s++) {
+        if (*s == '\\') {
+            s++;
+        } else if (*s == '"') {
+            return s + 1;
+        }
+    }
+    return NULL;
+}
+
+/* s past lit, or NULL when lit is not there. */
+static const char *past_lit(const char *s, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s && (size_t)(end - s) >= n && memcmp(s, lit, n) == 0 ? s + n : NULL;
+}
+
+/* s past the integer that begins there, or NULL. */
+static const char *past_int(const char *s, const char *end)
+{
+    const char *d = s && s < end && *s == '-' ? s + 1 : s;
+    const char *from = d;
+
+    while (d && d < end && apr_isdigit(*d)) {
+        d++;
+    }
+    return d && d > from ? d : NULL;
+}
+
+const char *ce_event_fill_id(apr_pool_t *p, const char *text, apr_size_t len, apr_int64_t id,
+                             apr_size_t *plen)
+{
+    const char *end = text + len, *a, *a_end, *b, *b_end, *s;
+    char num[24];
+    apr_size_t n;
+
+    /* {"eventId":S,"instanceId":N,"elementKey":S,"eventType":S,"eventDate":S,"instance":{"id":N */
+    s = past_string(past_lit(text, end, "{\"eventId\":"), end);
+    a_end = past_int(a = past_lit(s, end, ",\"instanceId\":"), end);
+    s = past_string(past_lit(a_end, end, ",\"elementKey\":"), end);
+    s = past_string(past_lit(s, end, ",\"eventType\":"), end);
+    s = past_string(past_lit(s, end, ",\"eventDate\":"), end);
+    b_end = past_int(b = past_lit(s, end, ",\"instance\":{\"id\":"), end);
+    *plen = len;
+    n = (apr_size_t)apr_snprintf(num, sizeof(num), "%" APR_INT64_T_FMT, id);
+    if (!b_end || ((apr_size_t)(a_end - a) == n && memcmp(a, num, n) == 0 &&
+                   (apr_size_t)(b_end - b) == n && memcmp(b, num, n) == 0)) {
+        return text;
+    }
+    *plen = (apr_size_t)(a - text) + n + (apr_size_t)(b - a_end) + n + (apr_size_t)(end - b_end);
+    return apr_pstrcat(p, apr_pstrmemdup(p, text, (apr_size_t)(a - text)), num,
+                       apr_pstrmemdup(p, a_end, (apr_size_t)(b - a_end)), num,
+                       apr_pstrmemdup(p, b_end, (apr_size_t)(end - b_end)), NULL);
 }
 
 int ce_event_wanted(const ce_instance_t *inst, const char **purl)

@@ -57,6 +57,15 @@ json_t *ce_event_json(apr_pool_t *p, const char *event_id, ce_event_type_t type,
 const char *ce_event_text(apr_pool_t *p, const char *event_id, ce_event_type_t type,
                           const char *date, const ce_instance_t *inst);
 
+/* text (an event body as ce_event_text writes it, len bytes) with its two
+ * instance ids, "instanceId" and the instance's "id", set to id; in p,
+ * its length in *plen. A body is stored as it was before its instance had
+ * an id (a create's event is made before the write's lock, its id 0), and
+ * every read takes the id from the event's row. text itself when its ids
+ * are id already, or when it is not of ce_event_text's shape. */
+const char *ce_event_fill_id(apr_pool_t *p, const char *text, apr_size_t len, apr_int64_t id,
+                             apr_size_t *plen);
+
 /* Whether inst asks for its events to be sent: event.notification.enabled
  * true (a JSON true, or the text "true") and a non-empty
  * event.notification.callback.url (*purl, else NULL). */

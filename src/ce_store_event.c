@@ -64,47 +64,55 @@ static const char *seal_text(apr_pool_t *p, const ce_db_t *db, ce_sealed_t which
     return s && *s ? ce_store_seal(p, db->keys, which, s, strlen(s)) : "";
 }
 
+apr_status_t ce_store_event_prepare(ce_store_event_prep_t *e, const ce_db_t *db, apr_pool_t *p,
+                                    ce_event_type_t type, const ce_instance_t *inst,
+                                    const char **perr)
+{
+    const char *url = NULL, *key, *body;
+
+    memset(e, 0, sizeof(*e));
+    if ((e->type = type) == CE_EVENT_NONE) {
+        return APR_SUCCESS;
+    }
+    e->event_id = new_event_id(p);
+    e->date = ce_instance_now(p);
+    e->user_id = inst->user->id;
+    e->created = now_ms();
+    body = e->event_id ? ce_event_text(p, e->event_id, type, e->date, inst) : NULL;
+    key = json_string_value(json_object_get(inst->configuration, CE_EVENT_SIGNATURE_KEY));
+    e->key = seal_text(p, db, CE_SEALED_EVENT_SIGNATURE_KEY, key);
+    e->status = ce_event_wanted(inst, &url) ? "PENDING" : "DISABLED";
+    e->due = url ? e->created : 0;
+    e->url = seal_text(p, db, CE_SEALED_EVENT_CALLBACK, url);
+    e->body = body ? ce_store_seal(p, db->keys, CE_SEALED_EVENT_BODY, body, strlen(body)) : NULL;
+    if (!e->body || !e->key || !e->url) {
+        *perr = "Could not record the instance's event";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ce_store_event_insert(ce_db_t *db, apr_pool_t *p, const ce_store_event_prep_t *e,
+                                   apr_int64_t instance_id, const char **perr)
+{
+    const void *args[11] = {e->event_id, &e->user_id, &instance_id, ce_event_type_name(e->type),
+                            e->date,     e->body,     e->url,       e->key,
+                            e->status,   &e->due,     &e->created};
+    int nrows = 0;
+
+    if (e->type == CE_EVENT_NONE) {
+        return APR_SUCCESS;
+    }
+    return ce_store_run(&nrows, db, p, "ce_insert_event", args, perr);
+}
+
 apr_status_t ce_store_event_record(ce_db_t *db, apr_pool_t *p, ce_event_type_t type,
                                    const ce_instance_t *inst, const char **perr)
 {
-    const char *event_id = new_event_id(p), *date = ce_instance_now(p), *url = NULL, *key;
-    const char *status, *body, *sealed;
-    const void *args[11];
-    apr_int64_t due = 0, created = now_ms();
-    int nrows = 0;
+    ce_store_event_prep_t e;
+    apr_status_t rv = ce_store_event_prepare(&e, db, p, type, inst, perr);
 
-    if (type == CE_EVENT_NONE) {
-        return APR_SUCCESS;
-    }
-    body = event_id ? ce_event_text(p, event_id, type, date, inst) : NULL;
-    key = json_string_value(json_object_get(inst->configuration, CE_EVENT_SIGNATURE_KEY));
-    sealed = seal_text(p, db, CE_SEALED_EVENT_SIGNATURE_KEY, key);
-    if (!body || !sealed) {
-        *perr = "Could not record the instance's event";
-        return APR_EGENERAL;
-    }
-    status = ce_event_wanted(inst, &url) ? "PENDING" : "DISABLED";
-    if (url) {
-        due = created;
-    }
-    body = ce_store_seal(p, db->keys, CE_SEALED_EVENT_BODY, body, strlen(body));
-    url = seal_text(p, db, CE_SEALED_EVENT_CALLBACK, url);
-    if (!body || !url) {
-        *perr = "Could not record the instance's event";
-        return APR_EGENERAL;
-    }
-    args[0] = event_id;
-    args[1] = &inst->user->id;
-    args[2] = &inst->id;
-    args[3] = ce_event_type_name(type);
-    args[4] = date;
-    args[5] = body;
-    args[6] = url;
-    args[7] = sealed;
-    args[8] = status;
-    args[9] = &due;
-    args[10] = &created;
-    return ce_store_run(&nrows, db, p, "ce_insert_event", args, perr);
+    return rv == APR_SUCCESS ? ce_store_event_insert(db, p, &e, inst->id, perr) : rv;
 }
 
 static ce_event_row_t *event_of_row(const ce_db_t *db, apr_pool_t *p, const char **row)
@@ -122,7 +130,8 @@ static ce_event_row_t *event_of_row(const ce_db_t *db, apr_pool_t *p, const char
     ev->last_error = apr_pstrdup(p, ce_store_or_empty(row[EC_ERROR]));
     if (ce_store_open(&body, &len, p, db->keys, CE_SEALED_EVENT_BODY, row[EC_BODY]) !=
             APR_SUCCESS ||
-        ce_store_json_column(&ev->body, p, body, JSON_OBJECT) != APR_SUCCESS) {
+        ce_store_json_column(&ev->body, p, ce_event_fill_id(p, body, len, ev->instance_id, &len),
+                             JSON_OBJECT) != APR_SUCCESS) {
         return NULL;
     }
     return ev;

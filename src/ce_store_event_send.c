@@ -18,7 +18,8 @@ const ce_store_statement_t ce_store_event_send_statements[] = {
     {"ce_claim_event", "UPDATE ce_event SET lease = %lld WHERE id = %lld AND due > 0 "
                        "AND due <= %lld AND lease <= %lld"},
     {"ce_select_event_outbound",
-     "SELECT event_id, body, callback_url, signature_key, attempts FROM ce_event WHERE id = %lld"},
+     "SELECT event_id, body, callback_url, signature_key, attempts, instance_id FROM ce_event "
+     "WHERE id = %lld"},
     {"ce_keep_event_outcome",
      "UPDATE ce_event SET status = %s, attempts = attempts + 1, last_error = %s, due = %lld, "
      "lease = 0 WHERE id = %lld AND lease = %lld"},
@@ -102,6 +103,7 @@ static apr_status_t read_outbound(outbound_t *o, ce_db_t *db, apr_pool_t *p, apr
         !*o->url) {
         return CE_STORE_EUNREADABLE;
     }
+    o->body = ce_event_fill_id(p, o->body, o->len, apr_atoi64(ce_store_or_empty(row[5])), &o->len);
     return APR_SUCCESS;
 }
 

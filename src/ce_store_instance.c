@@ -92,6 +92,8 @@ static apr_status_t insert_tags(ce_db_t *db, apr_pool_t *p, apr_int64_t id,
 static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_pool_t *p,
                                    const ce_instance_t *inst, const char **perr)
 {
+    ce_instance_t made = *inst;
+
     memset(c, 0, sizeof(*c));
     c->inst = inst;
     c->args[0] = &inst->organization_id;
@@ -119,18 +121,10 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
         *perr = "Could not serialize the instance";
         return APR_EGENERAL;
     }
-    return APR_SUCCESS;
-}
-
-/* The event of c's create, in its transaction. */
-static apr_status_t record_created(ce_db_t *db, apr_pool_t *p, const ce_store_create_t *c,
-                                   const char **perr)
-{
-    ce_instance_t made = *c->inst;
-
-    made.id = c->id;
+    /* its CREATED event too, but for the id: the write's lock is held for
+     * the rows only */
     made.revision = 1; /* the column's default */
-    return ce_store_event_record(db, p, CE_EVENT_CREATED, &made, perr);
+    return ce_store_event_prepare(&c->event, db, p, CE_EVENT_CREATED, &made, perr);
 }
 
 apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t *list,
@@ -150,7 +144,7 @@ apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t
             rv = insert_tags(db, p, c->id, c->inst, perr);
         }
         if (rv == APR_SUCCESS) {
-            rv = record_created(db, p, c, perr);
+            rv = ce_store_event_insert(db, p, &c->event, c->id, perr);
         }
         if (rv == APR_SUCCESS) {
             ce_store_count_change_t *n = apr_array_push(counts);

@@ -337,12 +337,30 @@ apr_status_t ce_store_count_apply(ce_db_t *db, apr_pool_t *p, ce_store_count_cha
 
 /* ---- instances and group commit ---------------------------------------- */
 
+/* An event's row but its instance's id, made before the write's lock
+ * (ce_store_event.c): a create's event is made before its instance has an
+ * id, its body holding 0 for it, which every read of it fills from the
+ * row (ce_event_fill_id). */
+typedef struct {
+    ce_event_type_t type; /* CE_EVENT_NONE: nothing to record */
+    const char *event_id, *date, *body, *url, *key, *status;
+    apr_int64_t user_id, due, created;
+} ce_store_event_prep_t;
+
+apr_status_t ce_store_event_prepare(ce_store_event_prep_t *e, const ce_db_t *db, apr_pool_t *p,
+                                    ce_event_type_t type, const ce_instance_t *inst,
+                                    const char **perr);
+/* Inside the write's transaction: e's row, for instance id. */
+apr_status_t ce_store_event_insert(ce_db_t *db, apr_pool_t *p, const ce_store_event_prep_t *e,
+                                   apr_int64_t instance_id, const char **perr);
+
 /* One create, its statement arguments built before any lock is taken, and
  * (for a batched create) its outcome as the committing thread left it. */
 typedef struct ce_store_create_t ce_store_create_t;
 struct ce_store_create_t {
     const ce_instance_t *inst;
     const void *args[20];
+    ce_store_event_prep_t event; /* its CREATED event */
     apr_int64_t id;
     apr_status_t status;
     int done;

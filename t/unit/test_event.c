@@ -101,6 +101,47 @@ START_TEST(event_json)
 }
 END_TEST
 
+/* A body made before its instance had an id (a create's event), filled
+ * from the row's id on every read: exactly the bytes of a body rendered
+ * with the id; a body whose ids are right already, or of another shape,
+ * as it was. */
+START_TEST(event_fill_id)
+{
+    ce_instance_t *inst = instance();
+    const char *with, *without, *out;
+    apr_size_t len, digit;
+
+    inst->name = "n \"id\":0, \"instanceId\":0 \\";
+    with = ce_event_text(pool, "e-1", CE_EVENT_CREATED, "2026-12-03T10:00:00.000Z", inst);
+    inst->id = 0;
+    without = ce_event_text(pool, "e-1", CE_EVENT_CREATED, "2026-12-03T10:00:00.000Z", inst);
+    ck_assert_ptr_nonnull(strstr(without, "\"instanceId\":0,"));
+    out = ce_event_fill_id(pool, without, strlen(without), 42, &len);
+    ck_assert_str_eq(out, with);
+    ck_assert_uint_eq(len, strlen(with));
+    ck_assert_ptr_eq(ce_event_fill_id(pool, with, strlen(with), 42, &len), with);
+    /* another id than the one there (a body of before this change) */
+    out = ce_event_fill_id(pool, with, strlen(with), 1234567890123LL, &len);
+    ck_assert_ptr_nonnull(strstr(out, "\"instanceId\":1234567890123,\"elementKey\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"instance\":{\"id\":1234567890123,\"name\""));
+    ck_assert_uint_eq(len, strlen(out));
+    ck_assert_ptr_nonnull(ce_json_bind(pool, json_loadb(out, len, 0, NULL)));
+    /* not an event body: as it was */
+    ck_assert_str_eq(ce_event_fill_id(pool, "{\"instanceId\":0}", 16, 42, &len),
+                     "{\"instanceId\":0}");
+    ck_assert_uint_eq(len, 16);
+    /* cut short before the instance's id: as it was, nothing read past
+     * its end (each cut its own allocation, for valgrind/ASan) */
+    digit = (apr_size_t)(strstr(without, "\"instance\":{\"id\":") - without) + 17;
+    for (len = 0; len < digit; len++) {
+        apr_size_t n;
+        char *cut = apr_pstrmemdup(pool, without, len);
+
+        ck_assert_ptr_eq(ce_event_fill_id(pool, cut, len, 42, &n), cut);
+    }
+}
+END_TEST
+
 START_TEST(event_wanted)
 {
     ce_instance_t *inst = instance();
@@ -164,6 +205,7 @@ int main(void)
     tcase_add_checked_fixture(tc, unit_setup, unit_teardown);
     tcase_add_test(tc, event_of_change);
     tcase_add_test(tc, event_json);
+    tcase_add_test(tc, event_fill_id);
     tcase_add_test(tc, event_wanted);
     tcase_add_test(tc, event_signature);
     tcase_add_test(tc, event_backoff);
