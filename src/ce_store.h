@@ -427,6 +427,20 @@ typedef struct {
 apr_status_t ce_store_event_due(apr_array_header_t **pids, ce_db_t *db, apr_pool_t *p, int limit,
                                 const char **perr);
 
+/* ce_store_event_send in its three steps, so that no database connection
+ * need be held while the receiver is asked: the claim (*po NULL when the
+ * event is not this caller's: another sender has it, or it is no longer
+ * due), the POST (no database), the outcome kept (nothing when the lease
+ * was lost meanwhile: out->status NULL). */
+typedef struct ce_event_outbound_t ce_event_outbound_t;
+apr_status_t ce_store_event_claim(ce_event_outbound_t **po, ce_db_t *db, apr_pool_t *p,
+                                  apr_int64_t id, const ce_event_policy_t *pol, const char **perr);
+void ce_store_event_post(ce_event_sent_t *out, ce_http_t *h, apr_pool_t *p,
+                         const ce_event_outbound_t *o);
+apr_status_t ce_store_event_keep(ce_event_sent_t *out, ce_db_t *db, apr_pool_t *p,
+                                 const ce_event_outbound_t *o, const ce_event_policy_t *pol,
+                                 const char **perr);
+
 /* Claims event id (a lease of pol->lease) and, if that succeeds, POSTs it
  * through h to its callback URL (Elements-Webhook-Id, and
  * Elements-Webhook-Signature when it has a key), with no transaction open,

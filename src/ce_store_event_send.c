@@ -67,12 +67,16 @@ static apr_status_t write_one(int *pnrows, ce_db_t *db, apr_pool_t *p, const cha
     return ce_store_tx_end(tx, db, p, rv, perr);
 }
 
-/* What is sent: the event's id and body, where, signed with what. */
-typedef struct {
+/* An event claimed: its row and lease, and what is sent: its id and
+ * body, where, signed with what (unreadable: it does not open). */
+struct ce_event_outbound_t {
+    apr_int64_t id, lease;
     const char *event_id, *body, *url, *key;
     apr_size_t len;
     int attempts;
-} outbound_t;
+    int unreadable;
+};
+typedef ce_event_outbound_t outbound_t;
 
 /* A column sealed by ce_store_event_record, opened; "" (none) stays "". */
 static apr_status_t open_text(const char **pplain, apr_pool_t *p, const ce_db_t *db,
@@ -177,32 +181,63 @@ static apr_status_t keep_outcome(ce_event_sent_t *out, ce_db_t *db, apr_pool_t *
     return rv;
 }
 
-apr_status_t ce_store_event_send(ce_event_sent_t *out, ce_db_t *db, ce_http_t *h, apr_pool_t *p,
-                                 apr_int64_t id, const ce_event_policy_t *pol, const char **perr)
+apr_status_t ce_store_event_claim(ce_event_outbound_t **po, ce_db_t *db, apr_pool_t *p,
+                                  apr_int64_t id, const ce_event_policy_t *pol, const char **perr)
 {
     apr_int64_t now = now_ms(), lease = now + apr_time_as_msec(pol->lease);
     const void *claim[4] = {&lease, &id, &now, &now};
-    outbound_t o;
+    outbound_t *o;
     int nrows = 0;
     apr_status_t rv = write_one(&nrows, db, p, "ce_claim_event", claim, perr);
 
-    memset(out, 0, sizeof(*out));
-    memset(&o, 0, sizeof(o));
+    *po = NULL;
     if (rv != APR_SUCCESS || nrows == 0) {
         return rv; /* another sender has it, or it is no longer due */
     }
-    rv = read_outbound(&o, db, p, id, perr);
-    if (rv == CE_STORE_EUNREADABLE) {
-        /* it cannot be sent, ever: given up at once */
-        out->why = "the stored event does not open (tampered, or another key)";
-        o.attempts = pol->max_attempts;
+    o = apr_pcalloc(p, sizeof(*o));
+    o->id = id;
+    o->lease = lease;
+    if ((rv = read_outbound(o, db, p, id, perr)) == CE_STORE_EUNREADABLE) {
+        o->unreadable = 1; /* it cannot be sent, ever: given up at once */
+        o->attempts = pol->max_attempts;
     } else if (rv != APR_SUCCESS) {
         return rv;
-    } else {
-        out->event_id = o.event_id;
-        post(&out->why, h, p, &o);
     }
-    return keep_outcome(out, db, p, id, lease, &o, pol, perr);
+    *po = o;
+    return APR_SUCCESS;
+}
+
+void ce_store_event_post(ce_event_sent_t *out, ce_http_t *h, apr_pool_t *p,
+                         const ce_event_outbound_t *o)
+{
+    memset(out, 0, sizeof(*out));
+    if (o->unreadable) {
+        out->why = "the stored event does not open (tampered, or another key)";
+        return;
+    }
+    out->event_id = o->event_id;
+    post(&out->why, h, p, o);
+}
+
+apr_status_t ce_store_event_keep(ce_event_sent_t *out, ce_db_t *db, apr_pool_t *p,
+                                 const ce_event_outbound_t *o, const ce_event_policy_t *pol,
+                                 const char **perr)
+{
+    return keep_outcome(out, db, p, o->id, o->lease, o, pol, perr);
+}
+
+apr_status_t ce_store_event_send(ce_event_sent_t *out, ce_db_t *db, ce_http_t *h, apr_pool_t *p,
+                                 apr_int64_t id, const ce_event_policy_t *pol, const char **perr)
+{
+    ce_event_outbound_t *o = NULL;
+    apr_status_t rv = ce_store_event_claim(&o, db, p, id, pol, perr);
+
+    memset(out, 0, sizeof(*out));
+    if (rv != APR_SUCCESS || !o) {
+        return rv;
+    }
+    ce_store_event_post(out, h, p, o);
+    return ce_store_event_keep(out, db, p, o, pol, perr);
 }
 
 apr_status_t ce_store_event_prune(int *pn, ce_db_t *db, apr_pool_t *p, apr_int64_t before_ms,

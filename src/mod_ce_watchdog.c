@@ -248,6 +248,28 @@ typedef struct {
     volatile apr_uint32_t next;
 } pass_t;
 
+/* Event id claimed, sent and its outcome kept on conn, which goes back to
+ * mod_dbd while the receiver is asked (a slow receiver holds no database
+ * connection; it is taken again for the outcome). */
+static apr_status_t send_one(ce_event_sent_t *out, ce_dbd_conn_t *conn, ce_http_t *h, apr_pool_t *p,
+                             apr_int64_t id, const ce_event_policy_t *pol, const char **perr)
+{
+    ce_event_outbound_t *o = NULL;
+    apr_status_t rv = ce_store_event_claim(&o, &conn->db, p, id, pol, perr);
+
+    memset(out, 0, sizeof(*out));
+    if (rv != APR_SUCCESS || !o) {
+        return rv;
+    }
+    ce_dbd_release(conn);
+    ce_store_event_post(out, h, p, o);
+    if ((rv = ce_dbd_acquire(conn, perr)) != APR_SUCCESS) {
+        out->status = NULL; /* not kept: the lease runs out, it is sent again */
+        return rv;
+    }
+    return ce_store_event_keep(out, &conn->db, p, o, pol, perr);
+}
+
 /* Sends the pass's events until none is left, on a database connection of
  * its own (p: the sender's). */
 static void send_events(pass_t *pass, apr_pool_t *p)
@@ -269,8 +291,7 @@ static void send_events(pass_t *pass, apr_pool_t *p)
         ce_event_sent_t out;
 
         apr_pool_clear(each);
-        if ((rv = ce_store_event_send(&out, &conn->db, cfg->http, each, id, &pass->pol, &err)) ==
-            APR_SUCCESS) {
+        if ((rv = send_one(&out, conn, cfg->http, each, id, &pass->pol, &err)) == APR_SUCCESS) {
             log_sent(pass->s, id, &out);
         } else {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, pass->s, "CE00058: event delivery: %s",

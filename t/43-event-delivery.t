@@ -223,6 +223,49 @@ for my $bad (['CEInstancesEventRetry 0 3', qr/not a wait of 1 to 86400 seconds/]
     stop_node($n);
 }
 
+# ---------------------------------------------------------------- no connection held while sending
+# One database connection per process (DBDMax 1), its own database (so
+# that it alone sends): while a delivery waits on the slow receiver, the
+# API on that node is answered at once. The sender gives its connection
+# back for the wait and takes one again for the outcome; held, every
+# request would wait for the receiver.
+{
+    my $p1 = $driver eq 'sqlite3' ? "$dir/one-connection.db" : pg_createdb("ce_events_one_$$");
+    my $one = start_node(name => 'oneconn', params => $p1, procs => 1, threads => 8,
+                         extra => ['DBDMin 0', 'DBDKeep 1', 'DBDMax 1',
+                                   'CEInstancesEventRetry 1 3']);
+    my $t1 = signup(node => { driver => $driver, params => $p1,
+                              key => Apache::Test::vars('ce_key_file') });
+    unlink "$hooks/began";
+    open my $slow1, '>', "$hooks/slow" or die $!;
+    close $slow1;
+    my $made = api(POST => 'instances', auth => $t1, node => $one, json => {
+        element => { key => 'jira' }, name => uniq_name('one-connection'),
+        configuration => { %{ valid_config('jira') }, 'event.notification.enabled' => 'true',
+                           'event.notification.callback.url' => $hook } });
+    is $made->code, 200, 'one connection: an instance asking for its events' or diag $made->describe;
+    ok wait_until(10, sub { -e "$hooks/began" }), 'one connection: its delivery under way';
+    my $id = ($made->json // {})->{id} // 'none';
+    my($worst, $codes) = (0, '');
+    for (1 .. 5) {
+        my $t0 = Time::HiRes::time();
+        my $res = api(GET => "instances/$id", auth => $t1, node => $one);
+        diag $res->describe if $res->code != 200;
+        my $took = Time::HiRes::time() - $t0;
+        $worst = $took if $took > $worst;
+        $codes .= $res->code . ' ';
+        Time::HiRes::sleep(0.1);
+    }
+    is $codes, '200 ' x 5, 'one connection: the API answers while the receiver waits';
+    cmp_ok $worst, '<', 1.5, sprintf('... at once (slowest %.2f s; a delivery takes 3 s)', $worst);
+    unlink "$hooks/slow";
+    ok wait_until(30, sub { my $l = api(GET => "instances/$id/events", auth => $t1,
+                                        node => $one)->list;
+                            @$l && !grep { $_->{status} ne 'DELIVERED' } @$l }),
+        'one connection: the event is delivered, its outcome kept';
+    stop_node($one);
+}
+
 # ---------------------------------------------------------------- stopped while sending
 # A node stopped while its senders wait on a slow receiver: the child's exit
 # waits for them (mod_dbd's connections must all be back before its pool

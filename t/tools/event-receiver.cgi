@@ -27,7 +27,7 @@ if (-e "$dir/down") {
     exit 0;
 }
 if (-e "$dir/slow") { # a slow receiver: 3 s a delivery (HOOK_DIR/began says one is under way)
-    open my $b, '>', "$dir/began" and close $b;
+    if (open my $began_fh, '>', "$dir/began") { close $began_fh }
     Time::HiRes::sleep(3);
 }
 my $b64 = Digest::SHA::hmac_sha256_base64($body, $ENV{HOOK_KEY} // '');
