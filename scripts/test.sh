@@ -216,11 +216,10 @@ run_suite() {
             "$log" | head -n 60 >&2
         grep -E -A12 '^Failed Test|^Test Summary Report' "$log" | head -n 20 >&2
         # A digest for the very end of a run (asan.sh prints it again after
-        # its sanitizer summary): each failure's test file, name, where and
+        # its sanitizer summary): each failure's name, where (file, line) and
         # first diagnostics, in a few lines.
         awk -v drv="$drv" '
-            /^t\/[^ ]*\.t / { file = $1 }
-            /#   Failed test/ { n = 5; printf "%s %s:", drv, file }
+            /#   Failed test/ { n = 5; printf "%s:", drv }
             n > 0 && /^#/ { sub(/^# */, " "); printf "%s", $0; if (--n == 0) print ""; next }
             n > 0 { print ""; n = 0 }' "$log" | head -n 8 >>"$LOGDIR/failed-tests.txt"
         fail="$drv: $fail (log: $log, error_log: $LOGDIR/test-apache-error_log-$drv)"
@@ -267,7 +266,7 @@ done
 
 if [ -n "$failed" ]; then
     if [ -s "$LOGDIR/failed-tests.txt" ]; then
-        echo "---- failed tests (driver, file: name, where, diagnostics) ----" >&2
+        echo "---- failed tests (driver: name, where, diagnostics) ----" >&2
         cut -c1-600 "$LOGDIR/failed-tests.txt" >&2
     fi
     echo "test.sh: FAIL: $failed" >&2

@@ -10,9 +10,9 @@
 #     without reading the body);
 #
 # while another tenant GETs its instances once a second: each GET must be
-# answered 200 within a second. At the end every trickling PATCH has had
-# its 401 (none waited for its body), and every header trickler has been
-# cut off by RequestReadTimeout within its 20 s. (Each header trickler
+# answered 200 within a second (3 under ASan). At the end every trickling
+# PATCH has had its 401 (none waited for its body), and every header
+# trickler has been cut off by RequestReadTimeout within its 20 s. (Each header trickler
 # holds a worker until then: the server needs more workers than there are
 # slow sockets, as README's "Slow clients" says.)
 use strict;
@@ -26,6 +26,12 @@ use Apache::Test qw(-withtestmore);
 use CETest;
 
 my $SECONDS = $ENV{CE_TEST_SLOW_SECONDS} || 15;
+# How soon the other tenant's GET must be answered: 1 s; 3 s under
+# AddressSanitizer (make test-asan), where every request costs several
+# times as much and a new connection meets 256 instrumented threads (CI
+# saw 1.26 s once). A GET held up by the slow sockets would wait for a
+# trickler's RequestReadTimeout: 10 s or more.
+my $WITHIN = $ENV{CE_ASAN_MARK} ? 3 : 1;
 my $MODS = '/usr/lib/apache2/modules';
 plan skip_all => 'no mod_reqtimeout' unless -e "$MODS/mod_reqtimeout.so";
 
@@ -77,12 +83,13 @@ while (Time::HiRes::time() < $end) {
     push @slow, sprintf('%d after %.2f s (%s%s)', $res->code, $took,
                         $res->header('Client-Warning') ? 'LWP: ' : '',
                         substr($res->content // "", 0, 200) =~ s/\s+/ /gr)
-        if $res->code != 200 || $took > 1;
+        if $res->code != 200 || $took > $WITHIN;
     my $rest = 1 - (Time::HiRes::time() - $tick);
     Time::HiRes::sleep($rest) if $rest > 0;
 }
 is scalar(@slow), 0, sprintf('during %d s of 200 slow sockets, every GET of another tenant was '
-                             . 'answered 200 within 1 s (slowest %.3f s)', $SECONDS, $worst)
+                             . 'answered 200 within %d s (slowest %.3f s)', $SECONDS, $WITHIN,
+                             $worst)
     or diag("@slow");
 
 raw_read(\@bodies, until => 'head', timeout => 5);
