@@ -76,7 +76,6 @@ struct ce_event_outbound_t {
     int attempts;
     int unreadable;
 };
-typedef ce_event_outbound_t outbound_t;
 
 /* A column sealed by ce_store_event_record, opened; "" (none) stays "". */
 static apr_status_t open_text(const char **pplain, apr_pool_t *p, const ce_db_t *db,
@@ -88,8 +87,8 @@ static apr_status_t open_text(const char **pplain, apr_pool_t *p, const ce_db_t 
     return sealed && *sealed ? ce_store_open(pplain, &n, p, db->keys, which, sealed) : APR_SUCCESS;
 }
 
-static apr_status_t read_outbound(outbound_t *o, ce_db_t *db, apr_pool_t *p, apr_int64_t id,
-                                  const char **perr)
+static apr_status_t read_outbound(ce_event_outbound_t *o, ce_db_t *db, apr_pool_t *p,
+                                  apr_int64_t id, const char **perr)
 {
     const void *args[1] = {&id};
     const char **row;
@@ -112,7 +111,7 @@ static apr_status_t read_outbound(outbound_t *o, ce_db_t *db, apr_pool_t *p, apr
 }
 
 /* Sends o; *pwhy: why it failed (NULL when delivered). */
-static int post(const char **pwhy, ce_http_t *h, apr_pool_t *p, const outbound_t *o)
+static int post(const char **pwhy, ce_http_t *h, apr_pool_t *p, const ce_event_outbound_t *o)
 {
     ce_http_request_t rq;
     ce_http_response_t rs;
@@ -154,7 +153,7 @@ static double jitter(void)
 
 /* The outcome of attempt o->attempts + 1, kept if the lease is still ours. */
 static apr_status_t keep_outcome(ce_event_sent_t *out, ce_db_t *db, apr_pool_t *p, apr_int64_t id,
-                                 apr_int64_t lease, const outbound_t *o,
+                                 apr_int64_t lease, const ce_event_outbound_t *o,
                                  const ce_event_policy_t *pol, const char **perr)
 {
     int attempts = o->attempts + 1, nrows = 0;
@@ -186,7 +185,7 @@ apr_status_t ce_store_event_claim(ce_event_outbound_t **po, ce_db_t *db, apr_poo
 {
     apr_int64_t now = now_ms(), lease = now + apr_time_as_msec(pol->lease);
     const void *claim[4] = {&lease, &id, &now, &now};
-    outbound_t *o;
+    ce_event_outbound_t *o;
     int nrows = 0;
     apr_status_t rv = write_one(&nrows, db, p, "ce_claim_event", claim, perr);
 

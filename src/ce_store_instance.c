@@ -92,8 +92,6 @@ static apr_status_t insert_tags(ce_db_t *db, apr_pool_t *p, apr_int64_t id,
 static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_pool_t *p,
                                    const ce_instance_t *inst, const char **perr)
 {
-    ce_instance_t made = *inst;
-
     memset(c, 0, sizeof(*c));
     c->inst = inst;
     c->args[0] = &inst->organization_id;
@@ -122,9 +120,8 @@ static apr_status_t create_prepare(ce_store_create_t *c, const ce_db_t *db, apr_
         return APR_EGENERAL;
     }
     /* its CREATED event too, but for the id: the write's lock is held for
-     * the rows only */
-    made.revision = 1; /* the column's default */
-    return ce_store_event_prepare(&c->event, db, p, CE_EVENT_CREATED, &made, perr);
+     * the rows only (the body shows no revision) */
+    return ce_store_event_prepare(&c->event, db, p, CE_EVENT_CREATED, inst, perr);
 }
 
 apr_status_t ce_store_create_write(ce_db_t *db, apr_pool_t *p, ce_store_create_t *list,
