@@ -8,8 +8,9 @@
  * so a bad create fails alone. Batches go on a connection the queue opens
  * itself (a "twin" of the first connection that writes one), never a
  * mod_dbd connection: holding one of those can deadlock when every mod_dbd
- * connection is held by a request waiting in the queue. A PASSIVE
- * checkpoint every CHECKPOINT_EVERY creates runs outside the write lock.
+ * connection is held by a request waiting in the queue. The checkpoints
+ * its commits ask for (ce_store_wal.c) run after the writer has handed
+ * over, in its own create's thread, on that create's connection.
  * What fails here has no request to answer: it goes to ce_log.
  */
 #include <string.h>
@@ -20,9 +21,6 @@
 
 #include "ce_log.h"
 #include "ce_store_int.h"
-
-/* Creates a process commits between its checkpoints (see create_checkpoint). */
-#define CHECKPOINT_EVERY 1000
 
 /* Batches the writer writes in a row, as long as creates queue while it
  * writes, before handing the turn to one of them: the thread writing is
@@ -38,7 +36,6 @@ struct ce_store_batch_t {
 #endif
     ce_store_create_t *head, **tail; /* waiting for the next transaction */
     int committing;                  /* a batch is being written, or its writer chosen */
-    int since_checkpoint;            /* creates committed since this process last checkpointed */
     /* The connection batches are written on (used by one thread at a time):
      * the queue's own, so that its page cache stays warm between batches. */
     apr_pool_t *pool; /* own allocator: used by whichever thread writes */
@@ -121,7 +118,11 @@ static apr_status_t open_twin(ce_db_t *twin, const ce_db_t *db, apr_pool_t *p, c
         return APR_EGENERAL;
     }
     apr_pool_cleanup_register(p, twin, close_twin, apr_pool_cleanup_null);
-    return ce_store_init(twin, perr);
+    if (ce_store_init(twin, perr) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    ce_store_wal_defer(twin);
+    return APR_SUCCESS;
 }
 
 /* The connection the batch is written on: the queue's own, opened from db
@@ -171,23 +172,6 @@ apr_status_t ce_store_batch_create(ce_store_batch_t **pbatch, apr_pool_t *p)
 }
 
 #if APR_HAS_THREADS
-/* Copies committed pages from the log back into the database, without the
- * write lock (SQLite: a PASSIVE checkpoint runs beside writers), so that
- * the commit which crosses wal_autocheckpoint does not do it while every
- * writer waits. A failure is harmless: the next one, or SQLite's own
- * autocheckpoint, catches up. */
-static void create_checkpoint(ce_db_t *db, apr_pool_t *p)
-{
-    const ce_store_dialect_t *d = ce_store_dialect(db->driver);
-    const char *err = NULL;
-    apr_status_t rv;
-
-    if (d && d->checkpoint && (rv = ce_store_exec(db, p, d->checkpoint, &err)) != APR_SUCCESS) {
-        ce_log(CE_LOG_MARK, CE_LOG_WARNING, rv, "CE00031: checkpoint failed (retried later): %s",
-               err ? err : "?");
-    }
-}
-
 /* The create joins the queue and waits until it is done or it is its
  * turn to write the next batch. The wait is on the create's own mutex, not
  * the queue's: a batch's creates, woken together, would otherwise all
@@ -227,22 +211,11 @@ static void wake(ce_store_create_t *c, int lead)
     apr_thread_mutex_unlock(c->lock);
 }
 
-/* After list was written, with b->mutex held: the count to the next
- * checkpoint (*checkpoint set when one is due) and who writes next: NULL
+/* After a batch was written, with b->mutex held: who writes next: NULL
  * when the queue is empty (it goes idle) or the writer keeps the turn,
  * else the first create queued meanwhile. */
-static ce_store_create_t *finish(ce_store_batch_t *b, const ce_store_create_t *list, int keep,
-                                 int *checkpoint)
+static ce_store_create_t *finish(ce_store_batch_t *b, int keep)
 {
-    const ce_store_create_t *c;
-
-    for (c = list; c; c = c->next) {
-        b->since_checkpoint++;
-    }
-    if (b->since_checkpoint >= CHECKPOINT_EVERY) {
-        b->since_checkpoint = 0;
-        *checkpoint = 1;
-    }
     if (!b->head) {
         b->committing = 0;
         return NULL;
@@ -285,6 +258,7 @@ static ce_store_create_t *take_queue(ce_store_batch_t *b)
 void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_store_create_t *me)
 {
     ce_store_create_t *list, *next;
+    ce_db_t *writer;
     apr_pool_t *wp = NULL;
     int checkpoint = 0, round = 0, more;
 
@@ -301,12 +275,14 @@ void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_st
         apr_thread_mutex_unlock(b->mutex);
 
         /* what a batch allocates is dropped with it: outcomes are copied */
-        create_write_batch(batch_writer(b, db), wp, list);
+        writer = batch_writer(b, db);
+        create_write_batch(writer, wp, list);
+        checkpoint |= ce_store_wal_due(writer);
         apr_pool_clear(wp);
 
         apr_thread_mutex_lock(b->mutex);
         round++;
-        next = finish(b, list, round < LEAD_ROUNDS, &checkpoint);
+        next = finish(b, round < LEAD_ROUNDS);
         more = b->head && round < LEAD_ROUNDS;
         apr_thread_mutex_unlock(b->mutex);
         if (next) {
@@ -315,8 +291,8 @@ void ce_store_batch_write(ce_store_batch_t *b, ce_db_t *db, apr_pool_t *p, ce_st
         wake_done(list, me);
     }
     apr_pool_destroy(wp);
-    if (checkpoint) {
-        create_checkpoint(db, p);
+    if (checkpoint) { /* handed over: the queue does not wait for it */
+        ce_store_wal_checkpoint(db);
     }
 }
 #else

@@ -14,17 +14,15 @@
 /* Dialects                                                            */
 
 /* busy_timeout only covers writers outside httpd (ceadmin): inside httpd
- * writers queue on ce_db_t.serialize. Checkpoints: group commit runs a
- * PASSIVE one outside the write lock every so many creates; SQLite's own,
- * in the commit that crosses 10000 log pages (not its 1000), is the safety
- * net for everything else. */
+ * writers queue on ce_db_t.serialize. Checkpoints: each connection's WAL
+ * hook (ce_store_wal.c) replaces SQLite's autocheckpoint, to run them
+ * outside every lock. */
 /* clang-format off */
 static const char *const sqlite3_setup[] = {
     "PRAGMA busy_timeout=10000",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA wal_autocheckpoint=10000",
     NULL};
 /* SQLite's messages are never translated. "schema has changed": the
  * driver prepares with the legacy sqlite3_prepare, which hands that to the
@@ -47,13 +45,13 @@ static const char *const pgsql_contended[] = {
 /* clang-format on */
 static const ce_store_dialect_t dialects[CE_DIALECTS] = {
     /* BEGIN IMMEDIATE (the sqlite3 driver's transaction start) already serializes. */
-    {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL, "", "PRAGMA wal_checkpoint(PASSIVE)",
+    {CE_DIALECT_SQLITE3, "sqlite3", sqlite3_setup, NULL, "",
      "SELECT file FROM pragma_database_list WHERE name = 'main' AND file <> ''", sqlite3_contended},
     /* CREATE ... IF NOT EXISTS races on the catalog in PostgreSQL without a lock. */
     /* Rows read to be rewritten are locked: READ COMMITTED alone lets two
      * read-modify-writes of one row interleave. */
     {CE_DIALECT_PGSQL, "pgsql", NULL, "SELECT pg_advisory_xact_lock(4242001)", " FOR UPDATE", NULL,
-     NULL, pgsql_contended},
+     pgsql_contended},
 };
 
 int ce_store_contended(const ce_store_dialect_t *d, const char *err)
@@ -279,6 +277,9 @@ apr_status_t ce_store_tx_end(apr_dbd_transaction_t *tx, ce_db_t *db, apr_pool_t 
         rc = apr_dbd_transaction_end(db->driver, p, tx);
     }
     ce_store_serialize(db, 0, NULL);
+    if (tx && rc == 0 && status == APR_SUCCESS) {
+        ce_store_wal_after_commit(db);
+    }
     if (rc != 0 && status == APR_SUCCESS) {
         return ce_store_db_error(perr, db, p, rc, "commit");
     }

@@ -45,7 +45,6 @@ typedef struct {
     const char *schema_lock;      /* serializes concurrent schema creation, or NULL */
     const char *row_lock;         /* appended to a select that locks its rows ("" where the
                                      transaction's write lock already does) */
-    const char *checkpoint;       /* run by group commit now and then, outside the lock, or NULL */
     const char *twin_params;      /* selects apr_dbd_open params for another connection to the
                                      same database, or NULL (see ce_store_batch.c) */
     const char *const *contended; /* fragments of the driver's messages that mean another
@@ -401,5 +400,19 @@ apr_status_t ce_store_sqlite_fetch(apr_array_header_t *rows, ce_db_t *db, apr_po
  * it changed); APR_ENOTIMPL and APR_EAGAIN as ce_store_sqlite_fetch. */
 apr_status_t ce_store_sqlite_run(int *pnrows, ce_db_t *db, apr_pool_t *p, const char *label,
                                  const void **args, const char **perr);
+
+/* ce_store_wal.c: checkpoints outside every lock (see there). Registers
+ * db's WAL hook (SQLite with a native handle; nothing otherwise). */
+void ce_store_wal_watch(ce_db_t *db);
+/* db's checkpoints are left to whoever asks ce_store_wal_due (group
+ * commit's own connection: not while the queue waits for its writer). */
+void ce_store_wal_defer(ce_db_t *db);
+/* Whether db's last commit asked for a checkpoint; the ask is cleared. */
+int ce_store_wal_due(ce_db_t *db);
+/* A PASSIVE checkpoint on db, with SQLite's own API; what fails is logged. */
+void ce_store_wal_checkpoint(ce_db_t *db);
+/* After a transaction and its write lock have ended: the checkpoint its
+ * commit asked for, unless db's are deferred. */
+void ce_store_wal_after_commit(ce_db_t *db);
 
 #endif

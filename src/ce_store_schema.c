@@ -375,6 +375,7 @@ static apr_status_t init(ce_db_t *db, apr_pool_t *scratch, const ce_store_dialec
         ce_store_serialize(db, 0, NULL);
     }
     if (rv == APR_SUCCESS) {
+        ce_store_wal_watch(db);
         rv = create_schema(db, scratch, d, perr);
     }
     if (rv == APR_SUCCESS) {

@@ -867,6 +867,100 @@ START_TEST(group_commit_failure_is_isolated)
 }
 END_TEST
 
+/* --- checkpoints (ce_store_wal.c) --- */
+
+/* The log's state, read from the wal-index (the -shm file; its layout is
+ * SQLite's documented file format): the frames committed (mxFrame, offset
+ * 16 of the first header copy) and those already copied back into the
+ * database (nBackfill, offset 96). */
+static void wal_state(unsigned *frames, unsigned *backfilled)
+{
+    FILE *f = fopen(apr_pstrcat(pool, dir, "/ce.db-shm", NULL), "rb");
+    unsigned char head[100];
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fread(head, 1, sizeof(head), f), sizeof(head));
+    fclose(f);
+    memcpy(frames, head + 16, sizeof(*frames));
+    memcpy(backfilled, head + 96, sizeof(*backfilled));
+}
+
+/* What the write lock's release saw: the commit has ended there, and no
+ * checkpoint may have run yet (SQLite's autocheckpoint would have, inside
+ * the commit, inside the lock). */
+static struct {
+    unsigned frames;   /* in the log at the last release */
+    int long_logs;     /* commits that left 1000 frames or more in the log */
+    int copied_inside; /* ... of which some had been copied back already */
+} wal_seen;
+
+static apr_status_t wal_serialize(void *baton, int acquire)
+{
+    unsigned frames, backfilled;
+
+    (void)baton;
+    if (!acquire) {
+        wal_state(&frames, &backfilled);
+        /* (a release after a transaction that wrote nothing: no commit) */
+        if (frames >= 1000 && frames != wal_seen.frames) {
+            wal_seen.long_logs++;
+            wal_seen.copied_inside += backfilled > 0;
+        }
+        wal_seen.frames = frames;
+    }
+    return APR_SUCCESS;
+}
+
+/* Creates until some commit leaves 1000 frames or more in the log, each
+ * on d; after each, a log that long must have been copied back whole. */
+static void wal_fill(ce_db_t *d, const ce_user_t *owner, const char *prefix)
+{
+    unsigned frames, backfilled;
+    int i, checkpointed = 0;
+
+    for (i = 0; i < 3000 && !checkpointed; i++) {
+        ce_instance_t *inst = make_instance(owner, 16, apr_psprintf(pool, "%s%d", prefix, i), NULL);
+
+        err = NULL;
+        ck_assert_msg(ce_store_instance_create(d, pool, inst, &err) == APR_SUCCESS, "create: %s",
+                      err ? err : "?");
+        wal_state(&frames, &backfilled);
+        checkpointed = frames >= 1000;
+        ck_assert_msg(!checkpointed || backfilled == frames, "%u frames, %u copied back", frames,
+                      backfilled);
+    }
+    ck_assert_msg(checkpointed, "no commit left 1000 frames in the log");
+}
+
+/* A commit that leaves the log at 1000 pages or more (SQLite's own
+ * autocheckpoint limit) is followed by a checkpoint that copies all of it
+ * back, run after the transaction and its write lock have ended, not
+ * inside them: on the committing connection, and for group commit's own
+ * connection, by the create after the writer has handed over. */
+START_TEST(checkpoints_run_outside_the_lock)
+{
+    account_t a = signup("Acme", "a@acme.test");
+    ce_store_batch_t *batch;
+
+    memset(&wal_seen, 0, sizeof(wal_seen));
+    db.serialize = wal_serialize;
+    wal_fill(&db, a.user, "plain");
+    ck_assert_int_ge(wal_seen.long_logs, 1);
+    ck_assert_int_eq(wal_seen.copied_inside, 0);
+
+    /* the batch's own connection shares the serialize of the first
+     * connection that writes through it */
+    wal_seen.long_logs = wal_seen.copied_inside = 0;
+    ck_assert_int_eq(ce_store_batch_create(&batch, pool), APR_SUCCESS);
+    db.batch = batch;
+    wal_fill(&db, a.user, "batch");
+    ck_assert_int_ge(wal_seen.long_logs, 1);
+    ck_assert_int_eq(wal_seen.copied_inside, 0);
+    db.batch = NULL;
+    db.serialize = NULL;
+}
+END_TEST
+
 /* --- listing --- */
 
 /* Lists owner's instances and returns their ids as "7,6,5" (+ ",more"). */
@@ -1952,6 +2046,7 @@ int main(void)
     tcase_add_test(tc, failed_write_leaves_nothing);
     tcase_add_test(tc, group_commit);
     tcase_add_test(tc, group_commit_failure_is_isolated);
+    tcase_add_test(tc, checkpoints_run_outside_the_lock);
     tcase_add_test(tc, list_newest_first_and_paging);
     tcase_add_test(tc, list_by_element);
     tcase_add_test(tc, list_by_tags);
