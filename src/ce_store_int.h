@@ -409,7 +409,9 @@ void ce_store_wal_watch(ce_db_t *db);
 void ce_store_wal_defer(ce_db_t *db);
 /* Whether db's last commit asked for a checkpoint; the ask is cleared. */
 int ce_store_wal_due(ce_db_t *db);
-/* A PASSIVE checkpoint on db, with SQLite's own API; what fails is logged. */
+/* A PASSIVE checkpoint on db, with SQLite's own API, outside every lock;
+ * when the log is long, then a short RESTART one inside the write lock
+ * (db->serialize), so that it starts over. What fails is logged. */
 void ce_store_wal_checkpoint(ce_db_t *db);
 /* After a transaction and its write lock have ended: the checkpoint its
  * commit asked for, unless db's are deferred. */

@@ -156,9 +156,9 @@ static void checkpoint_restart(ce_db_t *db, sqlite3 *h)
     }
     sqlite3_busy_timeout(h, RESTART_WAIT_MS);
     rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    checkpoint_failed(h, rc); /* (while its message is the connection's last) */
     sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
     ce_store_serialize(db, 0, NULL);
-    checkpoint_failed(h, rc);
 }
 
 void ce_store_wal_checkpoint(ce_db_t *db)
