@@ -34,22 +34,26 @@ const ce_store_statement_t ce_store_event_statements[] = {
     {NULL, NULL}};
 
 /* A fresh event id, in p: a UUID of version 7 (RFC 9562), the creation
- * time in milliseconds, then 74 random bits. Time-ordered, so that new ids
- * go to the end of the event_id index, whose last page a batch of creates
- * shares, instead of a random page each (a version 4 id dirtied, and read
- * back, a page of that index per event). The time is no secret: the event
- * says its date. */
+ * time in milliseconds, its fraction of a millisecond in the next 12 bits
+ * (the RFC's method 3: events made one after the other, even within one
+ * millisecond, sort as they were made), then 62 random bits.
+ * Time-ordered, so that new ids go to the end of the event_id index, whose
+ * last page a batch of creates shares, instead of a random page each (a
+ * version 4 id dirtied, and read back, a page of that index per event).
+ * The time is no secret: the event says its date. */
 static const char *new_event_id(apr_pool_t *p)
 {
     const char *hex = ce_crypto_random_id(p); /* 32 random hex digits */
-    apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(apr_time_now()) & APR_UINT64_C(0xffffffffffff);
+    apr_time_t now = apr_time_now();
+    apr_uint64_t ms = (apr_uint64_t)apr_time_as_msec(now) & APR_UINT64_C(0xffffffffffff);
+    unsigned frac = (unsigned)((apr_uint64_t)now % 1000 * 4096 / 1000);
 
     if (!hex || strlen(hex) != 32) {
         return NULL;
     }
     return apr_psprintf(
-        p, "%08" APR_UINT64_T_HEX_FMT "-%04" APR_UINT64_T_HEX_FMT "-7%.3s-%c%.3s-%.12s", ms >> 16,
-        ms & 0xffff, hex + 13, "89ab"[hex[16] % 4], hex + 17, hex + 20);
+        p, "%08" APR_UINT64_T_HEX_FMT "-%04" APR_UINT64_T_HEX_FMT "-7%03x-%c%.3s-%.12s", ms >> 16,
+        ms & 0xffff, frac, "89ab"[hex[16] % 4], hex + 17, hex + 20);
 }
 
 static apr_int64_t now_ms(void)

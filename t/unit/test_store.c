@@ -1789,7 +1789,7 @@ START_TEST(events_recorded_with_writes)
     int yes = 1, no = 0;
     apr_array_header_t *evs;
     ce_event_row_t *ev;
-    int more;
+    int more, i;
     json_t *shown;
 
     db.catalog = cat;
@@ -1831,6 +1831,18 @@ START_TEST(events_recorded_with_writes)
         ce_store_instance_modify(&out, &db, pool, cat, a.user, inst->id, delete_it, NULL, &err),
         APR_SUCCESS);
     ck_assert_str_eq(event_types(a.user, inst->id), "DELETED,CREATED");
+    /* made one after the other, often within one millisecond: the ids
+     * (version 7) sort as the events were made (newest first here) */
+    ck_assert_int_eq(ce_store_event_list(&evs, &more, &db, pool, a.user, 0, 0, 100, &err),
+                     APR_SUCCESS);
+    ck_assert_int_eq(evs->nelts, 7);
+    for (i = 1; i < evs->nelts; i++) {
+        const char *newer = APR_ARRAY_IDX(evs, i - 1, ce_event_row_t *)->event_id;
+        const char *older = APR_ARRAY_IDX(evs, i, ce_event_row_t *)->event_id;
+
+        ck_assert_msg(strcmp(newer, older) > 0, "event %d: %s after %s", i, older, newer);
+        ck_assert_int_eq(newer[14], '7');
+    }
     /* at rest: sealed, no configuration value in clear */
     ck_assert_int_eq(scalar(&db, "SELECT COUNT(*) FROM ce_event WHERE body LIKE '%photos%' "
                                  "OR body LIKE '%s3cr3t%' OR body NOT LIKE 'ce2:%'"),
