@@ -19,7 +19,7 @@
  * outside every lock. */
 /* clang-format off */
 static const char *const sqlite3_setup[] = {
-    "PRAGMA busy_timeout=10000",
+    "PRAGMA busy_timeout=" APR_STRINGIFY(CE_SQLITE_BUSY_MS),
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",

@@ -34,6 +34,10 @@
 
 #include "ce_store.h"
 
+/* SQLite's busy_timeout on every connection (ce_store_db.c's setup; the
+ * WAL's RESTART checkpoint lowers it for itself and sets it back). */
+#define CE_SQLITE_BUSY_MS 10000
+
 /* ---- dialects (ce_store_db.c): the one place SQLite and PostgreSQL differ */
 
 enum { CE_DIALECT_SQLITE3, CE_DIALECT_PGSQL, CE_DIALECTS };

@@ -60,8 +60,6 @@
 #define WAL_RESTART_PAGES 10000
 #endif
 #define RESTART_WAIT_MS 200
-/* The connection's busy_timeout otherwise (ce_store_db.c's setup). */
-#define BUSY_TIMEOUT_MS 10000
 
 #define WAL_KEY "ce-sqlite-wal"
 
@@ -157,7 +155,7 @@ static void checkpoint_restart(ce_db_t *db, sqlite3 *h)
     sqlite3_busy_timeout(h, RESTART_WAIT_MS);
     rc = sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
     checkpoint_failed(h, rc); /* (while its message is the connection's last) */
-    sqlite3_busy_timeout(h, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(h, CE_SQLITE_BUSY_MS);
     ce_store_serialize(db, 0, NULL);
 }
 
@@ -181,7 +179,8 @@ void ce_store_wal_after_commit(ce_db_t *db)
 {
     wal_t *w = wal_of(db);
 
-    if (w && !w->deferred && ce_store_wal_due(db)) {
+    if (w && !w->deferred && w->due) {
+        w->due = 0;
         ce_store_wal_checkpoint(db);
     }
 }
